@@ -1,0 +1,222 @@
+"""The JSON API (OpenAPI at /api/docs). Session authentication; the same access helpers as pages."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from ninja import File, NinjaAPI, Query, Schema
+from ninja.files import UploadedFile
+from ninja.security import django_auth
+
+from lianfang.core import access, exports, importer, services
+from lianfang.core.models import ImportJob, Person, PointOfInterest, Road
+from lianfang.core.services import RegisterError
+
+api = NinjaAPI(title="联防 Lianfang API", version="1", auth=django_auth, urls_namespace="api")
+
+
+class ErrorOut(Schema):
+    code: str
+    message: str
+
+
+@api.exception_handler(RegisterError)
+def register_error(request: HttpRequest, exc: RegisterError) -> HttpResponse:
+    return api.create_response(request, {"code": exc.code, "message": exc.message}, status=400)
+
+
+@api.exception_handler(importer.ImportFileError)
+def import_error(request: HttpRequest, exc: importer.ImportFileError) -> HttpResponse:
+    return api.create_response(request, {"code": exc.code, "message": exc.message}, status=400)
+
+
+class PersonOut(Schema):
+    id: int
+    name: str
+    village_id: int
+    village: str
+    grid_id: int | None
+    household_id: int | None
+    relation: str
+    doc_type: str
+    doc_masked: str
+    phone_masked: str
+    sex: str
+    birth_date: datetime.date | None
+    population_type: str
+    elderly_alone: bool
+    no_smartphone: bool
+    limited_mobility: bool
+    student: bool
+    party_member: bool
+
+    @staticmethod
+    def resolve_village(obj: Person) -> str:
+        return obj.village.name
+
+
+class PersonPage(Schema):
+    count: int
+    page: int
+    pages: int
+    items: list[PersonOut]
+
+
+class PersonFilters(Schema):
+    q: str = ""
+    village: int | None = None
+    grid: int | None = None
+    population_type: str = ""
+    page: int = 1
+
+
+def _persons(request: HttpRequest, filters: PersonFilters) -> Any:
+    qs = access.persons_for_user(request.user)  # type: ignore[arg-type]  # auth guarantees a User
+    if filters.village:
+        qs = qs.filter(village_id=filters.village)
+    if filters.grid:
+        qs = qs.filter(grid_id=filters.grid)
+    if filters.population_type:
+        qs = qs.filter(population_type=filters.population_type)
+    if filters.q:
+        qs = services.search_persons(qs, filters.q)
+    return qs
+
+
+@api.get("/people", response=PersonPage, tags=["register"])
+def list_people(request: HttpRequest, filters: Query[PersonFilters]) -> dict[str, Any]:
+    qs = _persons(request, filters).select_related("village").order_by("village_id", "household_id", "pk")
+    paginator = Paginator(qs, 50)
+    page = paginator.get_page(filters.page)
+    return {"count": paginator.count, "page": page.number, "pages": paginator.num_pages, "items": list(page)}
+
+
+@api.get("/people/export.xlsx", tags=["register"])
+def export_people(request: HttpRequest, filters: Query[PersonFilters]) -> HttpResponse:
+    data = exports.persons_xlsx(request.user, _persons(request, filters), unmasked=False, reason="API",  # type: ignore[arg-type]
+                                filters=filters.dict(), ip=request.META.get("REMOTE_ADDR"))
+    response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = 'attachment; filename="persons.xlsx"'
+    return response
+
+
+@api.get("/people/{person_id}", response=PersonOut, tags=["register"])
+def get_person(request: HttpRequest, person_id: int) -> Person:
+    return access.get_person_for_user(request.user, person_id)  # type: ignore[arg-type]
+
+
+class RevealIn(Schema):
+    field: str
+    reason: str
+
+
+class RevealOut(Schema):
+    field: str
+    value: str
+
+
+@api.post("/people/{person_id}/reveal", response={200: RevealOut, 400: ErrorOut}, tags=["register"])
+def reveal_person(request: HttpRequest, person_id: int, payload: RevealIn) -> Any:
+    person = access.get_person_for_user(request.user, person_id)  # type: ignore[arg-type]
+    revealed = services.reveal(request.user, person, payload.field, payload.reason,  # type: ignore[arg-type]
+                               request.META.get("REMOTE_ADDR"))
+    return {"field": revealed.field, "value": revealed.value}
+
+
+class VillageOut(Schema):
+    id: int
+    code: str
+    name: str
+    kind: str
+
+
+@api.get("/villages", response=list[VillageOut], tags=["register"])
+def list_villages(request: HttpRequest) -> Any:
+    return access.villages_for_user(request.user).order_by("code")  # type: ignore[arg-type]
+
+
+class ImportJobOut(Schema):
+    id: int
+    status: str
+    filename: str
+    total_rows: int
+    persons_created: int
+    households_created: int
+    error_count: int
+    message: str
+    errors: list[dict[str, Any]]
+    progress: dict[str, Any]
+
+    @staticmethod
+    def resolve_progress(obj: ImportJob) -> dict[str, Any]:
+        return importer.read_progress(obj.pk)
+
+
+@api.post("/imports", response={201: ImportJobOut, 400: ErrorOut}, tags=["import"])
+def create_import(request: HttpRequest, file: File[UploadedFile]) -> Any:
+    from django.conf import settings
+
+    from lianfang.core.tasks import run_import
+
+    user = request.user
+    if not user.can_import:  # type: ignore[union-attr]
+        raise RegisterError("import_forbidden", "您的角色无权导入人员")
+    name = (file.name or "").lower()
+    if not (name.endswith(".xlsx") or name.endswith(".csv")):
+        raise RegisterError("file_type", "只能上传 .xlsx 或 .csv 文件")
+    if (file.size or 0) > settings.LIANFANG_IMPORT_MAX_BYTES:
+        raise RegisterError("file_too_big", "文件过大，请拆分后分批导入")
+    job = ImportJob(created_by=user, subdistrict_id=user.scope_subdistrict_id,  # type: ignore[union-attr]
+                    filename=(file.name or "upload")[:200])
+    job.file.save(file.name or "upload", file, save=False)
+    job.save()
+    run_import.enqueue(job.pk)
+    job.refresh_from_db()
+    return 201, job
+
+
+@api.get("/imports/{job_id}", response=ImportJobOut, tags=["import"])
+def get_import(request: HttpRequest, job_id: int) -> Any:
+    from django.shortcuts import get_object_or_404
+
+    return get_object_or_404(ImportJob, pk=job_id, created_by=request.user)
+
+
+@api.get("/map/layers", tags=["map"])
+def map_layers(request: HttpRequest) -> dict[str, Any]:
+    """GeoJSON of the places the user may see: villages, zones, roads, points of interest, gates."""
+    from lianfang.checkpoints.models import Gate
+    from lianfang.core.models import Zone, ZoneMembership
+
+    user: Any = request.user
+    villages = access.villages_for_user(user)
+    sub_id = user.scope_subdistrict_id
+
+    def fc(features: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"type": "FeatureCollection", "features": features}
+
+    def feature(geometry: Any, **props: Any) -> dict[str, Any]:
+        return {"type": "Feature", "geometry": geometry, "properties": props}
+
+    zones = Zone.objects.filter(subdistrict_id=sub_id)
+    village_zone = dict(
+        ZoneMembership.objects.filter(village__in=villages, valid_to__isnull=True)
+        .values_list("village_id", "zone__name")
+    )
+    return {
+        "villages": fc([feature(v.geometry, id=v.pk, name=v.name, code=v.code, kind=v.get_kind_display(),
+                                zone=village_zone.get(v.pk, "")) for v in villages if v.geometry]),
+        "zones": fc([feature(z.geometry, id=z.pk, name=z.name) for z in zones if z.geometry]),
+        "roads": fc([feature(r.geometry, name=r.name, road_class=r.road_class, oneway=r.oneway)
+                     for r in Road.objects.filter(subdistrict_id=sub_id).only("geometry", "name", "road_class",
+                                                                              "oneway")]),
+        "pois": fc([feature(p.geometry, id=p.pk, name=p.name, kind=p.kind, kind_label=p.get_kind_display(),
+                            contact=p.contact_name, phone=p.contact_phone)
+                    for p in PointOfInterest.objects.filter(subdistrict_id=sub_id)]),
+        "gates": fc([feature(g.geometry, id=g.pk, name=g.name, kind=g.get_kind_display())
+                     for g in Gate.objects.filter(subdistrict_id=sub_id) if g.geometry]),
+        "synthetic": Road.objects.filter(subdistrict_id=sub_id, synthetic=True).exists(),
+    }

@@ -1,0 +1,186 @@
+"""The register's domain operations. Views and the API call these; they raise RegisterError."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from pypinyin import Style, lazy_pinyin
+
+from lianfang.core import crypto
+from lianfang.core.models import AuditEvent, Person, Village, Zone, ZoneMembership
+from lianfang.engines import documents
+from lianfang.engines.documents import DocumentError, DocumentType
+
+if TYPE_CHECKING:
+    from lianfang.accounts.models import User
+
+
+class RegisterError(Exception):
+    """A refusal with a stable code for the API and a Chinese message for pages."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# --- derived fields -------------------------------------------------------------------------
+
+def pinyin_fields(name: str) -> dict[str, str]:
+    syllables = lazy_pinyin(name, errors="ignore")
+    initials = lazy_pinyin(name, style=Style.FIRST_LETTER, errors="ignore")
+    return {
+        "name_pinyin": "".join(syllables).lower()[:200],
+        "name_initials": "".join(initials).lower()[:50],
+    }
+
+
+def document_fields(doc_type: str, raw: str) -> dict[str, Any]:
+    """Validate a document and return the Person fields it sets (cipher, hash, mask, sex, birth)."""
+    try:
+        dtype = documents.parse_doc_type(doc_type)
+        number = documents.normalize_document(dtype, raw)
+    except DocumentError as exc:
+        raise RegisterError(exc.code, exc.message) from exc
+    fields: dict[str, Any] = {
+        "doc_type": dtype.value,
+        "doc_cipher": crypto.encrypt(number),
+        "doc_hash": crypto.keyed_hash(dtype.value, number),
+        "doc_masked": documents.mask_document(dtype, number),
+        "doc_last4": number[-4:],
+    }
+    if dtype is DocumentType.RESIDENT_ID:
+        rid = documents.parse_resident_id(number)
+        fields["sex"] = rid.sex
+        fields["birth_date"] = rid.birth_date
+    return fields
+
+
+def phone_fields(raw: str | None) -> dict[str, str]:
+    if not raw or not str(raw).strip():
+        return {"phone_cipher": "", "phone_hash": "", "phone_masked": "", "phone_last4": ""}
+    try:
+        number = documents.normalize_mobile(str(raw))
+    except DocumentError as exc:
+        raise RegisterError(exc.code, exc.message) from exc
+    return {
+        "phone_cipher": crypto.encrypt(number),
+        "phone_hash": crypto.keyed_hash("phone", number),
+        "phone_masked": documents.mask_mobile(number),
+        "phone_last4": number[-4:],
+    }
+
+
+# --- search ---------------------------------------------------------------------------------
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_DIGITS = re.compile(r"^[0-9]+[0-9Xx]?$")
+_LETTERS = re.compile(r"^[a-zA-Z]+$")
+SUFFIX_SCAN_LIMIT = 5000
+
+
+def _prefix_range(field: str, prefix: str) -> Q:
+    # A range instead of LIKE 'x%' so SQLite and PostgreSQL both use the index.
+    return Q(**{f"{field}__gte": prefix, f"{field}__lt": prefix + "\uffff"})
+
+
+def search_persons(qs: QuerySet[Person], query: str) -> QuerySet[Person]:
+    """Name, pinyin (full or initials), or the last digits of the ID or phone; exact full numbers."""
+    q = re.sub(r"\s+", "", query or "")
+    if not q:
+        return qs
+    if _CJK.search(q):
+        return qs.filter(name__contains=q)
+    if _LETTERS.match(q):
+        low = q.lower()
+        return qs.filter(_prefix_range("name_initials", low) | _prefix_range("name_pinyin", low))
+    if _DIGITS.match(q):
+        q = q.upper()
+        if len(q) == 18:
+            try:
+                number = documents.normalize_document(DocumentType.RESIDENT_ID, q)
+                return qs.filter(doc_type=DocumentType.RESIDENT_ID.value,
+                                 doc_hash=crypto.keyed_hash(DocumentType.RESIDENT_ID.value, number))
+            except DocumentError:
+                return qs.none()
+        if len(q) == 11 and q.startswith("1"):
+            by_phone = qs.filter(phone_hash=crypto.keyed_hash("phone", q))
+            return by_phone
+        if len(q) <= 4:
+            return qs.filter(Q(doc_last4__endswith=q) | Q(phone_last4__endswith=q))
+        # Longer suffix: narrow by the last four, then check the decrypted values.
+        last4 = q[-4:]
+        candidates = qs.filter(Q(doc_last4=last4) | Q(phone_last4=last4)).values_list(
+            "pk", "doc_cipher", "phone_cipher"
+        )[:SUFFIX_SCAN_LIMIT]
+        hits = [
+            pk for pk, doc, phone in candidates
+            if crypto.decrypt(doc).endswith(q) or (phone and crypto.decrypt(phone).endswith(q))
+        ]
+        return qs.filter(pk__in=hits)
+    # Anything else (a passport number, say): exact match over every document type.
+    number = q.upper()
+    return qs.filter(
+        doc_hash__in=[crypto.keyed_hash(t.value, number) for t in DocumentType]
+    )
+
+
+# --- reveal and audit -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Revealed:
+    field: str
+    value: str
+
+
+REVEALABLE = {"doc": "证件号码", "phone": "手机号"}
+
+
+def reveal(user: User, person: Person, field: str, reason: str, ip: str | None = None) -> Revealed:
+    """Show one personal field in full, after checking the role, and audit it."""
+    if field not in REVEALABLE:
+        raise RegisterError("reveal_field", "只能查看证件号码或手机号")
+    if not user.can_reveal:
+        raise RegisterError("reveal_forbidden", "您的角色无权查看完整个人信息")
+    reason = (reason or "").strip()
+    if len(reason) < 2:
+        raise RegisterError("reveal_reason", "请填写查看事由（至少 2 个字）")
+    value = person.document_number() if field == "doc" else person.phone_number()
+    AuditEvent.objects.create(
+        user=user, action=AuditEvent.Action.REVEAL, object_type="person", object_id=str(person.pk),
+        fields=field, reason=reason[:200], ip=ip, detail={"village": person.village_id},
+    )
+    return Revealed(field=field, value=value)
+
+
+def audit_export(user: User, object_type: str, count: int, *, unmasked: bool, reason: str,
+                 filters: dict[str, Any], ip: str | None = None) -> None:
+    AuditEvent.objects.create(
+        user=user, action=AuditEvent.Action.EXPORT, object_type=object_type, object_id="",
+        fields="doc,phone" if unmasked else "", reason=reason[:200], ip=ip,
+        detail={"rows": count, "unmasked": unmasked, "filters": filters},
+    )
+
+
+# --- zones ----------------------------------------------------------------------------------
+
+@transaction.atomic
+def move_village_to_zone(village: Village, zone: Zone | None) -> ZoneMembership | None:
+    """Close the village's open membership and open one in ``zone`` (None: leave all zones)."""
+    if zone is not None and zone.subdistrict_id != village.subdistrict_id:
+        raise RegisterError("zone_subdistrict", "防区与村/社区不属于同一街道")
+    now = timezone.now()
+    current = ZoneMembership.objects.select_for_update().filter(village=village, valid_to__isnull=True).first()
+    if current and zone and current.zone_id == zone.pk:
+        return current
+    if current:
+        current.valid_to = now
+        current.save(update_fields=["valid_to"])
+    if zone is None:
+        return None
+    return ZoneMembership.objects.create(zone=zone, village=village, valid_from=now)

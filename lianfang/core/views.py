@@ -1,0 +1,268 @@
+"""Pages of the register. Thin: access helpers pick the rows, services do the work."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.files.base import ContentFile
+from django.core.paginator import Paginator
+from django.db.models import Count, Q, QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from lianfang.core import access, exports, importer, services
+from lianfang.core.forms import ImportForm, PersonFilterForm, RevealForm
+from lianfang.core.models import AuditEvent, ImportJob, Person
+from lianfang.core.tasks import run_import
+
+PAGE_SIZE = 50
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+def _require(flag: bool, message: str) -> None:
+    if not flag:
+        raise PermissionDenied(message)
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    villages = list(access.villages_for_user(user).order_by("code"))
+    persons = access.persons_for_user(user)
+    flag_q = Q()
+    for f in Person.FLAG_FIELDS:
+        flag_q |= Q(**{f: True})
+    by_village = {
+        row["village_id"]: row for row in persons.values("village_id").annotate(
+            persons=Count("pk"), flagged=Count("pk", filter=flag_q),
+            elderly_alone=Count("pk", filter=Q(elderly_alone=True)),
+            no_smartphone=Count("pk", filter=Q(no_smartphone=True)),
+        )
+    }
+    households = dict(
+        access.households_for_user(user).values("village_id").annotate(n=Count("pk")).values_list("village_id", "n")
+    )
+    by_grid: dict[int, list[dict[str, Any]]] = {}
+    grid_counts = dict(persons.values("grid_id").annotate(n=Count("pk")).values_list("grid_id", "n"))
+    grid_households = dict(
+        access.households_for_user(user).values("grid_id").annotate(n=Count("pk")).values_list("grid_id", "n"))
+    for g in access.grids_for_user(user).order_by("village_id", "pk"):
+        by_grid.setdefault(g.village_id, []).append(
+            {"grid": g, "persons": grid_counts.get(g.pk, 0), "households": grid_households.get(g.pk, 0)})
+    tree = []
+    totals = {"households": 0, "persons": 0, "flagged": 0, "elderly_alone": 0, "no_smartphone": 0}
+    for v in villages:
+        row = by_village.get(v.pk, {})
+        item = {
+            "village": v, "households": households.get(v.pk, 0), "persons": row.get("persons", 0),
+            "flagged": row.get("flagged", 0), "elderly_alone": row.get("elderly_alone", 0),
+            "no_smartphone": row.get("no_smartphone", 0), "grids": by_grid.get(v.pk, []),
+        }
+        for k in totals:
+            totals[k] += item[k]
+        tree.append(item)
+    chart = {
+        "labels": [t["village"].name for t in tree],
+        "persons": [t["persons"] for t in tree],
+        "flagged": [t["flagged"] for t in tree],
+    }
+    return render(request, "core/home.html", {
+        "tree": tree, "totals": totals, "chart": chart,
+        "recent_imports": ImportJob.objects.filter(created_by=user)[:5] if user.can_import else [],
+    })
+
+
+def _filtered_persons(request: HttpRequest) -> tuple[PersonFilterForm, QuerySet[Person], dict[str, str]]:
+    user = request.user
+    villages = access.villages_for_user(user).order_by("code")
+    grids = access.grids_for_user(user)
+    form = PersonFilterForm(request.GET or None, villages=villages, grids=grids)
+    qs = access.persons_for_user(user)
+    used: dict[str, str] = {}
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["village"]:
+            qs = qs.filter(village=data["village"])
+        if data["grid"]:
+            qs = qs.filter(grid=data["grid"])
+        if data["population_type"]:
+            qs = qs.filter(population_type=data["population_type"])
+        if data["flag"]:
+            qs = qs.filter(**{data["flag"]: True})
+        if data["q"]:
+            qs = services.search_persons(qs, data["q"])
+        used = {k: str(request.GET[k]) for k in form.fields if request.GET.get(k)}
+    elif request.GET:
+        qs = qs.none()
+    return form, qs, used
+
+
+@login_required
+@require_GET
+def person_list(request: HttpRequest) -> HttpResponse:
+    _require(request.user.can_view_register, "您的角色无权查看人员名册")
+    form, qs, used = _filtered_persons(request)
+    qs = qs.select_related("village", "grid", "household__building").order_by("village_id", "household_id", "pk")
+    paginator = Paginator(qs, PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    return render(request, "core/person_list.html", {
+        "form": form, "page": page, "query": urlencode(used), "filters": used,
+    })
+
+
+@login_required
+@require_GET
+def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    person = access.get_person_for_user(request.user, pk)
+    members = (
+        access.persons_for_user(request.user).filter(household_id=person.household_id).exclude(pk=person.pk)
+        if person.household_id else Person.objects.none()
+    )
+    return render(request, "core/person_detail.html", {
+        "person": person, "members": members, "reveal_form": RevealForm(),
+    })
+
+
+@login_required
+@require_POST
+def person_reveal(request: HttpRequest, pk: int) -> HttpResponse:
+    person = access.get_person_for_user(request.user, pk)
+    form = RevealForm(request.POST)
+    error = ""
+    revealed = None
+    if form.is_valid():
+        try:
+            revealed = services.reveal(request.user, person, form.cleaned_data["field"],
+                                       form.cleaned_data["reason"], client_ip(request))
+        except services.RegisterError as exc:
+            error = exc.message
+    else:
+        error = "请选择要查看的项目并填写查看事由"
+    status = 200 if revealed else 400
+    return render(request, "core/_reveal_result.html",
+                  {"person": person, "revealed": revealed, "error": error}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def person_export(request: HttpRequest) -> HttpResponse:
+    _require(request.user.can_export, "您的角色无权导出名单")
+    _form, qs, used = _filtered_persons(request)
+    unmasked = request.method == "POST" and request.POST.get("unmasked") == "1"
+    reason = request.POST.get("reason", "") if request.method == "POST" else ""
+    try:
+        data = exports.persons_xlsx(request.user, qs, unmasked=unmasked, reason=reason, filters=used,
+                                    ip=client_ip(request))
+    except services.RegisterError as exc:
+        return render(request, "core/error.html", {"message": exc.message}, status=400)
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f'attachment; filename="persons-{stamp}.xlsx"'
+    return response
+
+
+@login_required
+@require_GET
+def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    household = access.get_household_for_user(request.user, pk)
+    members = access.persons_for_user(request.user).filter(household=household).order_by("pk")
+    return render(request, "core/household_detail.html", {"household": household, "members": members})
+
+
+# --- import ---------------------------------------------------------------------------------
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_upload(request: HttpRequest) -> HttpResponse:
+    _require(request.user.can_import, "您的角色无权导入人员")
+    form = ImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        job = ImportJob(created_by=request.user, subdistrict_id=request.user.scope_subdistrict_id,
+                        filename=upload.name[:200])
+        job.file.save(upload.name, upload, save=False)
+        job.save()
+        run_import.enqueue(job.pk)
+        return redirect("import_job", pk=job.pk)
+    jobs = ImportJob.objects.filter(created_by=request.user)[:10]
+    return render(request, "core/import_upload.html", {"form": form, "jobs": jobs})
+
+
+def _get_job(request: HttpRequest, pk: int) -> ImportJob:
+    job = ImportJob.objects.filter(pk=pk, created_by=request.user).first()
+    if job is None:
+        raise Http404("没有这个导入任务")
+    return job
+
+
+@login_required
+@require_GET
+def import_job(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _get_job(request, pk)
+    progress = importer.read_progress(job.pk)
+    done, total = int(progress.get("done", 0)), int(progress.get("total", 0))
+    percent = 100 if job.finished else (min(99, round(100 * done / total)) if total else 0)
+    context = {"job": job, "progress": progress, "percent": percent, "done": done, "total": total}
+    if request.headers.get("HX-Request"):
+        return render(request, "core/_import_status.html", context)
+    return render(request, "core/import_job.html", context)
+
+
+@login_required
+@require_GET
+def import_job_json(request: HttpRequest, pk: int) -> JsonResponse:
+    job = _get_job(request, pk)
+    return JsonResponse({"id": job.pk, "status": job.status, "progress": importer.read_progress(job.pk),
+                         "persons_created": job.persons_created, "error_count": job.error_count})
+
+
+@login_required
+@require_GET
+def import_error_report(request: HttpRequest, pk: int) -> FileResponse:
+    job = _get_job(request, pk)
+    if not job.error_report:
+        if not job.errors:
+            raise Http404("该任务没有错误报告")
+        data = importer.error_report_xlsx([importer.RowError(**e) for e in job.errors])
+        job.error_report.save(f"errors-{job.pk}.xlsx", ContentFile(data))
+    return FileResponse(job.error_report.open("rb"), as_attachment=True, filename=f"导入错误报告-{job.pk}.xlsx")
+
+
+@login_required
+@require_GET
+def import_template(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(importer.template_xlsx(),
+                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = "attachment; filename*=UTF-8''%E4%BA%BA%E5%91%98%E5%AF%BC%E5%85%A5%E6%A8%A1%E6%9D%BF.xlsx"
+    return response
+
+
+# --- map and audit --------------------------------------------------------------------------
+
+@login_required
+@require_GET
+def map_page(request: HttpRequest) -> HttpResponse:
+    return render(request, "core/map.html")
+
+
+@login_required
+@require_GET
+def audit_list(request: HttpRequest) -> HttpResponse:
+    _require(request.user.can_view_audit, "您的角色无权查看审计日志")
+    qs = AuditEvent.objects.select_related("user")
+    if request.user.scope_subdistrict_id:
+        qs = qs.filter(Q(user__scope_subdistrict_id=request.user.scope_subdistrict_id) | Q(user__isnull=True))
+    action = request.GET.get("action", "")
+    if action in AuditEvent.Action.values:
+        qs = qs.filter(action=action)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "core/audit_list.html", {"page": page, "actions": AuditEvent.Action.choices,
+                                                    "action": action})

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from ninja import File, NinjaAPI, Query, Schema
+from ninja import File, NinjaAPI, Query, Schema, Status
 from ninja.files import UploadedFile
 from ninja.security import django_auth
 
@@ -175,7 +175,7 @@ def create_import(request: HttpRequest, file: File[UploadedFile]) -> Any:
     job.save()
     run_import.enqueue(job.pk)
     job.refresh_from_db()
-    return 201, job
+    return Status(201, job)
 
 
 @api.get("/imports/{job_id}", response=ImportJobOut, tags=["import"])

@@ -37,7 +37,8 @@ class RevealForm(forms.Form):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(label="人员名单文件 (.xlsx 或 .csv)")
+    file = forms.FileField(label="人员名单文件 (.xlsx 或 .csv)", error_messages={
+        "empty": "文件是空的：请使用导入模板填写后再上传", "required": "请选择要上传的文件"})
 
     def clean_file(self) -> Any:
         f = self.cleaned_data["file"]

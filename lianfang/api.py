@@ -7,11 +7,13 @@ from typing import Any
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
+from django.utils.datastructures import MultiValueDict
 from ninja import File, NinjaAPI, Query, Schema, Status
 from ninja.files import UploadedFile
 from ninja.security import django_auth
 
 from lianfang.core import access, exports, importer, services
+from lianfang.core.http import AuthedRequest
 from lianfang.core.models import ImportJob, Person, PointOfInterest, Road
 from lianfang.core.services import RegisterError
 
@@ -73,8 +75,8 @@ class PersonFilters(Schema):
     page: int = 1
 
 
-def _persons(request: HttpRequest, filters: PersonFilters) -> Any:
-    qs = access.persons_for_user(request.user)  # type: ignore[arg-type]  # auth guarantees a User
+def _persons(request: AuthedRequest, filters: PersonFilters) -> Any:
+    qs = access.persons_for_user(request.user)
     if filters.village:
         qs = qs.filter(village_id=filters.village)
     if filters.grid:
@@ -87,7 +89,7 @@ def _persons(request: HttpRequest, filters: PersonFilters) -> Any:
 
 
 @api.get("/people", response=PersonPage, tags=["register"])
-def list_people(request: HttpRequest, filters: Query[PersonFilters]) -> dict[str, Any]:
+def list_people(request: AuthedRequest, filters: Query[PersonFilters]) -> dict[str, Any]:
     qs = _persons(request, filters).select_related("village").order_by("village_id", "household_id", "pk")
     paginator = Paginator(qs, 50)
     page = paginator.get_page(filters.page)
@@ -95,8 +97,8 @@ def list_people(request: HttpRequest, filters: Query[PersonFilters]) -> dict[str
 
 
 @api.get("/people/export.xlsx", tags=["register"])
-def export_people(request: HttpRequest, filters: Query[PersonFilters]) -> HttpResponse:
-    data = exports.persons_xlsx(request.user, _persons(request, filters), unmasked=False, reason="API",  # type: ignore[arg-type]
+def export_people(request: AuthedRequest, filters: Query[PersonFilters]) -> HttpResponse:
+    data = exports.persons_xlsx(request.user, _persons(request, filters), unmasked=False, reason="API",
                                 filters=filters.dict(), ip=request.META.get("REMOTE_ADDR"))
     response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = 'attachment; filename="persons.xlsx"'
@@ -104,8 +106,8 @@ def export_people(request: HttpRequest, filters: Query[PersonFilters]) -> HttpRe
 
 
 @api.get("/people/{person_id}", response=PersonOut, tags=["register"])
-def get_person(request: HttpRequest, person_id: int) -> Person:
-    return access.get_person_for_user(request.user, person_id)  # type: ignore[arg-type]
+def get_person(request: AuthedRequest, person_id: int) -> Person:
+    return access.get_person_for_user(request.user, person_id)
 
 
 class RevealIn(Schema):
@@ -119,9 +121,9 @@ class RevealOut(Schema):
 
 
 @api.post("/people/{person_id}/reveal", response={200: RevealOut, 400: ErrorOut}, tags=["register"])
-def reveal_person(request: HttpRequest, person_id: int, payload: RevealIn) -> Any:
-    person = access.get_person_for_user(request.user, person_id)  # type: ignore[arg-type]
-    revealed = services.reveal(request.user, person, payload.field, payload.reason,  # type: ignore[arg-type]
+def reveal_person(request: AuthedRequest, person_id: int, payload: RevealIn) -> Any:
+    person = access.get_person_for_user(request.user, person_id)
+    revealed = services.reveal(request.user, person, payload.field, payload.reason,
                                request.META.get("REMOTE_ADDR"))
     return {"field": revealed.field, "value": revealed.value}
 
@@ -134,8 +136,8 @@ class VillageOut(Schema):
 
 
 @api.get("/villages", response=list[VillageOut], tags=["register"])
-def list_villages(request: HttpRequest) -> Any:
-    return access.villages_for_user(request.user).order_by("code")  # type: ignore[arg-type]
+def list_villages(request: AuthedRequest) -> Any:
+    return access.villages_for_user(request.user).order_by("code")
 
 
 class ImportJobOut(Schema):
@@ -156,37 +158,24 @@ class ImportJobOut(Schema):
 
 
 @api.post("/imports", response={201: ImportJobOut, 400: ErrorOut}, tags=["import"])
-def create_import(request: HttpRequest, file: File[UploadedFile]) -> Any:
-    from django.conf import settings
+def create_import(request: AuthedRequest, file: File[UploadedFile]) -> Any:
+    from lianfang.core.forms import ImportForm
 
-    from lianfang.core.tasks import run_import
-
-    user = request.user
-    if not user.can_import:  # type: ignore[union-attr]
-        raise RegisterError("import_forbidden", "您的角色无权导入人员")
-    name = (file.name or "").lower()
-    if not (name.endswith(".xlsx") or name.endswith(".csv")):
-        raise RegisterError("file_type", "只能上传 .xlsx 或 .csv 文件")
-    if (file.size or 0) > settings.LIANFANG_IMPORT_MAX_BYTES:
-        raise RegisterError("file_too_big", "文件过大，请拆分后分批导入")
-    job = ImportJob(created_by=user, subdistrict_id=user.scope_subdistrict_id,  # type: ignore[union-attr]
-                    filename=(file.name or "upload")[:200])
-    job.file.save(file.name or "upload", file, save=False)
-    job.save()
-    run_import.enqueue(job.pk)
-    job.refresh_from_db()
-    return Status(201, job)
+    form = ImportForm(files=MultiValueDict({"file": [file]}))
+    if not form.is_valid():
+        raise RegisterError("file_invalid", "；".join(str(e) for e in form.errors["file"]))
+    return Status(201, importer.start_import(request.user, form.cleaned_data["file"]))
 
 
 @api.get("/imports/{job_id}", response=ImportJobOut, tags=["import"])
-def get_import(request: HttpRequest, job_id: int) -> Any:
+def get_import(request: AuthedRequest, job_id: int) -> Any:
     from django.shortcuts import get_object_or_404
 
     return get_object_or_404(ImportJob, pk=job_id, created_by=request.user)
 
 
 @api.get("/map/layers", tags=["map"])
-def map_layers(request: HttpRequest) -> dict[str, Any]:
+def map_layers(request: AuthedRequest) -> dict[str, Any]:
     """GeoJSON of the places the user may see: villages, zones, roads, points of interest, gates."""
     from lianfang.checkpoints.models import Gate
     from lianfang.core.models import Zone, ZoneMembership

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -84,7 +85,7 @@ def world(db: None) -> World:
     chen = add_person(jianshe, "陈国强", make_id("342401", "19900909", "253"), "15000001111", household=hs,
                       population_type=Person.PopulationType.FLOATING)
     w = World(sub, xinwei, jiangdong, jianshe, zone, gate, g1, g2, zhang, wang, li, chen)
-    personas = {
+    personas: dict[str, tuple[Role, dict[str, Any]]] = {
         "command": (Role.COMMAND, {}),
         "supervisor": (Role.SUPERVISOR, {}),
         "cadre_xinwei": (Role.CADRE, {"scope_village": xinwei}),

@@ -22,7 +22,9 @@ def upload(world: World, persona: str, name: str, content: bytes):
 
 
 def last_job() -> ImportJob:
-    return ImportJob.objects.order_by("-pk").first()
+    job = ImportJob.objects.order_by("-pk").first()
+    assert job is not None
+    return job
 
 
 def csv_bytes(tmp_path: Path, data, encoding: str = "utf-8-sig") -> bytes:

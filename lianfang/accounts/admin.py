@@ -7,7 +7,7 @@ from lianfang.accounts.models import User
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
+class UserAdmin(BaseUserAdmin):
     list_display = ["username", "display_name", "role", "scope_label", "is_active"]
     list_filter = ["role", "is_active"]
     fieldsets = (

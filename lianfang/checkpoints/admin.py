@@ -6,6 +6,6 @@ from lianfang.checkpoints.models import Gate
 
 
 @admin.register(Gate)
-class GateAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class GateAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "zone", "village"]
     list_filter = ["kind"]

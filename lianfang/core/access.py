@@ -27,14 +27,16 @@ class ScopeFilter:
     def village_ids(self) -> QuerySet[Village] | None:
         """Villages in scope, or None when the whole sub-district is in scope."""
         u = self.user
-        if u.scope_grid_id or u.scope_village_id:
+        if u.scope_village_id:
             return Village.objects.filter(pk=u.scope_village_id)
+        if u.scope_grid_id:
+            return Village.objects.filter(grids__pk=u.scope_grid_id)
         if u.scope_gate_id:
             gate = u.scope_gate
             assert gate is not None
             if gate.village_id:
                 return Village.objects.filter(pk=gate.village_id)
-            return Village.objects.filter(zone_memberships__zone_id=gate.zone_id, zone_memberships__valid_to__isnull=True)
+            return Village.objects.filter(zone_memberships__zone=gate.zone, zone_memberships__valid_to__isnull=True)
         return None
 
     def grid_ids(self) -> list[int] | None:

@@ -24,7 +24,7 @@ from lianfang.core.models import (
 )
 
 
-class ScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ScopedAdmin(admin.ModelAdmin):
     subdistrict_path = "subdistrict"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
@@ -53,7 +53,7 @@ class VillageAdmin(ScopedAdmin):
     search_fields = ["name", "code"]
 
 
-class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
+class MembershipInline(admin.TabularInline):
     model = ZoneMembership
     extra = 0
 
@@ -121,7 +121,7 @@ class RoadAdmin(ScopedAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AuditAdmin(admin.ModelAdmin):
     list_display = ["at", "user", "action", "object_type", "object_id", "fields", "reason"]
     list_filter = ["action", "object_type"]
 

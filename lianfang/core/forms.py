@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
-from lianfang.core.models import Grid, Person, Village
+from lianfang.core.models import Grid, Person, Village, flag_label
 
 
 class PersonFilterForm(forms.Form):
@@ -19,7 +19,7 @@ class PersonFilterForm(forms.Form):
     population_type = forms.ChoiceField(label="人口类型", required=False,
                                         choices=[("", "全部类型"), *Person.PopulationType.choices])
     flag = forms.ChoiceField(label="标记", required=False, choices=[("", "全部人员")] + [
-        (f, str(Person._meta.get_field(f).verbose_name)) for f in Person.FLAG_FIELDS])
+        (f, flag_label(f)) for f in Person.FLAG_FIELDS])
 
     def __init__(self, *args: Any, villages: Any, grids: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

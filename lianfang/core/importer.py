@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font, PatternFill
@@ -425,6 +426,23 @@ def _write(ctx: _Context, valid: list[_ValidRow], result: ImportResult,
 
 
 # --- the background job ---------------------------------------------------------------------
+
+def start_import(user: User, upload: UploadedFile) -> ImportJob:
+    """Keep the uploaded file and queue its import; the job's page shows progress."""
+    from lianfang.core.tasks import run_import
+
+    if not user.can_import:
+        raise ImportFileError("import_forbidden", "您的角色无权导入人员")
+    if user.scope_subdistrict is None:
+        raise ImportFileError("no_scope", "您的账号没有所属街道，请联系指挥部设置")
+    name = (upload.name or "upload")[:200]
+    job = ImportJob(created_by=user, subdistrict=user.scope_subdistrict, filename=name)
+    job.file.save(name, upload, save=False)
+    job.save()
+    run_import.enqueue(job.pk)
+    job.refresh_from_db()
+    return job
+
 
 def run_job(job: ImportJob) -> ImportJob:
     """Run one ImportJob to its end: done with counts, or failed with an error report."""

@@ -235,7 +235,7 @@ class Person(models.Model):
 
     @property
     def flag_labels(self) -> list[str]:
-        return [str(self._meta.get_field(f).verbose_name) for f in self.FLAG_FIELDS if getattr(self, f)]
+        return [flag_label(f) for f in self.FLAG_FIELDS if getattr(self, f)]
 
     def document_number(self) -> str:
         """The clear document number. Callers must audit the reveal (see services.reveal)."""
@@ -247,6 +247,12 @@ class Person(models.Model):
         from lianfang.core import crypto
 
         return crypto.decrypt(self.phone_cipher) if self.phone_cipher else ""
+
+
+def flag_label(field_name: str) -> str:
+    field = Person._meta.get_field(field_name)
+    assert isinstance(field, models.Field)
+    return str(field.verbose_name)
 
 
 class PointOfInterest(models.Model):

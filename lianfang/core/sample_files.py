@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -42,7 +42,7 @@ def write_csv(path: Path, data: list[list[str]], encoding: str = "utf-8-sig") ->
     return path
 
 
-def write_xlsx(path: Path, data: list[list[object]]) -> Path:
+def write_xlsx(path: Path, data: Sequence[Sequence[object]]) -> Path:
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("人员")
     ws.append(HEADER)

@@ -10,20 +10,20 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from lianfang.core import access, exports, importer, services
 from lianfang.core.forms import ImportForm, PersonFilterForm, RevealForm
+from lianfang.core.http import AuthedRequest
 from lianfang.core.models import AuditEvent, ImportJob, Person
-from lianfang.core.tasks import run_import
 
 PAGE_SIZE = 50
 
 
-def client_ip(request: HttpRequest) -> str | None:
+def client_ip(request: AuthedRequest) -> str | None:
     return request.META.get("REMOTE_ADDR")
 
 
@@ -33,7 +33,7 @@ def _require(flag: bool, message: str) -> None:
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthedRequest) -> HttpResponse:
     user = request.user
     villages = list(access.villages_for_user(user).order_by("code"))
     persons = access.persons_for_user(user)
@@ -80,7 +80,7 @@ def home(request: HttpRequest) -> HttpResponse:
     })
 
 
-def _filtered_persons(request: HttpRequest) -> tuple[PersonFilterForm, QuerySet[Person], dict[str, str]]:
+def _filtered_persons(request: AuthedRequest) -> tuple[PersonFilterForm, QuerySet[Person], dict[str, str]]:
     user = request.user
     villages = access.villages_for_user(user).order_by("code")
     grids = access.grids_for_user(user)
@@ -107,7 +107,7 @@ def _filtered_persons(request: HttpRequest) -> tuple[PersonFilterForm, QuerySet[
 
 @login_required
 @require_GET
-def person_list(request: HttpRequest) -> HttpResponse:
+def person_list(request: AuthedRequest) -> HttpResponse:
     _require(request.user.can_view_register, "您的角色无权查看人员名册")
     form, qs, used = _filtered_persons(request)
     qs = qs.select_related("village", "grid", "household__building").order_by("village_id", "household_id", "pk")
@@ -120,7 +120,7 @@ def person_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def person_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     person = access.get_person_for_user(request.user, pk)
     members = (
         access.persons_for_user(request.user).filter(household_id=person.household_id).exclude(pk=person.pk)
@@ -133,7 +133,7 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def person_reveal(request: HttpRequest, pk: int) -> HttpResponse:
+def person_reveal(request: AuthedRequest, pk: int) -> HttpResponse:
     person = access.get_person_for_user(request.user, pk)
     form = RevealForm(request.POST)
     error = ""
@@ -153,7 +153,7 @@ def person_reveal(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def person_export(request: HttpRequest) -> HttpResponse:
+def person_export(request: AuthedRequest) -> HttpResponse:
     _require(request.user.can_export, "您的角色无权导出名单")
     _form, qs, used = _filtered_persons(request)
     unmasked = request.method == "POST" and request.POST.get("unmasked") == "1"
@@ -171,7 +171,7 @@ def person_export(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def household_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     household = access.get_household_for_user(request.user, pk)
     members = access.persons_for_user(request.user).filter(household=household).order_by("pk")
     return render(request, "core/household_detail.html", {"household": household, "members": members})
@@ -181,22 +181,21 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def import_upload(request: HttpRequest) -> HttpResponse:
+def import_upload(request: AuthedRequest) -> HttpResponse:
     _require(request.user.can_import, "您的角色无权导入人员")
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        job = ImportJob(created_by=request.user, subdistrict_id=request.user.scope_subdistrict_id,
-                        filename=upload.name[:200])
-        job.file.save(upload.name, upload, save=False)
-        job.save()
-        run_import.enqueue(job.pk)
-        return redirect("import_job", pk=job.pk)
+        try:
+            job = importer.start_import(request.user, form.cleaned_data["file"])
+        except importer.ImportFileError as exc:
+            form.add_error("file", exc.message)
+        else:
+            return redirect("import_job", pk=job.pk)
     jobs = ImportJob.objects.filter(created_by=request.user)[:10]
     return render(request, "core/import_upload.html", {"form": form, "jobs": jobs})
 
 
-def _get_job(request: HttpRequest, pk: int) -> ImportJob:
+def _get_job(request: AuthedRequest, pk: int) -> ImportJob:
     job = ImportJob.objects.filter(pk=pk, created_by=request.user).first()
     if job is None:
         raise Http404("没有这个导入任务")
@@ -205,7 +204,7 @@ def _get_job(request: HttpRequest, pk: int) -> ImportJob:
 
 @login_required
 @require_GET
-def import_job(request: HttpRequest, pk: int) -> HttpResponse:
+def import_job(request: AuthedRequest, pk: int) -> HttpResponse:
     job = _get_job(request, pk)
     progress = importer.read_progress(job.pk)
     done, total = int(progress.get("done", 0)), int(progress.get("total", 0))
@@ -218,7 +217,7 @@ def import_job(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def import_job_json(request: HttpRequest, pk: int) -> JsonResponse:
+def import_job_json(request: AuthedRequest, pk: int) -> JsonResponse:
     job = _get_job(request, pk)
     return JsonResponse({"id": job.pk, "status": job.status, "progress": importer.read_progress(job.pk),
                          "persons_created": job.persons_created, "error_count": job.error_count})
@@ -226,7 +225,7 @@ def import_job_json(request: HttpRequest, pk: int) -> JsonResponse:
 
 @login_required
 @require_GET
-def import_error_report(request: HttpRequest, pk: int) -> FileResponse:
+def import_error_report(request: AuthedRequest, pk: int) -> FileResponse:
     job = _get_job(request, pk)
     if not job.error_report:
         if not job.errors:
@@ -238,7 +237,7 @@ def import_error_report(request: HttpRequest, pk: int) -> FileResponse:
 
 @login_required
 @require_GET
-def import_template(request: HttpRequest) -> HttpResponse:
+def import_template(request: AuthedRequest) -> HttpResponse:
     response = HttpResponse(importer.template_xlsx(),
                             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = "attachment; filename*=UTF-8''%E4%BA%BA%E5%91%98%E5%AF%BC%E5%85%A5%E6%A8%A1%E6%9D%BF.xlsx"
@@ -249,13 +248,13 @@ def import_template(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def map_page(request: HttpRequest) -> HttpResponse:
+def map_page(request: AuthedRequest) -> HttpResponse:
     return render(request, "core/map.html")
 
 
 @login_required
 @require_GET
-def audit_list(request: HttpRequest) -> HttpResponse:
+def audit_list(request: AuthedRequest) -> HttpResponse:
     _require(request.user.can_view_audit, "您的角色无权查看审计日志")
     qs = AuditEvent.objects.select_related("user")
     if request.user.scope_subdistrict_id:

@@ -133,3 +133,34 @@ def test_import_jobs_are_private_to_their_owner(world: World) -> None:
     r = c.post(reverse("import_upload"), {"file": f})
     job_url = r["Location"]
     assert world.client("cadre_jiangdong").get(job_url).status_code == 404
+
+
+def test_edit_is_scoped_role_checked_and_audited(world: World) -> None:
+    url = reverse("person_edit", args=[world.zhang.pk])
+    data = {"name": "张建伟", "phone": "13900001111", "relation": "head", "population_type": "registered",
+            "grid": world.xinwei_grid.pk, "elderly_alone": "on"}
+    assert world.client("cadre_jiangdong").post(url, data).status_code == 404
+    assert world.client("gate_staff").post(url, data).status_code == 403
+    r = world.client("cadre_xinwei").post(url, data)
+    assert r.status_code == 302
+    world.zhang.refresh_from_db()
+    assert world.zhang.phone_number() == "13900001111" and world.zhang.elderly_alone
+    assert not world.zhang.party_member
+    event = AuditEvent.objects.get(action="change")
+    assert set(event.fields.split(",")) == {"phone", "elderly_alone", "party_member"}
+    assert "13900001111" not in str(event.detail) + event.fields
+
+
+def test_edit_rejects_bad_phone_and_other_village_grid(world: World) -> None:
+    from lianfang.core.models import Grid
+
+    c = world.client("cadre_xinwei")
+    url = reverse("person_edit", args=[world.zhang.pk])
+    base = {"name": "张建伟", "relation": "head", "population_type": "registered"}
+    r = c.post(url, {**base, "phone": "12345"})
+    assert r.status_code == 200 and "手机" in r.content.decode()
+    other = Grid.objects.get(village=world.jiangdong)
+    r = c.post(url, {**base, "grid": other.pk})
+    assert r.status_code == 200 and "选择一个有效的选项" in r.content.decode()
+    world.zhang.refresh_from_db()
+    assert world.zhang.grid_id == world.xinwei_grid.pk

@@ -31,6 +31,30 @@ class PersonFilterForm(forms.Form):
         grid_field.queryset = grids.select_related("village")
 
 
+class PersonEditForm(forms.Form):
+    """What a cadre corrects in the field. Documents change only by re-registration."""
+
+    name = forms.CharField(label="姓名", max_length=50)
+    phone = forms.CharField(label="手机号（留空表示不变）", max_length=20, required=False,
+                            widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}))
+    clear_phone = forms.BooleanField(label="删除手机号", required=False)
+    relation = forms.ChoiceField(label="与户主关系", choices=Person.Relation.choices)
+    population_type = forms.ChoiceField(label="人口类型", choices=Person.PopulationType.choices)
+    grid = forms.ModelChoiceField(label="村民小组/网格", queryset=Grid.objects.none(), required=False,
+                                  empty_label="未划分")
+    elderly_alone = forms.BooleanField(label="独居老人", required=False)
+    no_smartphone = forms.BooleanField(label="无智能手机", required=False)
+    limited_mobility = forms.BooleanField(label="行动不便", required=False)
+    student = forms.BooleanField(label="学生", required=False)
+    party_member = forms.BooleanField(label="党员", required=False)
+
+    def __init__(self, *args: Any, grids: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        grid_field = self.fields["grid"]
+        assert isinstance(grid_field, forms.ModelChoiceField)
+        grid_field.queryset = grids
+
+
 class RevealForm(forms.Form):
     field = forms.ChoiceField(choices=[("doc", "证件号码"), ("phone", "手机号")])
     reason = forms.CharField(label="查看事由", max_length=200)

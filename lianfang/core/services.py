@@ -167,6 +167,44 @@ def audit_export(user: User, object_type: str, count: int, *, unmasked: bool, re
     )
 
 
+# --- changes --------------------------------------------------------------------------------
+
+EDITABLE_FIELDS = ("name", "relation", "population_type", "grid", *Person.FLAG_FIELDS)
+
+
+@transaction.atomic
+def update_person(user: User, person: Person, data: dict[str, Any], ip: str | None = None) -> list[str]:
+    """Apply a cadre's corrections; returns the changed field names and audits them (no values)."""
+    if not user.can_edit_register:
+        raise RegisterError("edit_forbidden", "您的角色无权修改人员信息")
+    grid = data.get("grid")
+    if grid is not None and grid.village_id != person.village_id:
+        raise RegisterError("grid_village", "所选网格不属于该人员所在村/社区")
+    changed: list[str] = []
+    for f in EDITABLE_FIELDS:
+        if f in data and getattr(person, f) != data[f]:
+            setattr(person, f, data[f])
+            changed.append(f)
+    if "name" in changed:
+        for k, v in pinyin_fields(person.name).items():
+            setattr(person, k, v)
+    if data.get("clear_phone") and person.phone_cipher:
+        for k, v in phone_fields(None).items():
+            setattr(person, k, v)
+        changed.append("phone")
+    elif data.get("phone"):
+        new = phone_fields(data["phone"])
+        if new["phone_hash"] != person.phone_hash:
+            for k, v in new.items():
+                setattr(person, k, v)
+            changed.append("phone")
+    if changed:
+        person.save()
+        AuditEvent.objects.create(user=user, action=AuditEvent.Action.CHANGE, object_type="person",
+                                  object_id=str(person.pk), fields=",".join(changed)[:100], ip=ip)
+    return changed
+
+
 # --- zones ----------------------------------------------------------------------------------
 
 @transaction.atomic

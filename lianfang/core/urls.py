@@ -10,6 +10,7 @@ urlpatterns = [
     path("people/export.xlsx", views.person_export, name="person_export"),
     path("people/<int:pk>/", views.person_detail, name="person_detail"),
     path("people/<int:pk>/reveal", views.person_reveal, name="person_reveal"),
+    path("people/<int:pk>/edit", views.person_edit, name="person_edit"),
     path("households/<int:pk>/", views.household_detail, name="household_detail"),
     path("imports/", views.import_upload, name="import_upload"),
     path("imports/template.xlsx", views.import_template, name="import_template"),

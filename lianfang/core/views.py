@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
@@ -16,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from lianfang.core import access, exports, importer, services
-from lianfang.core.forms import ImportForm, PersonFilterForm, RevealForm
+from lianfang.core.forms import ImportForm, PersonEditForm, PersonFilterForm, RevealForm
 from lianfang.core.http import AuthedRequest
 from lianfang.core.models import AuditEvent, ImportJob, Person
 
@@ -37,9 +38,8 @@ def home(request: AuthedRequest) -> HttpResponse:
     user = request.user
     villages = list(access.villages_for_user(user).order_by("code"))
     persons = access.persons_for_user(user)
-    flag_q = Q()
-    for f in Person.FLAG_FIELDS:
-        flag_q |= Q(**{f: True})
+    # "Needs help": the people a roll-call or sweep must reach by phone or in person.
+    flag_q = Q(elderly_alone=True) | Q(no_smartphone=True) | Q(limited_mobility=True)
     by_village = {
         row["village_id"]: row for row in persons.values("village_id").annotate(
             persons=Count("pk"), flagged=Count("pk", filter=flag_q),
@@ -129,6 +129,25 @@ def person_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     return render(request, "core/person_detail.html", {
         "person": person, "members": members, "reveal_form": RevealForm(),
     })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def person_edit(request: AuthedRequest, pk: int) -> HttpResponse:
+    _require(request.user.can_edit_register, "您的角色无权修改人员信息")
+    person = access.get_person_for_user(request.user, pk)
+    grids = access.grids_for_user(request.user).filter(village_id=person.village_id)
+    initial = {f: getattr(person, f) for f in services.EDITABLE_FIELDS}
+    form = PersonEditForm(request.POST or None, initial=initial, grids=grids)
+    if request.method == "POST" and form.is_valid():
+        try:
+            changed = services.update_person(request.user, person, form.cleaned_data, client_ip(request))
+        except services.RegisterError as exc:
+            form.add_error("phone" if exc.code.startswith("phone") else None, exc.message)
+        else:
+            messages.success(request, "已保存" if changed else "没有修改")
+            return redirect("person_detail", pk=person.pk)
+    return render(request, "core/person_edit.html", {"person": person, "form": form})
 
 
 @login_required

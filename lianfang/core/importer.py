@@ -372,7 +372,8 @@ def import_persons(
                 seen_docs[key] = row_no
                 valid.append(vr)
         if result.total_rows % PROGRESS_EVERY == 0:
-            report("validating", result.total_rows, max(estimated, result.total_rows))
+            # An estimate below the rows already read is stale (a file without a dimension).
+            report("validating", result.total_rows, estimated if estimated >= result.total_rows else 0)
     if result.total_rows == 0:
         raise ImportFileError("file_empty", "文件中没有数据行：请在表头下方逐行填写人员")
     existing = _existing_hashes(list(seen_docs))

@@ -227,7 +227,14 @@ def import_job(request: AuthedRequest, pk: int) -> HttpResponse:
     job = _get_job(request, pk)
     progress = importer.read_progress(job.pk)
     done, total = int(progress.get("done", 0)), int(progress.get("total", 0))
-    percent = 100 if job.finished else (min(99, round(100 * done / total)) if total else 0)
+    # One bar for both passes: validation fills the first half, writing the second.
+    fraction = min(done / total, 1.0) if total else 0.0
+    if job.finished:
+        percent = 100
+    elif progress.get("phase") == "writing":
+        percent = min(99, 50 + round(50 * fraction))
+    else:
+        percent = round(50 * fraction)
     context = {"job": job, "progress": progress, "percent": percent, "done": done, "total": total}
     if request.headers.get("HX-Request"):
         return render(request, "core/_import_status.html", context)

@@ -104,6 +104,7 @@ def bench_search(repeat: int) -> dict[str, Any]:
     zhang = Person.objects.get(name="张建伟")
     number = zhang.document_number()
     one = Person.objects.order_by("?").values_list("pk", flat=True).first()
+    assert one is not None
 
     def baseline() -> None:
         list(Person.objects.filter(pk=one))

@@ -164,3 +164,14 @@ def test_edit_rejects_bad_phone_and_other_village_grid(world: World) -> None:
     assert r.status_code == 200 and "选择一个有效的选项" in r.content.decode()
     world.zhang.refresh_from_db()
     assert world.zhang.grid_id == world.xinwei_grid.pk
+
+
+def test_admin_is_for_the_command_centre_and_in_chinese(world: World) -> None:
+    from lianfang.accounts.models import User
+
+    command = world.users["command"]
+    User.objects.filter(pk=command.pk).update(is_staff=True, is_superuser=True)
+    c = world.client("command")
+    body = c.get("/admin/core/person/").content.decode()
+    assert "人员" in body and "张建伟" in body and world.zhang.document_number() not in body
+    assert world.client("cadre_xinwei").get("/admin/core/person/").status_code == 302

@@ -189,3 +189,18 @@ def test_progress_is_reported_in_phases(world: World, tmp_path: Path) -> None:
     assert phases[0] == "validating" and "writing" in phases and phases[-1] == "done"
     assert any(p == "validating" and d == 1000 for p, d, _t in seen)
     assert any(p == "writing" and 0 < d < t for p, d, t in seen)
+
+
+def test_other_documents_import_and_are_checked(world: World, tmp_path: Path) -> None:
+    data = list(sample_files.rows(3))
+    data[0][8], data[0][9] = "护照", "e12345678"
+    data[1][8], data[1][9] = "港澳通行证", "H12345678"
+    data[2][8], data[2][9] = "台胞证", "1234"
+    upload(world, "cadre_xinwei", "docs.csv", csv_bytes(tmp_path, data))
+    job = last_job()
+    assert [(e["row"], e["column"]) for e in job.errors] == [(4, "证件号码")]
+    data[2][9] = "12345678"
+    upload(world, "cadre_xinwei", "docs2.csv", csv_bytes(tmp_path, data))
+    assert last_job().status == "done"
+    p = Person.objects.get(doc_type="passport")
+    assert p.document_number() == "E12345678" and p.doc_masked.startswith("E1") and p.birth_date is None

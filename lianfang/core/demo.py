@@ -22,6 +22,7 @@ from lianfang.core.models import (
     SubDistrict,
     Village,
     Zone,
+    refresh_planner_statistics,
 )
 from lianfang.engines import demo_world
 
@@ -116,6 +117,7 @@ def load_demo(persons: int = 20_000, seed: int = 2022) -> DemoSummary:
             batch = []
     Person.objects.bulk_create(batch)
 
+    refresh_planner_statistics()
     lots = [p for p in geo.pois if p.kind == "assessment_lot"]
     if lots and not Gate.objects.filter(subdistrict=sub).exists():
         Gate.objects.create(subdistrict=sub, zone=zone, name=f"{ZONE_NAME}1号卡口", kind=Gate.Kind.ROAD,

@@ -24,7 +24,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 
 from lianfang.core import services
 from lianfang.core.access import ScopeFilter
-from lianfang.core.models import Building, Grid, Household, ImportJob, Person, Village
+from lianfang.core.models import Building, Grid, Household, ImportJob, Person, Village, refresh_planner_statistics
 from lianfang.core.services import RegisterError
 
 if TYPE_CHECKING:
@@ -213,7 +213,7 @@ def _context(user: User) -> _Context:
         # "新围村委会" and "新围村" both name 新围村.
         by_key[v.name + "委会"] = v
     scope_villages = ScopeFilter(user).village_ids()
-    allowed = {v.pk for v in villages} if scope_villages is None else set(scope_villages.values_list("pk", flat=True))
+    allowed = {v.pk for v in villages} if scope_villages is None else set(scope_villages)
     vids = [v.pk for v in villages]
     return _Context(
         user=user,
@@ -423,6 +423,7 @@ def _write(ctx: _Context, valid: list[_ValidRow], result: ImportResult,
                 report("writing", i, total)
         Person.objects.bulk_create(batch)
         result.persons_created = total
+    refresh_planner_statistics()
     report("done", total, total)
 
 

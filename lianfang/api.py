@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 from django.core.paginator import Paginator
@@ -47,7 +46,7 @@ class PersonOut(Schema):
     doc_masked: str
     phone_masked: str
     sex: str
-    birth_date: datetime.date | None
+    age: int | None  # never the birth date: with the mask it would give the whole ID
     population_type: str
     elderly_alone: bool
     no_smartphone: bool

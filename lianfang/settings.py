@@ -6,7 +6,7 @@ SQLite (WAL) in ``var/`` is the embedded default; set ``DATABASE_URL`` for Postg
 from __future__ import annotations
 
 import base64
-import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -24,10 +24,25 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _installation_secret(name: str) -> str:
+    """A random secret made once per installation and kept in var/secrets.json (mode 0600).
+
+    Production sets the environment variables; this only spares the demo from needing them.
+    Never derived from each other, so rotating SECRET_KEY leaves stored personal data readable.
+    """
+    path = VAR_DIR / "secrets.json"
+    secrets_ = json.loads(path.read_text()) if path.exists() else {}
+    if name not in secrets_:
+        secrets_[name] = base64.urlsafe_b64encode(os.urandom(32)).decode()
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(secrets_))
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    return str(secrets_[name])
+
+
 DEBUG = env_bool("LIANFANG_DEBUG", False)
-SECRET_KEY = os.environ.get(
-    "LIANFANG_SECRET_KEY", "lianfang-dev-only-secret-change-me-in-production-0123456789"
-)
+SECRET_KEY = os.environ.get("LIANFANG_SECRET_KEY") or _installation_secret("secret_key")
 ALLOWED_HOSTS = os.environ.get("LIANFANG_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 
 INSTALLED_APPS = [
@@ -130,15 +145,9 @@ TASKS = {
     }
 }
 
-# Personal data keys. Production sets both; the fallback derives them from SECRET_KEY so that
-# the demo works out of the box (and is therefore only as secret as SECRET_KEY).
-def _derived_key(label: str) -> str:
-    digest = hashlib.sha256(f"{label}:{SECRET_KEY}".encode()).digest()
-    return base64.urlsafe_b64encode(digest).decode()
-
-
-LIANFANG_DATA_KEY = os.environ.get("LIANFANG_DATA_KEY") or _derived_key("data")
-LIANFANG_HASH_KEY = os.environ.get("LIANFANG_HASH_KEY") or _derived_key("hash")
+# Personal data keys: losing them loses the data, so back up var/secrets.json with the database.
+LIANFANG_DATA_KEY = os.environ.get("LIANFANG_DATA_KEY") or _installation_secret("data_key")
+LIANFANG_HASH_KEY = os.environ.get("LIANFANG_HASH_KEY") or _installation_secret("hash_key")
 
 LIANFANG_IMPORT_MAX_BYTES = int(os.environ.get("LIANFANG_IMPORT_MAX_BYTES", 50 * 1024 * 1024))
 LIANFANG_IMPORT_MAX_ROWS = int(os.environ.get("LIANFANG_IMPORT_MAX_ROWS", 200_000))

@@ -67,8 +67,10 @@ def test_one_bad_check_digit_imports_nothing_and_names_the_row(world: World, tmp
     job = last_job()
     assert job.status == "failed" and Person.objects.count() == before
     assert Household.objects.filter(code__startswith="T").count() == 0
-    assert job.errors == [{"row": 342, "column": "证件号码", "value": data[340][9],
+    bad = data[340][9]
+    assert job.errors == [{"row": 342, "column": "证件号码", "value": bad[:3] + "*" * 11 + bad[-4:],
                            "reason": job.errors[0]["reason"]}]
+    assert bad not in str(job.errors)  # stored errors are masked like every page
     assert "校验位" in job.errors[0]["reason"]
     report = c.get(reverse("import_error_report", args=[job.pk]))
     rows = list(load_workbook(io.BytesIO(b"".join(report.streaming_content))).active.iter_rows(values_only=True))
@@ -204,3 +206,41 @@ def test_other_documents_import_and_are_checked(world: World, tmp_path: Path) ->
     assert last_job().status == "done"
     p = Person.objects.get(doc_type="passport")
     assert p.document_number() == "E12345678" and p.doc_masked.startswith("E1") and p.birth_date is None
+
+
+def test_household_rows_must_agree_and_have_one_head(world: World, tmp_path: Path) -> None:
+    data = list(sample_files.rows(3))  # one household T000000: head + two children
+    data[1][6] = "户主"
+    data[2][1] = "第2村民小组"
+    data[2][4] = "99号"
+    upload(world, "cadre_xinwei", "hh.csv", csv_bytes(tmp_path, data))
+    got = {(e["row"], e["column"]) for e in last_job().errors}
+    assert got == {(3, "与户主关系"), (4, "村民小组/网格"), (4, "门牌/房号")}
+
+
+def test_rows_joining_an_existing_household_take_its_grid(world: World, tmp_path: Path) -> None:
+    data = list(sample_files.rows(1))
+    data[0][5], data[0][6], data[0][4] = "215-00001", "子女", "45号"  # 张建伟's household, grid 1
+    upload(world, "cadre_xinwei", "join.csv", csv_bytes(tmp_path, data))
+    assert last_job().status == "done"
+    joined = Person.objects.get(name=data[0][7], household__code="215-00001")
+    assert joined.grid == world.xinwei_grid
+    data[0][6] = "户主"
+    data[0][9] = sample_files.resident_id(99)
+    upload(world, "cadre_xinwei", "head.csv", csv_bytes(tmp_path, data))
+    assert "已有户主" in last_job().errors[0]["reason"]
+
+
+def test_uploads_are_deleted_once_the_job_ends(world: World, tmp_path: Path) -> None:
+    upload(world, "cadre_xinwei", "p.csv", csv_bytes(tmp_path, list(sample_files.rows(2))))
+    assert last_job().status == "done" and not last_job().file
+
+
+def test_an_unexpected_failure_ends_the_job(world: World, tmp_path: Path, monkeypatch) -> None:
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(importer, "import_persons", explode)
+    upload(world, "cadre_xinwei", "p.csv", csv_bytes(tmp_path, list(sample_files.rows(2))))
+    job = last_job()
+    assert job.status == "failed" and job.finished_at and "未导入任何数据" in job.message

@@ -92,20 +92,27 @@ class HouseholdAdmin(ScopedAdmin):
 class PersonAdmin(ScopedAdmin):
     list_display = ["name", "village", "doc_masked", "phone_masked", "population_type"]
     list_filter = ["village", "population_type", "elderly_alone", "no_smartphone", "limited_mobility"]
-    readonly_fields = ["doc_type", "doc_masked", "phone_masked", "sex", "birth_date"]
+    readonly_fields = ["doc_type", "doc_masked", "phone_masked", "sex", "age"]
+    exclude = ["birth_date"]  # with the masked ID it would give the whole number
     raw_id_fields = ["household", "grid"]
     list_select_related = ["village"]
     show_full_result_count = False
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any], search_term: str) -> Any:
-        from lianfang.core.services import search_persons
+        from lianfang.core.services import RegisterError, search_persons
 
-        return search_persons(queryset, search_term), False
+        try:
+            return search_persons(queryset, search_term), False
+        except RegisterError:
+            return queryset.none(), False
 
     search_fields = ["name"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # persons enter through the validated form or import, never raw
+        return False  # persons enter through the validated import, never raw
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # changes go through the site's form: pinyin kept in step, every change audited
 
 
 @admin.register(PointOfInterest)

@@ -28,7 +28,8 @@ def persons_xlsx(user: User, qs: QuerySet[Person], *, unmasked: bool, reason: st
         raise services.RegisterError("export_forbidden", "您的角色无权导出名单")
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("人员")
-    header = ["村/社区", "村民小组/网格", "地址", "户号", "姓名", "性别", "出生日期", "与户主关系",
+    header = ["村/社区", "村民小组/网格", "地址", "户号", "姓名", "性别",
+              "出生日期" if unmasked else "年龄", "与户主关系",
               "证件类型", "证件号码", "手机号", "人口类型", "标记"]
     ws.append(header)
     rows = qs.select_related("village", "grid", "household__building").order_by("village_id", "household_id", "pk")
@@ -37,7 +38,9 @@ def persons_xlsx(user: User, qs: QuerySet[Person], *, unmasked: bool, reason: st
         h = p.household
         ws.append([safe_cell(v) for v in [
             p.village.name, p.grid.name if p.grid else "", h.address if h else "", h.code if h else "",
-            p.name, p.get_sex_display(), p.birth_date, p.get_relation_display(), p.get_doc_type_display(),
+            # The masked ID hides exactly the birth date: a masked export shows only the age.
+            p.name, p.get_sex_display(), p.birth_date if unmasked else p.age, p.get_relation_display(),
+            p.get_doc_type_display(),
             p.document_number() if unmasked else p.doc_masked,
             (p.phone_number() if unmasked else p.phone_masked),
             p.get_population_type_display(), "、".join(p.flag_labels),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from lianfang.core.services import RegisterError
 
 if TYPE_CHECKING:
     from lianfang.accounts.models import User
+
+logger = logging.getLogger(__name__)
 
 # Column label → field. The template uses the first label; the others are accepted aliases.
 COLUMNS: list[tuple[str, tuple[str, ...], bool, str]] = [
@@ -193,6 +196,13 @@ def _looks_like_formula(text: str) -> bool:
     return text[0] in "+-" and len(text) > 1 and not text[1:].replace(".", "", 1).isdigit()
 
 
+def _shown_value(field_name: str, text: str) -> str:
+    """The cell as the error report shows it: personal numbers masked, like everywhere else."""
+    if field_name in {"doc_number", "phone"} and len(text) > 6:
+        return text[:3] + "*" * (len(text) - 7) + text[-4:]
+    return text[:60]
+
+
 @dataclass
 class _Context:
     user: User
@@ -201,6 +211,7 @@ class _Context:
     grids: dict[tuple[int, str], Grid]
     buildings: dict[tuple[int, str], Building]
     households: dict[tuple[int, str], int]
+    file_households: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
 
 
 def _context(user: User) -> _Context:
@@ -244,7 +255,7 @@ def _validate_row(ctx: _Context, row_no: int, cells: dict[str, object], errors: 
     before = len(errors)
 
     def err(f: str, value: object, reason: str) -> None:
-        errors.append(RowError(row_no, FIELD_LABEL[f], _cell_text(value)[:60], reason))
+        errors.append(RowError(row_no, FIELD_LABEL[f], _shown_value(f, _cell_text(value)), reason))
 
     text: dict[str, str] = {}
     for f, value in cells.items():
@@ -321,11 +332,44 @@ def _validate_row(ctx: _Context, row_no: int, cells: dict[str, object], errors: 
         else:
             err(flag, value, "请填“是”或“否”")
 
+    if village is not None and text.get("household"):
+        _check_household(ctx, row_no, village, text["household"], grid, building, unit,
+                         text.get("room", "")[:30], person.get("relation") == Person.Relation.HEAD, err)
     if len(errors) > before or village is None:
         return None
     person.update(services.pinyin_fields(person["name"]))
     return _ValidRow(row_no, village, grid, building, unit, text.get("room", "")[:30],
                      text["household"][:30], person)
+
+
+def _check_household(ctx: _Context, row_no: int, village: Village, code: str, grid: Grid | None,
+                     building: Building | None, unit: int | None, room: str, is_head: bool,
+                     err: Callable[[str, object, str], None]) -> None:
+    """A household code names one household: its place must agree and it has one head."""
+    key = (village.pk, code)
+    seen = ctx.file_households.get(key)
+    if seen is None:
+        existing = ctx.households.get(key)
+        if existing is not None:
+            h = Household.objects.filter(pk=existing).values("grid_id", "building_id", "unit", "room").first()
+            has_head = Person.objects.filter(household_id=existing, relation=Person.Relation.HEAD).exists()
+            seen = {"row": 0, "grid": h["grid_id"] if h else None, "building": h["building_id"] if h else None,
+                    "unit": h["unit"] if h else None, "room": h["room"] if h else "", "head": has_head}
+        else:
+            seen = {"row": row_no, "grid": grid.pk if grid else None, "building": building.pk if building else None,
+                    "unit": unit, "room": room, "head": False}
+        ctx.file_households[key] = seen
+    where = f"第 {seen['row']} 行" if seen["row"] else "系统中"
+    if grid is not None and seen["grid"] != grid.pk:
+        err("grid", grid.name, f"户号 {code} 在{where}属于另一个村民小组/网格：同户成员的网格须一致")
+    if building is not None and seen["building"] != building.pk:
+        err("building", building.name, f"户号 {code} 在{where}登记的楼栋不同：同户成员的楼栋须一致")
+    if room and seen["room"] and room != seen["room"]:
+        err("room", room, f"户号 {code} 在{where}的门牌/房号是“{seen['room']}”：同户成员的地址须一致")
+    if is_head:
+        if seen["head"]:
+            err("relation", "户主", f"户号 {code} 在{where}已有户主：一户只能有一位户主")
+        seen["head"] = True
 
 
 def _existing_hashes(pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -411,11 +455,14 @@ def _write(ctx: _Context, valid: list[_ValidRow], result: ImportResult,
                     village_id__in={k[0] for k in new_households}).values_list("pk", "village_id", "code")
             )
         result.households_created = len(created)
+        household_grid = dict(Household.objects.filter(
+            pk__in={ctx.households[(vr.village.pk, vr.household_code)] for vr in valid}).values_list("pk", "grid_id"))
         batch: list[Person] = []
         for i, vr in enumerate(valid, start=1):
+            household_id = ctx.households[(vr.village.pk, vr.household_code)]
             batch.append(Person(
-                subdistrict_id=vr.village.subdistrict_id, village=vr.village, grid=vr.grid,
-                household_id=ctx.households[(vr.village.pk, vr.household_code)], **vr.person,
+                subdistrict_id=vr.village.subdistrict_id, village=vr.village, grid_id=household_grid.get(household_id),
+                household_id=household_id, **vr.person,
             ))
             if len(batch) >= 1000:
                 Person.objects.bulk_create(batch)
@@ -460,11 +507,18 @@ def run_job(job: ImportJob) -> ImportJob:
 
     try:
         result = import_persons(Path(job.file.path), job.filename, job.created_by, progress)
-    except ImportFileError as exc:
+    except Exception as exc:
+        # Any failure ends the job (nothing was written: the write is one transaction), so the
+        # page never polls forever.
+        message = exc.message if isinstance(exc, ImportFileError) else (
+            "文件读取或写入时出错，未导入任何数据。请确认文件是用 Excel 保存的 .xlsx 或 .csv，"
+            "或稍后重试；问题仍在请联系指挥部")
+        if not isinstance(exc, ImportFileError):
+            logger.exception("import job %s failed", job.pk)
         job.status = ImportJob.Status.FAILED
-        job.message = exc.message
+        job.message = message
         job.error_count = 1
-        job.errors = [{"row": 0, "column": "", "value": "", "reason": exc.message}]
+        job.errors = [{"row": 0, "column": "", "value": "", "reason": message}]
     else:
         job.total_rows = result.total_rows
         job.error_count = len(result.errors)
@@ -481,6 +535,8 @@ def run_job(job: ImportJob) -> ImportJob:
 
             job.error_report.save(f"errors-{job.pk}.xlsx", ContentFile(error_report_xlsx(result.errors)), save=False)
     job.finished_at = timezone.now()
+    # The upload holds personal data in clear: keep it no longer than the import needs it.
+    job.file.delete(save=False)
     job.save()
     cache.set(progress_key(job.pk), {"phase": job.status, "done": job.total_rows, "total": job.total_rows}, 24 * 3600)
     AuditEvent.objects.create(

@@ -98,7 +98,11 @@ def _filtered_persons(request: AuthedRequest) -> tuple[PersonFilterForm, QuerySe
         if data["flag"]:
             qs = qs.filter(**{data["flag"]: True})
         if data["q"]:
-            qs = services.search_persons(qs, data["q"])
+            try:
+                qs = services.search_persons(qs, data["q"])
+            except services.RegisterError as exc:
+                form.add_error("q", exc.message)
+                qs = qs.none()
         used = {k: str(request.GET[k]) for k in form.fields if request.GET.get(k)}
     elif request.GET:
         qs = qs.none()

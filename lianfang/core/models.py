@@ -382,7 +382,6 @@ def refresh_planner_statistics() -> None:
 
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
-            cursor.execute("PRAGMA analysis_limit=2000")
             for table in ("core_person", "core_household"):
                 cursor.execute(f"ANALYZE {table}")
         elif connection.vendor == "postgresql":

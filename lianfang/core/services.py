@@ -112,7 +112,9 @@ def search_persons(qs: QuerySet[Person], query: str) -> QuerySet[Person]:
         if len(q) == 11 and q.startswith("1"):
             by_phone = qs.filter(phone_hash=crypto.keyed_hash("phone", q))
             return by_phone
-        if len(q) <= 4:
+        if len(q) == 4:  # equality, so both last-four indexes serve it
+            return qs.filter(Q(doc_last4=q) | Q(phone_last4=q))
+        if len(q) < 4:
             return qs.filter(Q(doc_last4__endswith=q) | Q(phone_last4__endswith=q))
         # Matching 5-17 trailing digits would let anyone uncover masked digits one at a time.
         raise RegisterError("search_digits", "请输入证件号或手机号的后四位，或完整的号码")

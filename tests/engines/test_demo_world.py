@@ -30,7 +30,7 @@ from lianfang.engines.demo_world import (
     polygon_bbox,
 )
 
-CSV = Path("/work/shared/data/divisions/hezhuang-330114003.csv")
+CSV = Path(__file__).resolve().parents[2] / "lianfang" / "core" / "data" / "hezhuang-330114003.csv"
 XINWEI = "330114003215"
 PERSONS = 20_000
 

@@ -6,7 +6,6 @@ BIN := $(VENV)/bin
 PERSONS ?= 20000
 HOST ?= 127.0.0.1
 PORT ?= 8000
-export DJANGO_SETTINGS_MODULE := lianfang.settings
 
 .PHONY: demo serve test test-sqlite test-postgres lint system-deps venv bench clean
 

@@ -93,7 +93,9 @@ def test_importing_the_same_file_twice_never_duplicates(world: World, tmp_path: 
     upload(world, "cadre_xinwei", "a.csv", content)
     count = Person.objects.count()
     upload(world, "cadre_xinwei", "a.csv", content)
-    assert last_job().status == "failed" and last_job().error_count == 9
+    job = last_job()
+    assert job.status == "failed"
+    assert {e["row"] for e in job.errors if "已在系统中登记" in e["reason"]} == set(range(2, 11))
     assert Person.objects.count() == count
 
 
@@ -244,3 +246,12 @@ def test_an_unexpected_failure_ends_the_job(world: World, tmp_path: Path, monkey
     upload(world, "cadre_xinwei", "p.csv", csv_bytes(tmp_path, list(sample_files.rows(2))))
     job = last_job()
     assert job.status == "failed" and job.finished_at and "未导入任何数据" in job.message
+
+
+def test_duplicate_is_found_even_when_the_first_row_has_another_error(world: World, tmp_path: Path) -> None:
+    data = list(sample_files.rows(6))
+    data[1][10] = "12345"  # bad phone on row 3
+    data[4][9] = data[1][9]  # row 6 repeats row 3's ID
+    upload(world, "cadre_xinwei", "dup2.csv", csv_bytes(tmp_path, data))
+    errs = {(e["row"], e["column"]): e["reason"] for e in last_job().errors}
+    assert set(errs) == {(3, "手机号"), (6, "证件号码")} and "与第 3 行重复" in errs[(6, "证件号码")]

@@ -25,6 +25,14 @@ def test_search_by_name_and_pinyin(world: World, query: str) -> None:
     assert "李秀英" not in names(services.search_persons(Person.objects.all(), query))
 
 
+@pytest.mark.parametrize(("name", "pinyin", "initials"), [
+    ("曾国藩", "zengguofan", "zgf"), ("单雄信", "shanxiongxin", "sxx"), ("翟志刚", "zhaizhigang", "zzg"),
+    ("张建伟", "zhangjianwei", "zjw"), ("John Smith", "johnsmith", "js"), ("李·Anna", "lianna", "la"),
+])
+def test_pinyin_uses_surname_readings(name: str, pinyin: str, initials: str) -> None:
+    assert services.pinyin_fields(name) == {"name_pinyin": pinyin, "name_initials": initials}
+
+
 def test_search_by_last_digits_and_full_numbers(world: World) -> None:
     zhang = world.zhang
     number = zhang.document_number()
@@ -91,6 +99,7 @@ def test_detail_page_masks_until_revealed_and_reveal_is_audited(world: World) ->
     assert number not in body and world.zhang.doc_masked in body and "138****2345" in body
     r = c.post(reverse("person_reveal", args=[world.zhang.pk]), {"field": "doc", "reason": "核酸采样登记"})
     assert r.status_code == 200 and number in r.content.decode()
+    assert "no-store" in r["Cache-Control"]
     event = AuditEvent.objects.get(action="reveal")
     assert (event.user, event.object_id, event.fields, event.reason) == (
         world.users["cadre_xinwei"], str(world.zhang.pk), "doc", "核酸采样登记")

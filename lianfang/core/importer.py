@@ -212,6 +212,7 @@ class _Context:
     buildings: dict[tuple[int, str], Building]
     households: dict[tuple[int, str], int]
     file_households: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
+    last_doc: tuple[str, str, str] | None = None  # (type, hash, masked) of the row just validated
 
 
 def _context(user: User) -> _Context:
@@ -305,6 +306,7 @@ def _validate_row(ctx: _Context, row_no: int, cells: dict[str, object], errors: 
     elif text.get("doc_number"):
         try:
             person.update(services.document_fields(text.get("doc_type") or "resident_id", text["doc_number"]))
+            ctx.last_doc = (person["doc_type"], person["doc_hash"], person["doc_masked"])
         except RegisterError as exc:
             column = "doc_type" if exc.code == "doc_type" else "doc_number"
             err(column, text[column] if column == "doc_type" else text["doc_number"], exc.message)
@@ -397,6 +399,7 @@ def import_persons(
     ctx = _context(user)
     valid: list[_ValidRow] = []
     seen_docs: dict[tuple[str, str], int] = {}
+    masked_docs: dict[tuple[str, str], str] = {}
     errors = result.errors
     report("validating", 0, estimated)
     for row_no, raw in body:
@@ -406,25 +409,25 @@ def import_persons(
         if result.total_rows > settings.LIANFANG_IMPORT_MAX_ROWS:
             raise ImportFileError("too_many_rows", f"行数超过上限 {settings.LIANFANG_IMPORT_MAX_ROWS}：请拆分后分批导入")
         cells = {f: (raw[i] if i < len(raw) else None) for f, i in positions.items()}
+        ctx.last_doc = None
         vr = _validate_row(ctx, row_no, cells, errors)
-        if vr is not None:
-            key = (vr.person["doc_type"], vr.person["doc_hash"])
-            if key in seen_docs:
-                errors.append(RowError(row_no, FIELD_LABEL["doc_number"], vr.person["doc_masked"],
-                                       f"证件号码与第 {seen_docs[key]} 行重复"))
-            else:
-                seen_docs[key] = row_no
+        key = ctx.last_doc  # set whenever the document itself was valid, even if the row was not
+        if key is not None and key[:2] in seen_docs:
+            errors.append(RowError(row_no, FIELD_LABEL["doc_number"], key[2],
+                                   f"证件号码与第 {seen_docs[key[:2]]} 行重复"))
+        elif key is not None:
+            seen_docs[key[:2]] = row_no
+            masked_docs[key[:2]] = key[2]
+            if vr is not None:
                 valid.append(vr)
         if result.total_rows % PROGRESS_EVERY == 0:
             # An estimate below the rows already read is stale (a file without a dimension).
             report("validating", result.total_rows, estimated if estimated >= result.total_rows else 0)
     if result.total_rows == 0:
         raise ImportFileError("file_empty", "文件中没有数据行：请在表头下方逐行填写人员")
-    existing = _existing_hashes(list(seen_docs))
-    for vr in valid:
-        if (vr.person["doc_type"], vr.person["doc_hash"]) in existing:
-            errors.append(RowError(vr.row, FIELD_LABEL["doc_number"], vr.person["doc_masked"],
-                                   "该证件号码的人员已在系统中登记：请勿重复导入，如需修改请在人员页面编辑"))
+    for key in _existing_hashes(list(seen_docs)):
+        errors.append(RowError(seen_docs[key], FIELD_LABEL["doc_number"], masked_docs[key],
+                               "该证件号码的人员已在系统中登记：请勿重复导入，如需修改请在人员页面编辑"))
     if errors:
         errors.sort(key=lambda e: e.row)
         report("failed", result.total_rows, result.total_rows)

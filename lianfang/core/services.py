@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from pypinyin import Style, lazy_pinyin
+from pypinyin import lazy_pinyin
 
 from lianfang.core import crypto
 from lianfang.core.models import AuditEvent, Person, Village, Zone, ZoneMembership
@@ -31,9 +31,21 @@ class RegisterError(Exception):
 
 # --- derived fields -------------------------------------------------------------------------
 
+# Characters read differently as a surname than in ordinary words (pypinyin reads 曾 as "ceng",
+# 单 as "dan"); a villager searching "zgf" for 曾国藩 expects the surname reading.
+SURNAME_READINGS = {
+    "曾": "zeng", "单": "shan", "解": "xie", "区": "ou", "仇": "qiu", "查": "zha", "朴": "piao", "覃": "qin",
+    "翟": "zhai", "盖": "ge", "缪": "miao", "尉": "yu", "召": "shao", "员": "yun", "冼": "xian", "秘": "bi",
+    "种": "chong", "繁": "po", "句": "gou", "乐": "yue", "万": "wan", "黑": "he", "隗": "wei",
+}
+
+
 def pinyin_fields(name: str) -> dict[str, str]:
-    syllables = lazy_pinyin(name, errors="ignore")
-    initials = lazy_pinyin(name, style=Style.FIRST_LETTER, errors="ignore")
+    # Latin names (foreign residents, passports) keep their words: "John Smith" → johnsmith / js.
+    syllables = [s.lower() for s in lazy_pinyin(name, errors=lambda text: re.findall(r"[A-Za-z]+", text))]
+    if name and name[0] in SURNAME_READINGS and syllables:
+        syllables[0] = SURNAME_READINGS[name[0]]
+    initials = [s[0] for s in syllables if s]
     return {
         "name_pinyin": "".join(syllables).lower()[:200],
         "name_initials": "".join(initials).lower()[:50],

@@ -14,6 +14,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from lianfang.core import access, exports, importer, services
@@ -170,8 +171,10 @@ def person_reveal(request: AuthedRequest, pk: int) -> HttpResponse:
     else:
         error = "请选择要查看的项目并填写查看事由"
     status = 200 if revealed else 400
-    return render(request, "core/_reveal_result.html",
-                  {"person": person, "revealed": revealed, "error": error}, status=status)
+    response = render(request, "core/_reveal_result.html",
+                      {"person": person, "revealed": revealed, "error": error}, status=status)
+    add_never_cache_headers(response)  # a revealed number must not linger in any cache
+    return response
 
 
 @login_required
@@ -189,6 +192,7 @@ def person_export(request: AuthedRequest) -> HttpResponse:
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = f'attachment; filename="persons-{stamp}.xlsx"'
+    add_never_cache_headers(response)
     return response
 
 

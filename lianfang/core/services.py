@@ -40,9 +40,14 @@ SURNAME_READINGS = {
 }
 
 
+def _latin_words(text: str) -> Any:
+    # pypinyin accepts a list here (one syllable per word) though its stubs say str.
+    return re.findall(r"[A-Za-z]+", text)
+
+
 def pinyin_fields(name: str) -> dict[str, str]:
     # Latin names (foreign residents, passports) keep their words: "John Smith" → johnsmith / js.
-    syllables = [s.lower() for s in lazy_pinyin(name, errors=lambda text: re.findall(r"[A-Za-z]+", text))]
+    syllables = [s.lower() for s in lazy_pinyin(name, errors=_latin_words)]
     if name and name[0] in SURNAME_READINGS and syllables:
         syllables[0] = SURNAME_READINGS[name[0]]
     initials = [s[0] for s in syllables if s]

@@ -21,7 +21,7 @@ demo: venv
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo --persons $(PERSONS)
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C stops the server and the import worker)"
-	LIANFANG_DEBUG=1 scripts/serve.sh $(HOST) $(PORT)
+	scripts/serve.sh $(HOST) $(PORT)
 
 system-deps:
 	scripts/system-deps.sh

@@ -175,3 +175,16 @@ def test_admin_is_for_the_command_centre_and_in_chinese(world: World) -> None:
     body = c.get("/admin/core/person/").content.decode()
     assert "人员" in body and "张建伟" in body and world.zhang.document_number() not in body
     assert world.client("cadre_xinwei").get("/admin/core/person/").status_code == 302
+
+
+def test_edit_form_renders_each_field_once_and_saves_a_phone_change(world: World) -> None:
+    c = world.client("cadre_xinwei")
+    url = reverse("person_edit", args=[world.zhang.pk])
+    body = c.get(url).content.decode()
+    assert body.count('name="phone"') == 1 and body.count('name="party_member"') == 1
+
+
+def test_audit_page_names_people_in_chinese(world: World) -> None:
+    world.client("cadre_xinwei").post(reverse("person_reveal", args=[world.zhang.pk]), {"field": "doc", "reason": "核对"})
+    body = world.client("command").get(reverse("audit_list")).content.decode()
+    assert "人员" in body and "张建伟" in body and "证件号码" in body

@@ -255,3 +255,18 @@ def test_duplicate_is_found_even_when_the_first_row_has_another_error(world: Wor
     upload(world, "cadre_xinwei", "dup2.csv", csv_bytes(tmp_path, data))
     errs = {(e["row"], e["column"]): e["reason"] for e in last_job().errors}
     assert set(errs) == {(3, "手机号"), (6, "证件号码")} and "与第 3 行重复" in errs[(6, "证件号码")]
+
+
+def test_grid_names_match_with_either_numeral(world: World, tmp_path: Path) -> None:
+    from lianfang.core.models import Grid
+
+    Grid.objects.create(village=world.xinwei, name="第十二村民小组", kind=Grid.Kind.VILLAGER_GROUP)
+    data = list(sample_files.rows(2))
+    data[0][1] = "第一村民小组"  # registered as 第1村民小组
+    data[1][1] = "第12村民小组"  # registered as 第十二村民小组
+    data[1][5] = "T-other"
+    upload(world, "cadre_xinwei", "g.csv", csv_bytes(tmp_path, data))
+    assert last_job().status == "done", last_job().errors
+    grid = Person.objects.get(name=data[1][7], household__code="T-other").grid
+    assert grid is not None and grid.name == "第十二村民小组"
+    assert importer.place_name_aliases("第十二村民小组") == {"第十二村民小组", "第12村民小组"}

@@ -8,7 +8,11 @@ from lianfang.accounts.models import User
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    list_display = ["username", "display_name", "role", "scope_label", "is_active"]
+    list_display = ["username", "display_name", "role", "scope", "is_active"]
+
+    @admin.display(description="管辖范围")
+    def scope(self, obj: User) -> str:
+        return obj.scope_label
     list_filter = ["role", "is_active"]
     fieldsets = (
         *BaseUserAdmin.fieldsets,  # type: ignore[misc]

@@ -92,11 +92,15 @@ class HouseholdAdmin(ScopedAdmin):
 class PersonAdmin(ScopedAdmin):
     list_display = ["name", "village", "doc_masked", "phone_masked", "population_type"]
     list_filter = ["village", "population_type", "elderly_alone", "no_smartphone", "limited_mobility"]
-    readonly_fields = ["doc_type", "doc_masked", "phone_masked", "sex", "age"]
+    readonly_fields = ["doc_type", "doc_masked", "phone_masked", "sex", "age_years"]
     exclude = ["birth_date"]  # with the masked ID it would give the whole number
     raw_id_fields = ["household", "grid"]
     list_select_related = ["village"]
     show_full_result_count = False
+
+    @admin.display(description="年龄")
+    def age_years(self, obj: Person) -> int | None:
+        return obj.age
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any], search_term: str) -> Any:
         from lianfang.core.services import RegisterError, search_persons
@@ -125,6 +129,17 @@ class PoiAdmin(ScopedAdmin):
 class RoadAdmin(ScopedAdmin):
     list_display = ["name", "road_class", "oneway", "synthetic"]
     list_filter = ["road_class"]
+
+
+def _unregister_task_results() -> None:
+    # The task queue's own table is technical and English; import outcomes live in 导入任务.
+    from django_tasks_db.models import DBTaskResult
+
+    if admin.site.is_registered(DBTaskResult):
+        admin.site.unregister(DBTaskResult)
+
+
+_unregister_task_results()
 
 
 @admin.register(AuditEvent)

@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 COLUMNS: list[tuple[str, tuple[str, ...], bool, str]] = [
     # (field, labels, required, help)
     ("village", ("村/社区", "村社区", "村", "社区"), True, "村或社区名称（如 新围村）或 12 位区划代码"),
-    ("grid", ("村民小组/网格", "网格", "村民小组"), False, "须已在系统中登记，如 第3村民小组"),
+    ("grid", ("村民小组/网格", "网格", "村民小组"), False, "须已在系统中登记，如 第三村民小组（写 第3村民小组 也可）"),
     ("building", ("楼栋",), False, "须已在系统中登记，如 12幢"),
     ("unit", ("单元",), False, "数字，如 2"),
     ("room", ("门牌/房号", "门牌号", "房号"), False, "如 301 或 45号"),
@@ -109,7 +109,7 @@ def read_progress(job_id: int) -> dict[str, Any]:
 
 # --- reading --------------------------------------------------------------------------------
 
-def _cell_text(value: object) -> str:
+def cell_text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -134,7 +134,7 @@ def _read_xlsx(path: Path) -> tuple[list[str], Iterator[tuple[int, list[object]]
             yield i, list(row)
         wb.close()
 
-    return [_cell_text(h) for h in header], body(), estimated
+    return [cell_text(h) for h in header], body(), estimated
 
 
 def _read_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, list[object]]], int]:
@@ -162,7 +162,16 @@ def _read_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, list[object]]]
     return [h.strip() for h in header], body(), estimated
 
 
-def open_rows(path: Path, filename: str) -> tuple[dict[str, int], Iterator[tuple[int, list[object]]], int]:
+Columns = list[tuple[str, tuple[str, ...], bool, str]]
+
+
+def open_rows(path: Path, filename: str, columns: Columns | None = None,
+              ) -> tuple[dict[str, int], Iterator[tuple[int, list[object]]], int]:
+    """Open an .xlsx or .csv, map its header to fields; every import in the project reads here."""
+    columns = COLUMNS if columns is None else columns
+    label_to_field = {label: f for f, labels, _r, _h in columns for label in labels}
+    field_label = {f: labels[0] for f, labels, _r, _h in columns}
+    required = [f for f, _l, r, _h in columns if r]
     suffix = Path(filename).suffix.lower()
     if suffix == ".xlsx":
         header, body, estimated = _read_xlsx(path)
@@ -174,10 +183,10 @@ def open_rows(path: Path, filename: str) -> tuple[dict[str, int], Iterator[tuple
         raise ImportFileError("file_type", f"不支持的文件类型“{suffix or '无扩展名'}”：请上传 .xlsx 或 .csv 文件")
     positions: dict[str, int] = {}
     for i, label in enumerate(header):
-        f = LABEL_TO_FIELD.get(label.replace(" ", "").replace("*", ""))
+        f = label_to_field.get(label.replace(" ", "").replace("*", ""))
         if f and f not in positions:
             positions[f] = i
-    missing = [FIELD_LABEL[f] for f in REQUIRED if f not in positions]
+    missing = [field_label[f] for f in required if f not in positions]
     if missing:
         raise ImportFileError(
             "header", f"表头缺少必填列：{'、'.join(missing)}。请下载导入模板，按模板第一行的列名填写"
@@ -187,7 +196,7 @@ def open_rows(path: Path, filename: str) -> tuple[dict[str, int], Iterator[tuple
 
 # --- validating -----------------------------------------------------------------------------
 
-def _looks_like_formula(text: str) -> bool:
+def looks_like_formula(text: str) -> bool:
     # Spreadsheet formula injection (=cmd|'/c calc'!A1, @SUM(...), +1+cmd...): never stored.
     if not text:
         return False
@@ -215,6 +224,32 @@ class _Context:
     last_doc: tuple[str, str, str] | None = None  # (type, hash, masked) of the row just validated
 
 
+_CN_DIGITS = "零一二三四五六七八九"
+
+
+def _cn_number(n: int) -> str:
+    if n < 10:
+        return _CN_DIGITS[n]
+    tens, ones = divmod(n, 10)
+    return ("" if tens == 1 else _CN_DIGITS[tens]) + "十" + (_CN_DIGITS[ones] if ones else "")
+
+
+def place_name_aliases(name: str) -> set[str]:
+    """'第一村民小组' and '第1村民小组' name the same group: accept either spelling."""
+    import re
+
+    aliases = {name}
+    m = re.search(r"\d+", name)
+    if m:
+        aliases.add(name[:m.start()] + _cn_number(int(m.group())) + name[m.end():])
+    for n in range(99, 0, -1):
+        cn = _cn_number(n)
+        if f"第{cn}" in name:
+            aliases.add(name.replace(f"第{cn}", f"第{n}", 1))
+            break
+    return aliases
+
+
 def _context(user: User) -> _Context:
     assert user.scope_subdistrict_id is not None
     villages = list(Village.objects.filter(subdistrict_id=user.scope_subdistrict_id))
@@ -231,7 +266,8 @@ def _context(user: User) -> _Context:
         user=user,
         villages_by_key=by_key,
         allowed_village_ids=allowed,
-        grids={(g.village_id, g.name): g for g in Grid.objects.filter(village_id__in=vids)},
+        grids={(g.village_id, alias): g for g in Grid.objects.filter(village_id__in=vids)
+               for alias in place_name_aliases(g.name)},
         buildings={(b.village_id, b.name): b for b in Building.objects.filter(village_id__in=vids)},
         households=dict(
             ((vid, code), pk)
@@ -256,12 +292,12 @@ def _validate_row(ctx: _Context, row_no: int, cells: dict[str, object], errors: 
     before = len(errors)
 
     def err(f: str, value: object, reason: str) -> None:
-        errors.append(RowError(row_no, FIELD_LABEL[f], _shown_value(f, _cell_text(value)), reason))
+        errors.append(RowError(row_no, FIELD_LABEL[f], _shown_value(f, cell_text(value)), reason))
 
     text: dict[str, str] = {}
     for f, value in cells.items():
-        t = _cell_text(value)
-        if _looks_like_formula(t):
+        t = cell_text(value)
+        if looks_like_formula(t):
             err(f, t, "单元格含公式或以 = + - @ 开头，为防止公式注入不予导入：请改为纯文本")
             t = ""
         text[f] = t
@@ -301,7 +337,7 @@ def _validate_row(ctx: _Context, row_no: int, cells: dict[str, object], errors: 
         err("name", person["name"], "姓名不能含数字")
 
     raw_doc = cells.get("doc_number")
-    if isinstance(raw_doc, (int, float)) and len(_cell_text(raw_doc)) >= 15:
+    if isinstance(raw_doc, (int, float)) and len(cell_text(raw_doc)) >= 15:
         err("doc_number", raw_doc, "证件号码被 Excel 存成了数字（末几位可能已丢失）：请把该列设为“文本”后重新录入")
     elif text.get("doc_number"):
         try:
@@ -403,7 +439,7 @@ def import_persons(
     errors = result.errors
     report("validating", 0, estimated)
     for row_no, raw in body:
-        if not any(_cell_text(v) for v in raw):
+        if not any(cell_text(v) for v in raw):
             continue  # blank lines are not rows
         result.total_rows += 1
         if result.total_rows > settings.LIANFANG_IMPORT_MAX_ROWS:
@@ -576,26 +612,31 @@ def error_report_xlsx(errors: list[RowError]) -> bytes:
     return buf.getvalue()
 
 
-def template_xlsx() -> bytes:
+def template_xlsx(columns: Columns | None = None, example: list[object] | None = None,
+                  sheet: str = "人员", text_columns: tuple[str, ...] = ("J", "K")) -> bytes:
+    """A template in Chinese: the header (required columns shaded), an example row, a guide."""
+    columns = COLUMNS if columns is None else columns
+    if example is None:
+        example = ["新围村", "第一村民小组", "", "", "45号", "215-90001", "户主", "张三", "居民身份证",
+                   "11010519491231002X", "13800000000", "户籍", "否", "否", "否", "否", "否"]
     wb = Workbook()
     ws = wb.active
     assert ws is not None
-    ws.title = "人员"
-    ws.append([labels[0] for _f, labels, _r, _h in COLUMNS])
+    ws.title = sheet
+    ws.append([labels[0] for _f, labels, _r, _h in columns])
     fill = PatternFill("solid", fgColor="FDE9D9")
-    for cell, (_f, _labels, required, _h) in zip(ws[1], COLUMNS, strict=True):
+    for cell, (_f, _labels, required, _h) in zip(ws[1], columns, strict=True):
         cell.font = Font(bold=True)
         if required:
             cell.fill = fill
-    ws.append(["新围村", "第1村民小组", "", "", "45号", "215-90001", "户主", "张三", "居民身份证",
-               "11010519491231002X", "13800000000", "户籍", "否", "否", "否", "否", "否"])
-    for col in ("J", "K"):  # ID and phone as text, so Excel keeps every digit
+    ws.append(example)
+    for col in text_columns:  # ID and phone as text, so Excel keeps every digit
         for cell in ws[col]:
             cell.number_format = "@"
         ws.column_dimensions[col].width = 22
     guide = wb.create_sheet("填写说明")
     guide.append(["列", "是否必填", "说明"])
-    for _f, labels, required, help_text in COLUMNS:
+    for _f, labels, required, help_text in columns:
         guide.append([labels[0], "必填" if required else "选填", help_text])
     guide.append([])
     guide.append(["注意", "", "导入为“全部成功或全部不导入”：任何一行有错，整个文件都不会导入，并给出逐行错误报告。"])

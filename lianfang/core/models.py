@@ -354,8 +354,8 @@ class ImportJob(models.Model):
     errors = models.JSONField("错误 (前 200 条)", default=list, blank=True)
     error_report = models.FileField(upload_to="imports/reports/%Y/%m/", blank=True)
     message = models.CharField("说明", max_length=300, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField("创建时间", default=timezone.now)
+    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
 
     class Meta:
         verbose_name = verbose_name_plural = "导入任务"

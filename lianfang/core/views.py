@@ -152,7 +152,8 @@ def person_edit(request: AuthedRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, "已保存" if changed else "没有修改")
             return redirect("person_detail", pk=person.pk)
-    return render(request, "core/person_edit.html", {"person": person, "form": form})
+    flag_fields = [form[f] for f in Person.FLAG_FIELDS]
+    return render(request, "core/person_edit.html", {"person": person, "form": form, "flag_fields": flag_fields})
 
 
 @login_required
@@ -297,5 +298,29 @@ def audit_list(request: AuthedRequest) -> HttpResponse:
     if action in AuditEvent.Action.values:
         qs = qs.filter(action=action)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "core/audit_list.html", {"page": page, "actions": AuditEvent.Action.choices,
+    person_ids = [int(e.object_id) for e in page if e.object_type == "person" and e.object_id.isdigit()]
+    names = dict(Person.objects.filter(pk__in=person_ids).values_list("pk", "name"))
+    rows = [{"event": e, "object": AUDIT_OBJECTS.get(e.object_type, e.object_type),
+             "name": names.get(int(e.object_id)) if e.object_type == "person" and e.object_id.isdigit() else "",
+             "fields": "、".join(AUDIT_FIELDS.get(f, f) for f in e.fields.split(",") if f),
+             "summary": _audit_summary(e)} for e in page]
+    return render(request, "core/audit_list.html", {"page": page, "rows": rows, "actions": AuditEvent.Action.choices,
                                                     "action": action})
+
+
+AUDIT_OBJECTS = {"person": "人员", "household": "户", "village": "村/社区", "import_job": "导入任务", "case": "重点人员",
+                 "transfer": "转运任务", "inbox": "待办"}
+AUDIT_FIELDS = {"doc": "证件号码", "phone": "手机号", "name": "姓名", "relation": "与户主关系", "grid": "网格",
+                "population_type": "人口类型", "elderly_alone": "独居老人", "no_smartphone": "无智能手机",
+                "limited_mobility": "行动不便", "student": "学生", "party_member": "党员"}
+
+
+def _audit_summary(e: AuditEvent) -> str:
+    d = e.detail or {}
+    if e.action == AuditEvent.Action.EXPORT:
+        return f"{d.get('rows', 0)} 行{'（含完整号码）' if d.get('unmasked') else '（脱敏）'}"
+    if e.action == AuditEvent.Action.IMPORT:
+        if d.get("status") == "done":
+            return f"成功导入 {d.get('persons', 0)} 人 · {d.get('file', '')}"
+        return f"未导入，{d.get('errors', 0)} 处错误 · {d.get('file', '')}"
+    return ""

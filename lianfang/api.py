@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django.core.paginator import Paginator
@@ -208,3 +209,105 @@ def map_layers(request: AuthedRequest) -> dict[str, Any]:
                      for g in Gate.objects.filter(subdistrict_id=sub_id) if g.geometry]),
         "synthetic": Road.objects.filter(subdistrict_id=sub_id, synthetic=True).exists(),
     }
+
+
+# --- key-person cases -----------------------------------------------------------------------
+
+class CaseOut(Schema):
+    id: int
+    name: str
+    doc_masked: str
+    person_id: int | None
+    village_id: int | None
+    category: str
+    exposure_date: datetime.date
+    stage: str
+    stage_entered_at: datetime.datetime
+    plan: dict[str, Any]
+    plan_end: datetime.date | None
+    closed_at: datetime.datetime | None
+
+
+class CaseIn(Schema):
+    source: str
+    category: str
+    exposure_date: datetime.date
+    person_id: int | None = None
+    name: str = ""
+    doc_type: str = "resident_id"
+    doc_number: str = ""
+    phone: str = ""
+    village_id: int | None = None
+    reference: str = ""
+    address: str = ""
+    nonce: str | None = None
+
+
+class CaseOpened(Schema):
+    created: bool
+    case: CaseOut
+
+
+class AdvanceIn(Schema):
+    to_stage: str
+    note: str = ""
+    village_id: int | None = None
+
+
+def _control_error(exc: Exception) -> RegisterError:
+    return RegisterError(getattr(exc, "code", "error"), getattr(exc, "message", str(exc)))
+
+
+@api.get("/cases", response=list[CaseOut], tags=["cases"])
+def list_cases(request: AuthedRequest, stage: str = "", open_only: bool = True) -> Any:
+    from lianfang.control import access as control_access
+
+    qs = control_access.cases_for_user(request.user)
+    if open_only:
+        qs = qs.filter(closed_at__isnull=True)
+    if stage:
+        qs = qs.filter(stage=stage)
+    return qs.order_by("-opened_at")[:500]
+
+
+@api.post("/cases", response={200: CaseOpened, 201: CaseOpened, 400: ErrorOut}, tags=["cases"])
+def open_case(request: AuthedRequest, payload: CaseIn) -> Any:
+    """Open a case, or merge into the person's open case. A repeated nonce returns the same case."""
+    from lianfang.control import services as control
+
+    user = request.user
+    if not user.can_manage_cases or user.scope_subdistrict is None:
+        raise RegisterError("case_forbidden", "您的角色无权登记重点人员")
+    person = access.get_person_for_user(user, payload.person_id) if payload.person_id else None
+    if person is None and not user.is_command:
+        raise RegisterError("case_forbidden", "村/社区只能为本辖区名册人员登记")
+    village = access.get_village_for_user(user, payload.village_id) if payload.village_id else None
+    try:
+        case, created = control.open_case(
+            user.scope_subdistrict, control.Subject(person=person, name=payload.name, doc_type=payload.doc_type,
+                                                    doc_number=payload.doc_number, phone=payload.phone),
+            source=payload.source, category=payload.category, exposure_date=payload.exposure_date,
+            reference=payload.reference, nonce=payload.nonce, user=user, village=village, address=payload.address)
+    except (control.ControlError, ValueError) as exc:
+        raise _control_error(exc) from exc
+    return Status(201 if created else 200, {"created": created, "case": case})
+
+
+@api.get("/cases/{case_id}", response=CaseOut, tags=["cases"])
+def get_case(request: AuthedRequest, case_id: int) -> Any:
+    from lianfang.control import access as control_access
+
+    return control_access.get_case_for_user(request.user, case_id)
+
+
+@api.post("/cases/{case_id}/advance", response={200: CaseOut, 400: ErrorOut}, tags=["cases"])
+def advance_case(request: AuthedRequest, case_id: int, payload: AdvanceIn) -> Any:
+    from lianfang.control import access as control_access
+    from lianfang.control import services as control
+
+    case = control_access.get_case_for_user(request.user, case_id)
+    village = access.get_village_for_user(request.user, payload.village_id) if payload.village_id else None
+    try:
+        return control.advance(case, request.user, payload.to_stage, note=payload.note, village=village)
+    except (control.ControlError, ValueError) as exc:
+        raise _control_error(exc) from exc

@@ -57,12 +57,12 @@ INSTALLED_APPS = [
     "lianfang.core",
     "lianfang.accounts",
     "lianfang.checkpoints",
+    "lianfang.control",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

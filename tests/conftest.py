@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from django.test import Client
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from stdnum.cn import ric
 
 from lianfang.accounts.models import User
@@ -106,3 +109,58 @@ def world(db: None) -> World:
 @pytest.fixture
 def today() -> datetime.date:
     return datetime.date.today()
+
+
+# --- browser tests --------------------------------------------------------------------------
+# Playwright's sync API keeps an event loop in this thread; the ORM calls in the test body are
+# still plain synchronous calls, so Django's async-safety guard does not apply.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("LIANFANG_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def phone(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                                  locale="zh-CN")
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def login(page: Page, base: str, username: str) -> None:
+    page.goto(base + "/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator(".who")).to_contain_text(username)
+
+
+
+
+# --- key-person cases -----------------------------------------------------------------------
+
+@pytest.fixture
+def cw(world: World) -> World:
+    from lianfang.control.demo import load_editions
+    from lianfang.control.models import IsolationRoom, IsolationSite
+
+    """The world with the 2022 editions, an isolation site of two rooms, and a transfer-team user."""
+    load_editions(world.sub)
+    site = IsolationSite.objects.create(subdistrict=world.sub, name="江畔酒店", capacity=2)
+    IsolationRoom.objects.bulk_create([IsolationRoom(site=site, number="101"), IsolationRoom(site=site, number="102")])
+    t = User(username="transfer", role=Role.TRANSFER, scope_subdistrict=world.sub)
+    t.set_password("x")
+    t.save()
+    world.users["transfer"] = t
+    return world

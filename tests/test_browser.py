@@ -2,52 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from lianfang.core import sample_files
 from lianfang.core.models import AuditEvent, Person
-from tests.conftest import PASSWORD, World
-
-# Playwright's sync API keeps an event loop in this thread; the ORM calls in the test body are
-# still plain synchronous calls, so Django's async-safety guard does not apply.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+from tests.conftest import World, login
 
 pytestmark = pytest.mark.browser
-CHROMIUM = os.environ.get("LIANFANG_CHROMIUM", "/usr/bin/chromium")
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def phone(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
-                                  locale="zh-CN")
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-def login(page: Page, base: str, username: str) -> None:
-    page.goto(base + "/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.locator(".who")).to_contain_text(username)
-
-
 def test_cadre_finds_by_initials_reveals_audited_and_is_refused_other_village(
         world: World, live_server, phone: Page) -> None:
     base = live_server.url

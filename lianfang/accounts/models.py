@@ -80,3 +80,23 @@ class User(AbstractUser):
     @property
     def can_view_audit(self) -> bool:
         return self._has(roles.VIEW_AUDIT)
+
+    @property
+    def can_view_cases(self) -> bool:
+        return self._has(roles.VIEW_CASES)
+
+    @property
+    def can_manage_cases(self) -> bool:
+        return self._has(roles.MANAGE_CASES)
+
+    @property
+    def can_run_transfers(self) -> bool:
+        return self._has(roles.RUN_TRANSFERS)
+
+    @property
+    def can_edit_protocols(self) -> bool:
+        return self._has(roles.EDIT_PROTOCOLS)
+
+    @property
+    def is_command(self) -> bool:
+        return self._has({Role.COMMAND})

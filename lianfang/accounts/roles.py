@@ -15,6 +15,7 @@ class Role(models.TextChoices):
     VOLUNTEER = "volunteer", "志愿者"
     SAMPLING_LEAD = "sampling_lead", "采样点负责人"
     SUPERVISOR = "supervisor", "督查员"
+    TRANSFER = "transfer", "转运专班"
 
 
 # Who may browse the register at all (within their scope). Volunteers work from tasks handed
@@ -29,3 +30,8 @@ EXPORT_REGISTER = {Role.COMMAND, Role.CADRE, Role.GRID_WORKER, Role.SUPERVISOR}
 IMPORT_REGISTER = {Role.COMMAND, Role.CADRE}
 EDIT_REGISTER = {Role.COMMAND, Role.CADRE, Role.GRID_WORKER}
 VIEW_AUDIT = {Role.COMMAND, Role.SUPERVISOR}
+# Key-person cases (control app).
+VIEW_CASES = {Role.COMMAND, Role.CADRE, Role.GRID_WORKER, Role.SUPERVISOR, Role.TRANSFER}
+MANAGE_CASES = {Role.COMMAND, Role.CADRE}
+RUN_TRANSFERS = {Role.COMMAND, Role.TRANSFER}
+EDIT_PROTOCOLS = {Role.COMMAND}

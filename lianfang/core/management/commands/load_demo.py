@@ -22,9 +22,14 @@ class Command(BaseCommand):
             raise SystemExit(2)
         started = time.monotonic()
         summary = load_demo(persons=persons, seed=options["seed"])
+        from lianfang.control.demo import load_control_demo
+
+        control = load_control_demo(summary.subdistrict)
         verb = "Loaded" if summary.created else "Reusing"
         self.stdout.write(f"{verb} {summary.subdistrict.name} ({summary.subdistrict.code}): "
                           f"{summary.persons} persons in {time.monotonic() - started:.1f} s")
+        self.stdout.write(f"Key-person cases: {control['cases']}")
         self.stdout.write(f"\nDemo logins (password: {DEMO_PASSWORD}):")
         for username, role, scope in summary.users:
             self.stdout.write(f"  {username:<16} {role:<10} {scope}")
+        self.stdout.write(f"  {'transfer':<16} {'转运专班':<10} {summary.subdistrict.name}")

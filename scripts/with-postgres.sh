@@ -11,6 +11,7 @@ as_pg "$pg_bin/initdb -D $data/db -U postgres --auth=trust -E UTF8 --locale=C.UT
 as_pg "$pg_bin/pg_ctl -D $data/db -o '-p $port -k $data -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off' -l $data/log -w start >/dev/null"
 cleanup() { as_pg "$pg_bin/pg_ctl -D $data/db -m fast stop >/dev/null" || true; rm -rf "$data"; }
 trap cleanup EXIT
+as_pg "$pg_bin/createdb -h 127.0.0.1 -p $port -U postgres lianfang"
 export DATABASE_URL="postgres://postgres@127.0.0.1:$port/lianfang"
 echo "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
 "$@"

@@ -431,7 +431,7 @@ TRANSFER_FLOW = {
 
 @transaction.atomic
 def update_transfer(task: TransferTask, user: User, status: str, vehicle: str = "") -> TransferTask:
-    task = TransferTask.objects.select_for_update().select_related("case", "destination").get(pk=task.pk)
+    task = TransferTask.objects.select_for_update(of=("self",)).select_related("case", "destination").get(pk=task.pk)
     now = timezone.now()
     if status == TransferTask.Status.CANCELLED:
         if task.status == TransferTask.Status.ARRIVED:

@@ -124,7 +124,7 @@ def load_control_demo(sub: SubDistrict) -> dict[str, int]:
             site=main_site)
     for _ in range(small_site.capacity):
         run("high_risk_arrival", 3, "gate", "1号卡口研判", h, t, ctl, hours_ago=40, site=small_site)
-    for days in (3, 5, 6):
+    for days in (3, 4, 6):  # day 4 is a test day: the home-watch list has a test due today
         run("medium_risk_arrival", days, "gate", "1号卡口研判", h, t, ctl, hours_ago=days * 24 - 20)
     run("low_risk_arrival", 2, "rollcall", "围中村接龙", h, t, ctl, hours_ago=30)
     # 解除 (after their plan ended) and 排除.

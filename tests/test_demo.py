@@ -1,0 +1,43 @@
+"""The demo `make demo` loads: Hezhuang's real codes, one zone of five villages, and key-person
+cases in every stage with an overdue one and a full isolation site."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from lianfang.accounts.models import User
+from lianfang.control import services
+from lianfang.control.demo import load_control_demo
+from lianfang.control.models import Case, IsolationSite, Stage
+from lianfang.core.demo import ZONE_NAME, load_demo
+from lianfang.core.models import Person, Village, Zone
+
+
+@pytest.mark.django_db
+def test_demo_loads_register_and_every_stage_and_reloads_idempotently() -> None:
+    summary = load_demo(persons=1500)
+    assert summary.created and Person.objects.count() == 1500
+    assert Village.objects.count() == 25 and Village.objects.get(code="330114003215").name == "新围村"
+    zone = Zone.objects.get(name=ZONE_NAME)
+    assert {v.name for v in zone.current_villages()} == {"新围村", "围中村", "新创村", "新江村", "江东村"}
+    assert {u[0] for u in summary.users} >= {"command", "cadre_xinwei", "gate_staff", "volunteer"}
+    assert len({User.objects.get(username=u[0]).role for u in summary.users}) == 9
+
+    load_control_demo(summary.subdistrict)
+    stages = set(Case.objects.values_list("stage", flat=True))
+    assert stages == {s.value for s in Stage}
+    data = services.board(Case.objects.all())
+    assert data["overdue"] >= 2
+    assert {r.case.stage for r in data["rows"] if r.overdue} >= {Stage.VERIFY, Stage.TRANSFER}
+    assert any(s.occupied() >= s.capacity for s in IsolationSite.objects.all())
+    assert Case.objects.filter(person__isnull=True).exists()
+    today = timezone.localdate()
+    assert any(c.tests_due(today) and c.measure_on(today) == "home_isolation"
+               for c in Case.objects.filter(stage=Stage.CONTROL))
+
+    again = load_demo(persons=1500)
+    assert not again.created and Person.objects.count() == 1500
+    before = Case.objects.count()
+    load_control_demo(summary.subdistrict)
+    assert Case.objects.count() == before

@@ -7,7 +7,7 @@ from django import forms
 from lianfang.control.models import CATEGORY_CHOICES, MEASURE_CHOICES, CaseSource, IsolationSite, Sop, Stage
 from lianfang.core.models import Person, Village
 
-DATE = forms.DateInput(attrs={"type": "date"})
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")  # what <input type=date> reads
 
 
 class CaseOpenForm(forms.Form):

@@ -90,11 +90,17 @@ class ProtocolRevision(AppendOnly):
     action = models.CharField(max_length=20)
     snapshot = models.JSONField()
 
+    ACTION_LABELS = {"created": "新建", "copied": "复制为新版本", "edited": "修改", "published": "发布"}
+
     class Meta:
         ordering = ["-at", "-pk"]
 
     def __str__(self) -> str:
         return f"{self.edition} {self.action} {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def action_label(self) -> str:
+        return self.ACTION_LABELS.get(self.action, self.action)
 
 
 class RiskArea(models.Model):

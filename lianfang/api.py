@@ -290,6 +290,12 @@ def open_case(request: AuthedRequest, payload: CaseIn) -> Any:
             reference=payload.reference, nonce=payload.nonce, user=user, village=village, address=payload.address)
     except (control.ControlError, ValueError) as exc:
         raise _control_error(exc) from exc
+    from lianfang.control import access as control_access
+
+    if not control_access.cases_for_user(user).filter(pk=case.pk).exists():
+        from django.http import Http404
+
+        raise Http404("不存在，或不在您的管辖范围内")
     return Status(201 if created else 200, {"created": created, "case": case})
 
 

@@ -125,13 +125,17 @@ def test_handoff_needs_a_village_and_a_cadre_cannot_act_for_another_village(cw: 
     assert exc.value.code == "stage_forbidden"
 
 
-def test_a_full_site_refuses_another_guest(cw: World) -> None:
+def test_a_full_site_refuses_another_guest_and_frees_beds_when_isolation_ends(cw: World) -> None:
     site = IsolationSite.objects.get()
+    recent = timezone.localdate() - dt.timedelta(days=1)
     for p in (cw.zhang, cw.li):
-        services.place_in_isolation(open_for(cw, p), site, cw.users["command"])
+        services.place_in_isolation(open_for(cw, p, exposure=recent), site, cw.users["command"])
     with pytest.raises(ControlError) as exc:
-        services.place_in_isolation(open_for(cw, cw.chen), site, cw.users["command"])
+        services.place_in_isolation(open_for(cw, cw.chen, exposure=recent), site, cw.users["command"])
     assert exc.value.code == "site_full" and "已满（2/2）" in exc.value.message
+    # 7 days of centralized isolation, then home monitoring: the bed is free from day 8.
+    assert services.release_finished_stays(cw.sub.pk, today=recent + dt.timedelta(days=8)) == 2
+    assert site.occupied() == 0
 
 
 def _to_transfer(cw: World, person) -> Case:
@@ -378,3 +382,59 @@ def test_edition_edit_page_saves_rules(cw: World) -> None:
     r = c.post(reverse("protocol_edit", args=[new.pk]), data)
     assert r.status_code == 302
     assert new.rules.get(category="secondary_contact").phases == [["home_isolation", 7, [1, 3, 7]]]
+
+
+def test_a_nonce_from_another_village_never_returns_its_case(cw: World) -> None:
+    services.open_case(cw.sub, Subject(person=cw.li), source="gate", category="close_contact",
+                       exposure_date=JULY_5, nonce="demo-gate-1")
+    r = cw.client("cadre_xinwei").post("/api/cases", {
+        "source": "gate", "category": "close_contact", "exposure_date": "2022-07-05", "person_id": cw.zhang.pk,
+        "nonce": "demo-gate-1"}, content_type="application/json")
+    assert r.status_code == 404 and "李秀英" not in r.content.decode()
+
+
+def test_an_outsider_registered_later_keeps_one_case(cw: World) -> None:
+    driver_id = make_id("412726", "19850312", "045")
+    first, _ = services.open_case(cw.sub, Subject(name="刘师傅", doc_number=driver_id), source="rollcall",
+                                  category="high_risk_arrival", exposure_date=D(2022, 7, 10))
+    person = add_person(cw.xinwei, "刘建华", driver_id)
+    second, created = services.open_case(cw.sub, Subject(person=person), source="gate",
+                                         category="high_risk_arrival", exposure_date=D(2022, 7, 10))
+    assert second.pk == first.pk and not created and Case.objects.filter(closed_at__isnull=True).count() == 1
+    second.refresh_from_db()
+    assert second.person == person and second.sources.count() == 2
+
+
+def test_control_waits_for_an_open_transfer(cw: World) -> None:
+    case = _to_transfer(cw, cw.wang)  # a close contact: centralized, so it needs the transfer
+    services.create_transfer(case, cw.users["command"], pickup_place="新围村12号", destination=IsolationSite.objects.get())
+    with pytest.raises(ControlError) as exc:
+        services.advance(case, cw.users["command"], Stage.CONTROL)
+    assert exc.value.code == "transfer_open"
+
+
+def test_replan_skips_a_plan_that_changed_after_the_preview(cw: World) -> None:
+    case = open_for(cw, cw.zhang)
+    ed9 = ProtocolEdition.objects.get(key="ed9")
+    new = services.copy_edition(ed9, cw.users["command"], key="ed9-x", name="九版X", effective_from=D(2022, 7, 1))
+    services.publish_edition(new, cw.users["command"])
+    rules = {r.category: r.phases for r in new.rules.all()}
+    rules["close_contact"] = [["centralized_isolation", 10, [1]]]
+    services.update_edition(new, cw.users["command"], name=new.name, effective_from=new.effective_from, rules=rules)
+    seen = {p.case.pk: p.digest for p in services.replan_preview(cw.sub.pk)}
+    rules["close_contact"] = [["home_monitoring", 1, [1]]]  # edited again before the officer confirms
+    services.update_edition(new, cw.users["command"], name=new.name, effective_from=new.effective_from, rules=rules)
+    assert services.replan_apply(cw.sub.pk, cw.users["command"], seen) == 0
+    case.refresh_from_db()
+    assert case.edition is not None and case.edition.key == "ed9"
+
+
+def test_stage_limits_refuse_nonsense_and_the_supervisor_only_reads_the_inbox(cw: World) -> None:
+    c = cw.client("command")
+    for bad in ("nan", "1e12", "-3", "abc"):
+        c.post(reverse("stage_limits"), {"hours_verify": bad})
+        assert services.stage_limits(cw.sub.pk)["verify"].limit_hours == 2.0, bad
+    item = services.raise_inbox_item(cw.sub, kind="gate", title="卡口事项")
+    s = cw.client("supervisor")
+    assert s.get(reverse("inbox_item", args=[item.pk])).status_code == 200
+    assert s.post(reverse("inbox_item", args=[item.pk]), {"status": "done"}).status_code == 403

@@ -154,6 +154,14 @@ class Replan:
     changes: list[str]
     error: str = ""
 
+    @property
+    def digest(self) -> str:
+        """Identifies the exact plan previewed, so confirming applies only what was seen."""
+        import json
+
+        body = json.dumps(plan_json(self.new), sort_keys=True) if self.new else ""
+        return hashlib.sha256(body.encode()).hexdigest()[:16]
+
 
 def replan_preview(subdistrict_id: int) -> list[Replan]:
     """Open cases whose plan the editions now in force would change. Nothing is written."""
@@ -187,11 +195,14 @@ def _describe(old: dict[str, Any], new: protocol.Plan) -> list[str]:
 
 
 @transaction.atomic
-def replan_apply(subdistrict_id: int, user: User, case_ids: list[int]) -> int:
-    """Re-plan the confirmed cases (only those the preview lists), each with an event."""
+def replan_apply(subdistrict_id: int, user: User, confirmed: dict[int, str] | list[int]) -> int:
+    """Re-plan the confirmed cases, each with an event. ``confirmed`` maps case id → the digest of
+    the plan the officer saw; a plan that changed since the preview is skipped."""
     done = 0
     for item in replan_preview(subdistrict_id):
-        if item.case.pk not in case_ids or item.new is None:
+        if item.case.pk not in confirmed or item.new is None:
+            continue
+        if isinstance(confirmed, dict) and confirmed[item.case.pk] != item.digest:
             continue
         case = item.case
         edition = ProtocolEdition.objects.get(subdistrict_id=subdistrict_id, key=item.new.edition_key)
@@ -232,6 +243,9 @@ def open_case(subdistrict: SubDistrict, subject: Subject, *, source: str, catego
     Returns (case, created).
     """
     if nonce:
+        # Nonces come from devices and other systems: scope them to the sub-district so one
+        # sub-district's retry can never return another's case.
+        nonce = f"{subdistrict.pk}:{nonce}"[:64]
         existing_source = CaseSource.objects.filter(nonce=nonce).select_related("case").first()
         if existing_source is not None:
             return existing_source.case, False
@@ -255,6 +269,16 @@ def open_case(subdistrict: SubDistrict, subject: Subject, *, source: str, catego
     case = (open_qs.filter(person=person) if person else
             open_qs.filter(person__isnull=True, doc_type=doc_fields.get("doc_type", ""), doc_hash=doc_hash)
             if doc_hash else Case.objects.none()).first()
+    if case is None and person is not None and person.doc_hash:
+        # Someone first known only by document, registered since: link that case, then merge.
+        outsider = open_qs.filter(person__isnull=True, doc_type=person.doc_type,
+                                  doc_hash=crypto.keyed_hash(person.doc_type, person.document_number())).first()
+        if outsider is not None:
+            outsider.person, outsider.village = person, outsider.village or person.village
+            outsider.doc_cipher = outsider.doc_hash = outsider.phone_cipher = ""
+            outsider.save()
+            CaseEvent.objects.create(case=outsider, user=user, kind="linked", at=at, note=f"已匹配名册：{person.village.name}")
+            case = outsider
     created = case is None
     if case is None:
         released = _released_after(person, doc_hash, exposure_date, subdistrict.pk)
@@ -285,9 +309,13 @@ def open_case(subdistrict: SubDistrict, subject: Subject, *, source: str, catego
         CaseEvent.objects.create(case=case, user=user, kind="merged", at=at,
                                  note=f"并入新来源 {CaseSource.Kind(source).label}：{reference}"[:300],
                                  detail={"category": category, "exposure_date": exposure_date.isoformat()})
-    CaseSource.objects.create(case=case, kind=source, reference=reference[:100], category=category,
-                              exposure_date=exposure_date, detail=detail or {}, nonce=nonce, created_by=user,
-                              created_at=at)
+    try:
+        with transaction.atomic():
+            CaseSource.objects.create(case=case, kind=source, reference=reference[:100], category=category,
+                                      exposure_date=exposure_date, detail=detail or {}, nonce=nonce, created_by=user,
+                                      created_at=at)
+    except IntegrityError as exc:  # the same retry arrived twice at once: the first one won
+        raise ControlError("retry_race", "该记录刚刚已提交，请刷新查看") from exc
     return case, created
 
 
@@ -333,6 +361,9 @@ def advance(case: Case, user: User, to_stage: str, *, note: str = "", village: V
         if case.village_id != village.pk:
             CaseEvent.objects.create(case=case, user=user, kind="village", note=f"责任村/社区：{village.name}")
         case.village = village
+    if to_stage == Stage.CONTROL and case.transfers.exclude(
+            status__in=[TransferTask.Status.ARRIVED, TransferTask.Status.CANCELLED]).exists():
+        raise ControlError("transfer_open", "转运任务尚未送达：请转运专班在任务中点“已送达”")
     if to_stage == Stage.CONTROL and case.needs_centralized_isolation and \
             not case.stays.filter(released_at__isnull=True).exists():
         raise ControlError("not_placed", "该人员须集中隔离：请在转运任务中登记送达隔离点后再转入管控")
@@ -370,8 +401,11 @@ def relink_to_register(case: Case, user: User) -> bool:
     if case.person_id or not case.doc_hash:
         return False
     person = Person.objects.filter(doc_type=case.doc_type, doc_hash=case.doc_hash).first()
-    if person is None or Case.objects.filter(person=person, closed_at__isnull=True).exists():
+    if person is None:
         return False
+    other = Case.objects.filter(person=person, closed_at__isnull=True).first()
+    if other is not None:
+        raise ControlError("two_cases", f"{person.name}在名册中已有在办案件（{other.pk} 号）：请指挥部核对后排除其一")
     case.person = person
     case.village = case.village or person.village
     case.doc_cipher = case.doc_hash = case.phone_cipher = ""
@@ -382,9 +416,25 @@ def relink_to_register(case: Case, user: User) -> bool:
 
 # --- isolation and transfers ----------------------------------------------------------------
 
+def release_finished_stays(subdistrict_id: int, today: dt.date | None = None) -> int:
+    """End the stays of people whose centralized phase is over (7+3: home after day 7)."""
+    today = today or timezone.localdate()
+    n = 0
+    for stay in IsolationStay.objects.filter(site__subdistrict_id=subdistrict_id, released_at__isnull=True
+                                             ).select_related("case"):
+        ends = [p["end"] for p in stay.case.plan_phases if p["measure"] == protocol.CENTRALIZED]
+        if ends and max(ends) < today:
+            stay.released_at = timezone.make_aware(dt.datetime.combine(max(ends) + dt.timedelta(days=1), dt.time.min))
+            stay.save(update_fields=["released_at"])
+            CaseEvent.objects.create(case=stay.case, kind="note", note=f"集中隔离期满，离开{stay.site.name}")
+            n += 1
+    return n
+
+
 @transaction.atomic
 def place_in_isolation(case: Case, site: IsolationSite, user: User | None,
                        room: IsolationRoom | None = None, now: dt.datetime | None = None) -> IsolationStay:
+    release_finished_stays(site.subdistrict_id)
     site = IsolationSite.objects.select_for_update().get(pk=site.pk)
     occupied = site.occupied()
     if occupied >= site.capacity:
@@ -433,6 +483,8 @@ TRANSFER_FLOW = {
 def update_transfer(task: TransferTask, user: User, status: str, vehicle: str = "") -> TransferTask:
     task = TransferTask.objects.select_for_update(of=("self",)).select_related("case", "destination").get(pk=task.pk)
     now = timezone.now()
+    if status not in TransferTask.Status.values:
+        raise ControlError("transfer_status", "未知的转运状态")
     if status == TransferTask.Status.CANCELLED:
         if task.status == TransferTask.Status.ARRIVED:
             raise ControlError("transfer_done", "已送达的任务不能取消")
@@ -449,9 +501,12 @@ def update_transfer(task: TransferTask, user: User, status: str, vehicle: str = 
         task.picked_up_at = now
     elif status == TransferTask.Status.ARRIVED:
         task.arrived_at = now
+        task.status = status
+        task.save()
         if task.destination is not None:
             place_in_isolation(task.case, task.destination, user, now=now)
         advance(task.case, user, Stage.CONTROL, note="转运送达", now=now)
+        return task
     task.status = status
     task.save()
     return task

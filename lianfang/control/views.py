@@ -176,10 +176,13 @@ def case_close(request: AuthedRequest, pk: int) -> HttpResponse:
 def case_relink(request: AuthedRequest, pk: int) -> HttpResponse:
     case = access.get_case_for_user(request.user, pk)
     _require(request.user.can_manage_cases)
-    if services.relink_to_register(case, request.user):
-        messages.success(request, "已与名册人员匹配")
-    else:
-        messages.error(request, "名册中仍没有这个证件号码：请先登记（人员导入），再重新匹配")
+    try:
+        if services.relink_to_register(case, request.user):
+            messages.success(request, "已与名册人员匹配")
+        else:
+            messages.error(request, "名册中仍没有这个证件号码：请先登记（人员导入），再重新匹配")
+    except services.ControlError as exc:
+        _flash_error(request, exc)
     return redirect("case_detail", pk=case.pk)
 
 
@@ -236,7 +239,7 @@ def transfer_status(request: AuthedRequest, pk: int) -> HttpResponse:
         messages.success(request, "已更新")
     except services.ControlError as exc:
         _flash_error(request, exc)
-    return redirect(request.POST.get("next") or "transfer_list")
+    return redirect("transfer_list")
 
 
 @login_required
@@ -244,6 +247,7 @@ def transfer_status(request: AuthedRequest, pk: int) -> HttpResponse:
 def isolation_sites(request: AuthedRequest) -> HttpResponse:
     user = request.user
     _require(user.can_view_cases)
+    services.release_finished_stays(_sub_id(user))
     sites = access.sites_for_user(user).annotate(
         occupied_n=Count("stays", filter=Q(stays__released_at__isnull=True))).order_by("name")
     today = timezone.localdate()
@@ -263,6 +267,7 @@ def home_watch(request: AuthedRequest) -> HttpResponse:
     """For the village and the building steward: who is at home under which measure, tests due today."""
     user = request.user
     _require(user.can_view_cases)
+    services.release_finished_stays(_sub_id(user))
     today = timezone.localdate()
     rows: list[dict[str, Any]] = []
     for case in access.cases_for_user(user).filter(closed_at__isnull=True, stage=Stage.CONTROL).select_related(
@@ -420,6 +425,9 @@ def protocol_copy(request: AuthedRequest, pk: int) -> HttpResponse:
 def protocol_edit(request: AuthedRequest, pk: int) -> HttpResponse:
     _require(request.user.can_edit_protocols, "只有指挥部可以修改防控方案")
     edition = _edition(request, pk)
+    if edition.status == ProtocolEdition.Status.PUBLISHED:
+        messages.error(request, "已发布的版本不能直接修改：请复制为新版本")
+        return redirect("protocol_detail", pk=edition.pk)
     existing = {r.category: r.phases for r in edition.rules.all()}
     initial = []
     for key in protocol.CATEGORIES:
@@ -465,8 +473,12 @@ def protocol_replan(request: AuthedRequest) -> HttpResponse:
     _require(user.can_edit_protocols, "只有指挥部可以重新计算在办人员的方案")
     assert user.scope_subdistrict_id is not None
     if request.method == "POST":
-        ids = [int(i) for i in request.POST.getlist("case") if i.isdigit()]
-        n = services.replan_apply(user.scope_subdistrict_id, user, ids)
+        confirmed = {}
+        for value in request.POST.getlist("case"):
+            pk, _, digest = value.partition(":")
+            if pk.isdigit():
+                confirmed[int(pk)] = digest
+        n = services.replan_apply(user.scope_subdistrict_id, user, confirmed)
         messages.success(request, f"已重新计算 {n} 人的方案")
         return redirect("protocol_replan")
     return render(request, "control/replan.html", {"items": services.replan_preview(user.scope_subdistrict_id)})
@@ -485,9 +497,12 @@ def stage_limits(request: AuthedRequest) -> HttpResponse:
             hours = request.POST.get(f"hours_{stage}", "").strip()
             owner = request.POST.get(f"owner_{stage}", "").strip()
             try:
-                limit.limit_hours = float(hours) if hours else None
+                value = float(hours) if hours else None
+                if value is not None and not (0 < value <= 720):  # NaN fails both comparisons
+                    raise ValueError
+                limit.limit_hours = value
             except ValueError:
-                messages.error(request, f"“{limit.get_stage_display()}”的时限须为数字（小时）")
+                messages.error(request, f"“{limit.get_stage_display()}”的时限须为 0–720 之间的小时数")
                 return redirect("stage_limits")
             if owner:
                 limit.owner = owner[:50]
@@ -523,6 +538,8 @@ def inbox_item(request: AuthedRequest, pk: int) -> HttpResponse:
     users = User.objects.filter(scope_subdistrict_id=item.subdistrict_id, is_active=True).order_by("role", "username")
     form = InboxUpdateForm(request.POST or None, users=users, initial={"status": item.status,
                                                                        "assignee": item.assignee_id})
+    if request.method == "POST" and not (user.is_command or item.assignee_id == user.pk):
+        raise PermissionDenied("只有指挥部或承办人可以办理此事项")
     if request.method == "POST" and form.is_valid():
         try:
             services.update_inbox(item, user, status=form.cleaned_data["status"] or None,

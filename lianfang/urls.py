@@ -16,5 +16,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("", include("lianfang.control.urls")),
+    path("", include("lianfang.checkpoints.urls")),
     path("", include("lianfang.core.urls")),
 ]

@@ -1,0 +1,183 @@
+"""Gate planning pages: road network import, the zone planner with its map, applying a plan, lanes."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from lianfang.accounts.roles import Role
+from lianfang.checkpoints import services
+from lianfang.checkpoints.models import Gate, GatePlan
+from lianfang.core.http import AuthedRequest
+from lianfang.core.models import Road, Zone
+
+MAX_NETWORK_BYTES = 200 * 1024 * 1024
+
+
+def _command(user: Any) -> int:
+    if not user.is_command or user.scope_subdistrict_id is None:
+        raise PermissionDenied("只有指挥部可以规划卡口")
+    return int(user.scope_subdistrict_id)
+
+
+def gates_for_user(user: Any) -> Any:
+    """Gates a user may see: the whole sub-district for the command centre, their own gate otherwise."""
+    qs = Gate.objects.filter(subdistrict_id=user.scope_subdistrict_id)
+    if user.is_command or user.role == Role.SUPERVISOR:
+        return qs
+    if user.scope_gate_id:
+        return qs.filter(pk=user.scope_gate_id)
+    return qs.none()
+
+
+@login_required
+@require_GET
+def gate_list(request: AuthedRequest) -> HttpResponse:
+    gates = gates_for_user(request.user).select_related("zone", "village").prefetch_related("demands")
+    if not gates.exists() and not request.user.is_command:
+        raise PermissionDenied("您没有可查看的卡口")
+    return render(request, "checkpoints/gates.html", {"gates": gates, "shifts": services.SHIFTS})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def road_import(request: AuthedRequest) -> HttpResponse:
+    sub_id = _command(request.user)
+    error = ""
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        nodes, edges = request.FILES.get("nodes"), request.FILES.get("edges")
+        try:
+            if nodes and edges:
+                net = services.read_network_csv(nodes.read().decode("utf-8-sig"), edges.read().decode("utf-8-sig"))
+            elif upload:
+                if upload.size and upload.size > MAX_NETWORK_BYTES:
+                    raise services.CheckpointError("file_too_big", "文件过大：请裁剪到本街道范围后再导入")
+                tmp = Path(tempfile.mkdtemp(prefix="lianfang-roads-")) / Path(upload.name or "roads").name
+                with tmp.open("wb") as f:
+                    for chunk in upload.chunks():
+                        f.write(chunk)
+                try:
+                    net = services.read_network_file(tmp, upload.name or "")
+                finally:
+                    tmp.unlink(missing_ok=True)
+            else:
+                raise services.CheckpointError("no_file", "请选择路网文件（OSM/GeoJSON），或同时选择 CSV 节点表和路段表")
+            assert request.user.scope_subdistrict is not None
+            n = services.replace_roads(request.user.scope_subdistrict, net)
+            comps = len(net.components())
+            messages.success(request, f"已导入 {n} 条路段、{len(net.nodes)} 个路口"
+                                      + (f"；路网分成 {comps} 个互不连通的部分，请确认是否缺路" if comps > 1 else ""))
+            return redirect("road_import")
+        except UnicodeDecodeError:
+            error = "CSV 文件须为 UTF-8 编码"
+        except services.CheckpointError as exc:
+            error = exc.message
+    roads = Road.objects.filter(subdistrict_id=sub_id)
+    by_class = roads.values("road_class").annotate(n=Count("pk")).order_by("-n")
+    return render(request, "checkpoints/roads.html", {"error": error, "count": roads.count(), "by_class": by_class,
+                                                      "synthetic": roads.filter(synthetic=True).exists()})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def plan_new(request: AuthedRequest) -> HttpResponse:
+    sub_id = _command(request.user)
+    zones = Zone.objects.filter(subdistrict_id=sub_id).order_by("name")
+    classes = list(Road.objects.filter(subdistrict_id=sub_id).values_list("road_class", flat=True).distinct())
+    error = ""
+    if request.method == "POST":
+        zone = get_object_or_404(Zone, pk=request.POST.get("zone") or 0, subdistrict_id=sub_id)
+        req = services.PlanRequest(
+            mode="edge" if request.POST.get("mode") == "edge" else "junction",
+            allowed_classes=tuple(c for c in request.POST.getlist("classes") if c in classes),
+            forbidden=tuple(x.strip() for x in request.POST.get("forbidden", "").replace("，", ",").split(",") if x.strip()),
+            solver="networkx" if request.POST.get("solver") == "networkx" else "scipy")
+        try:
+            plan = services.plan_zone(zone, request.user, req)
+            return redirect("plan_detail", pk=plan.pk)
+        except services.CheckpointError as exc:
+            error = exc.message
+    return render(request, "checkpoints/plan_new.html", {
+        "zones": zones, "classes": sorted(classes), "error": error,
+        "plans": GatePlan.objects.filter(subdistrict_id=sub_id).select_related("zone")[:10]})
+
+
+@login_required
+@require_GET
+def plan_detail(request: AuthedRequest, pk: int) -> HttpResponse:
+    sub_id = _command(request.user)
+    plan = get_object_or_404(GatePlan, pk=pk, subdistrict_id=sub_id)
+    return render(request, "checkpoints/plan_detail.html", {"plan": plan, "baseline": sorted(plan.baseline.items())})
+
+
+@login_required
+@require_GET
+def plan_geojson(request: AuthedRequest, pk: int) -> JsonResponse:
+    sub_id = _command(request.user)
+    plan = get_object_or_404(GatePlan, pk=pk, subdistrict_id=sub_id)
+    sites = plan.result.get("sites", [])
+    entry = {str(r) for r in plan.result.get("entry_roads", [])}
+    lons = [s["lon"] for s in sites] or [0.0]
+    lats = [s["lat"] for s in sites] or [0.0]
+    pad_x = (max(lons) - min(lons)) * 0.6 + 1e-3
+    pad_y = (max(lats) - min(lats)) * 0.6 + 1e-3
+    box = (min(lons) - pad_x, min(lats) - pad_y, max(lons) + pad_x, max(lats) + pad_y)
+    roads = []
+    for r in Road.objects.filter(subdistrict_id=sub_id).only("pk", "name", "road_class", "geometry").iterator():
+        coords = r.geometry["coordinates"]
+        if any(box[0] <= c[0] <= box[2] and box[1] <= c[1] <= box[3] for c in coords) or str(r.pk) in entry:
+            roads.append({"type": "Feature", "geometry": r.geometry, "properties": {
+                "id": r.pk, "name": r.name, "road_class": r.road_class, "entry": str(r.pk) in entry}})
+    zone_geo = [v.geometry for v in plan.zone.current_villages() if v.geometry]
+    return JsonResponse({
+        "roads": {"type": "FeatureCollection", "features": roads},
+        "villages": {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "geometry": g, "properties": {}} for g in zone_geo]},
+        "sites": {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [s["lon"], s["lat"]]},
+             "properties": {"id": s["id"], "existing": s["existing"],
+                            "seals": "、".join(x["name"] or f"路段{x['id']}" for x in s["seals"])}} for s in sites]},
+    })
+
+
+@login_required
+@require_POST
+def plan_apply(request: AuthedRequest, pk: int) -> HttpResponse:
+    sub_id = _command(request.user)
+    plan = get_object_or_404(GatePlan, pk=pk, subdistrict_id=sub_id)
+    try:
+        created = services.apply_plan(plan, request.user)
+        messages.success(request, f"已在卡口登记中新建 {len(created)} 个卡口")
+    except services.CheckpointError as exc:
+        messages.error(request, exc.message)
+    return redirect("gate_list")
+
+
+@login_required
+@require_POST
+def gate_lanes(request: AuthedRequest, pk: int) -> HttpResponse:
+    gate = get_object_or_404(gates_for_user(request.user), pk=pk)
+    if not (request.user.is_command or request.user.role == Role.GATE_CHIEF):
+        raise PermissionDenied("只有指挥部或卡口长可以测算通道")
+    try:
+        arrivals = float(request.POST.get("arrivals", ""))
+        service = float(request.POST.get("service", ""))
+        target = float(request.POST.get("target", "") or 300)
+        demand = services.size_lanes(gate, request.POST.get("shift", services.SHIFTS[0]), arrivals, service, target)
+        messages.success(request, f"{gate.name} {demand.shift}：需 {demand.lanes} 条检查通道、{demand.staff} 人，"
+                                  f"预计平均等待 {demand.expected_wait_seconds:.0f} 秒")
+    except ValueError:
+        messages.error(request, "请填写数字：每小时到达量、平均查验秒数、目标等待秒数")
+    except services.CheckpointError as exc:
+        messages.error(request, exc.message)
+    return redirect("gate_list")

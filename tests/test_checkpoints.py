@@ -152,3 +152,32 @@ def test_the_helsinki_extract_imports_and_plans(db: None) -> None:
         [cx - d, cy - d], [cx + d, cy - d], [cx + d, cy + d], [cx - d, cy + d], [cx - d, cy - d]]]})
     plan = services.plan_zone(zone, user, services.PlanRequest())
     assert 0 < plan.site_count <= len(plan.result["entry_roads"])
+
+
+def test_hand_drawn_allowed_set_costs_and_a_zone_as_junctions(demo: SubDistrict) -> None:
+    zone = Zone.objects.get(subdistrict=demo)
+    base = services.plan_zone(zone, None, services.PlanRequest())
+    # Make one chosen junction expensive: the plan moves away from it if it can.
+    expensive = base.result["sites"][0]["id"]
+    dear = services.plan_zone(zone, None, services.PlanRequest(costs={expensive: 50}))
+    assert expensive not in {s["id"] for s in dear.result["sites"]} or dear.result["cost"] <= 50
+    # Only the chosen sites allowed: the same plan again.
+    same = services.plan_zone(zone, None, services.PlanRequest(allowed=tuple(s["id"] for s in base.result["sites"])))
+    assert same.site_count == base.site_count
+    net = services.network_for(demo.pk)
+    nodes, _ = services.zone_junctions(net, zone)
+    as_set = services.plan_zone(zone, None, services.PlanRequest(zone_junctions=tuple(sorted(nodes))))
+    assert as_set.site_count == base.site_count
+    with pytest.raises(services.CheckpointError) as exc:
+        services.parse_costs("J1=abc")
+    assert "格式有误" in exc.value.message
+
+
+def test_overlapping_zones_are_refused(demo: SubDistrict) -> None:
+    zone = Zone.objects.get(subdistrict=demo)
+    first = zone.current_villages().order_by("code").first()
+    assert first is not None
+    Zone.objects.create(subdistrict=demo, name="重叠防区", geometry=first.geometry)
+    with pytest.raises(services.CheckpointError) as exc:
+        services.plan_zone(zone, None, services.PlanRequest())
+    assert exc.value.code == "zones_overlap" and "重叠防区" in exc.value.message

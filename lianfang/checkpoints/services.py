@@ -116,8 +116,29 @@ def overlapping_villages(villages: dict[str, set[str]]) -> list[tuple[str, str]]
 class PlanRequest:
     mode: str = "junction"
     allowed_classes: tuple[str, ...] = ()  # junctions touching a road of these classes may host a gate
+    allowed: tuple[str, ...] = ()  # a hand-drawn set of junctions (or roads) that may host a gate
     forbidden: tuple[str, ...] = ()
+    costs: dict[str, float] | None = None  # cost per site (default 1)
+    zone_junctions: tuple[str, ...] = ()  # the zone as a set of junctions instead of its polygons
     solver: str = "scipy"
+
+
+def parse_costs(text: str) -> dict[str, float]:
+    """'J03-07=2' per line (or comma-separated) → {'J03-07': 2.0}; bad lines are refused."""
+    costs: dict[str, float] = {}
+    for n, part in enumerate(text.replace("，", ",").replace("\n", ",").split(","), start=1):
+        part = part.strip()
+        if not part:
+            continue
+        key, _, value = part.partition("=")
+        try:
+            cost = float(value)
+            if not key.strip() or not (0 < cost < 1e6):
+                raise ValueError
+        except ValueError:
+            raise CheckpointError("cost", f"成本第 {n} 项“{part}”格式有误：请写成 路口编号=正数，如 J03-07=2") from None
+        costs[key.strip()] = cost
+    return costs
 
 
 def plan_zone(zone: Zone, user: User | None, request: PlanRequest) -> GatePlan:
@@ -125,19 +146,34 @@ def plan_zone(zone: Zone, user: User | None, request: PlanRequest) -> GatePlan:
     if not net.edges:
         raise CheckpointError("no_roads", "本街道还没有路网：请先导入道路（OSM、GeoJSON 或 CSV）")
     nodes, villages = zone_junctions(net, zone)
+    if request.zone_junctions:
+        unknown = [j for j in request.zone_junctions if j not in net.nodes]
+        if unknown:
+            raise CheckpointError("unknown_nodes", f"路网中没有这些路口：{'、'.join(unknown[:10])}")
+        nodes = set(request.zone_junctions)
     if not nodes:
         raise CheckpointError("zone_empty", f"“{zone.name}”范围内没有路口：请检查防区或村的边界")
     overlaps = overlapping_villages(villages)
     if overlaps:
         pairs = "、".join(f"{a}与{b}" for a, b in overlaps)
         raise CheckpointError("overlap", f"村界重叠（{pairs}）：同一路口不能属于两个村，请先修正村界")
+    for other in Zone.objects.filter(subdistrict_id=zone.subdistrict_id).exclude(pk=zone.pk):
+        shared = nodes & zone_junctions(net, other)[0]
+        if shared:
+            raise CheckpointError("zones_overlap", f"“{zone.name}”与“{other.name}”范围重叠（共有 {len(shared)} 个路口）："
+                                                   "一个路口只能属于一个防区，请先修正防区或村界")
     # A gate planned on an earlier road import may sit on a junction this network no longer has.
     existing = {g.junction for g in Gate.objects.filter(zone=zone) if g.junction in net.nodes}
     allowed: frozenset[str] | None = None
     if request.allowed_classes:
         allowed = frozenset(n for e in net.edges if e.road_class in request.allowed_classes for n in (e.u, e.v))
+    if request.allowed:
+        allowed = frozenset(request.allowed) if allowed is None else allowed & frozenset(request.allowed)
+    costs = request.costs or {}
     options = cutplan.PlanOptions(
-        mode=request.mode, allowed_nodes=allowed if request.mode == "junction" else None,  # type: ignore[arg-type]
+        mode=request.mode, allowed_nodes=allowed if request.mode == "junction" else None,
+        allowed_edges=allowed if request.mode == "edge" and request.allowed else None,
+        node_cost=costs if request.mode == "junction" else {}, edge_cost=costs if request.mode == "edge" else {},  # type: ignore[arg-type]
         forbidden_nodes=frozenset(request.forbidden) if request.mode == "junction" else frozenset(),
         forbidden_edges=frozenset(request.forbidden) if request.mode == "edge" else frozenset(),
         existing_nodes=frozenset(existing) if request.mode == "junction" else frozenset(),
@@ -166,8 +202,9 @@ def plan_zone(zone: Zone, user: User | None, request: PlanRequest) -> GatePlan:
                       "seals": [{"id": r, "name": edges[r].name if r in edges else ""} for r in sealed]})
     plan = GatePlan.objects.create(
         subdistrict_id=zone.subdistrict_id, zone=zone, mode=request.mode, created_by=user,
-        options={"allowed_classes": list(request.allowed_classes), "forbidden": list(request.forbidden),
-                 "solver": request.solver},
+        options={"allowed_classes": list(request.allowed_classes), "allowed": list(request.allowed),
+                 "forbidden": list(request.forbidden), "costs": costs,
+                 "zone_junctions": len(request.zone_junctions), "solver": request.solver},
         result={"sites": sites, "entry_roads": cut.entry_edges, "cost": cut.cost, "solver": cut.solver,
                 "seconds": round(time.perf_counter() - started, 4), "zone_junctions": len(nodes)},
         baseline=baseline)

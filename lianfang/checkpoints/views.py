@@ -97,12 +97,17 @@ def plan_new(request: AuthedRequest) -> HttpResponse:
     error = ""
     if request.method == "POST":
         zone = get_object_or_404(Zone, pk=request.POST.get("zone") or 0, subdistrict_id=sub_id)
-        req = services.PlanRequest(
-            mode="edge" if request.POST.get("mode") == "edge" else "junction",
-            allowed_classes=tuple(c for c in request.POST.getlist("classes") if c in classes),
-            forbidden=tuple(x.strip() for x in request.POST.get("forbidden", "").replace("，", ",").split(",") if x.strip()),
-            solver="networkx" if request.POST.get("solver") == "networkx" else "scipy")
+        def ids(name: str) -> tuple[str, ...]:
+            text = request.POST.get(name, "").replace("，", ",").replace("\n", ",")
+            return tuple(x.strip() for x in text.split(",") if x.strip())
+
         try:
+            req = services.PlanRequest(
+                mode="edge" if request.POST.get("mode") == "edge" else "junction",
+                allowed_classes=tuple(c for c in request.POST.getlist("classes") if c in classes),
+                allowed=ids("allowed"), forbidden=ids("forbidden"), zone_junctions=ids("zone_junctions"),
+                costs=services.parse_costs(request.POST.get("costs", "")),
+                solver="networkx" if request.POST.get("solver") == "networkx" else "scipy")
             plan = services.plan_zone(zone, request.user, req)
             return redirect("plan_detail", pk=plan.pk)
         except services.CheckpointError as exc:

@@ -171,9 +171,10 @@ def plan_zone(zone: Zone, user: User | None, request: PlanRequest) -> GatePlan:
         allowed = frozenset(request.allowed) if allowed is None else allowed & frozenset(request.allowed)
     costs = request.costs or {}
     options = cutplan.PlanOptions(
-        mode=request.mode, allowed_nodes=allowed if request.mode == "junction" else None,
+        mode="edge" if request.mode == "edge" else "junction",
+        allowed_nodes=allowed if request.mode == "junction" else None,
         allowed_edges=allowed if request.mode == "edge" and request.allowed else None,
-        node_cost=costs if request.mode == "junction" else {}, edge_cost=costs if request.mode == "edge" else {},  # type: ignore[arg-type]
+        node_cost=costs if request.mode == "junction" else {}, edge_cost=costs if request.mode == "edge" else {},
         forbidden_nodes=frozenset(request.forbidden) if request.mode == "junction" else frozenset(),
         forbidden_edges=frozenset(request.forbidden) if request.mode == "edge" else frozenset(),
         existing_nodes=frozenset(existing) if request.mode == "junction" else frozenset(),

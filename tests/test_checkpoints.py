@@ -15,8 +15,7 @@ from lianfang.checkpoints import services
 from lianfang.checkpoints.models import Gate, GateDemand, GatePlan
 from lianfang.core.demo import load_demo
 from lianfang.core.models import Road, SubDistrict, Zone
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+from tests.shared_data import SHARED
 
 
 @pytest.fixture

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 
 import pytest
 
 from lianfang.engines import cutplan, roadnet
 from lianfang.engines.cutplan import PlanningError, PlanOptions
 from lianfang.engines.roadnet import Edge, Network
+from tests.shared_data import SHARED
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
 CUMCM = SHARED / "benchmarks" / "road-networks" / "cumcm2011b"
 OSM = SHARED / "data" / "osm"
 SOLVERS = ["scipy", "networkx"]

@@ -9,8 +9,8 @@ import pytest
 
 from lianfang.engines import roadnet
 from lianfang.engines.roadnet import Edge, Network, RoadNetError
+from tests.shared_data import SHARED
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
 CUMCM = SHARED / "benchmarks" / "road-networks" / "cumcm2011b"
 OSM = SHARED / "data" / "osm"
 

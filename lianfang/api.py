@@ -20,6 +20,15 @@ from lianfang.core.services import RegisterError
 api = NinjaAPI(title="联防 Lianfang API", version="1", auth=django_auth, urls_namespace="api")
 
 
+def _add_routers() -> None:
+    from lianfang.checkpoints.api import router as gate_router
+
+    api.add_router("/gate", gate_router)
+
+
+_add_routers()
+
+
 class ErrorOut(Schema):
     code: str
     message: str

@@ -148,6 +148,8 @@ TASKS = {
 # Personal data keys: losing them loses the data, so back up var/secrets.json with the database.
 LIANFANG_DATA_KEY = os.environ.get("LIANFANG_DATA_KEY") or _installation_secret("data_key")
 LIANFANG_HASH_KEY = os.environ.get("LIANFANG_HASH_KEY") or _installation_secret("hash_key")
+# Signs zone passes (ECDSA P-256 derived from it); gates verify with the public key.
+LIANFANG_PASS_SECRET = os.environ.get("LIANFANG_PASS_SECRET") or _installation_secret("pass_secret")
 
 LIANFANG_IMPORT_MAX_BYTES = int(os.environ.get("LIANFANG_IMPORT_MAX_BYTES", 50 * 1024 * 1024))
 LIANFANG_IMPORT_MAX_ROWS = int(os.environ.get("LIANFANG_IMPORT_MAX_ROWS", 200_000))

@@ -15,3 +15,4 @@ TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBacken
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LIANFANG_DATA_KEY = "test-data-key"
 LIANFANG_HASH_KEY = "test-hash-key"
+LIANFANG_PASS_SECRET = "test-pass-secret"

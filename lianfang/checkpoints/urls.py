@@ -12,4 +12,9 @@ urlpatterns = [
     path("gates/plan/<int:pk>/map.json", views.plan_geojson, name="plan_geojson"),
     path("gates/plan/<int:pk>/apply", views.plan_apply, name="plan_apply"),
     path("gates/<int:pk>/lanes", views.gate_lanes, name="gate_lanes"),
+    path("gates/<int:pk>/scan", views.scan_page, name="scan_page"),
+    path("gates/sw.js", views.service_worker, name="gate_sw"),
+    path("gates/manifest.webmanifest", views.manifest, name="gate_manifest"),
+    path("gates/assessments/", views.assessment_queue, name="assessment_queue"),
+    path("gates/board/", views.gate_board, name="gate_board"),
 ]

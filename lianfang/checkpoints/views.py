@@ -9,14 +9,15 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from lianfang.accounts.roles import Role
 from lianfang.checkpoints import services
-from lianfang.checkpoints.models import Gate, GatePlan
+from lianfang.checkpoints.access import gates_for_user
+from lianfang.checkpoints.models import GatePlan
 from lianfang.core.http import AuthedRequest
 from lianfang.core.models import Road, Zone
 
@@ -27,16 +28,6 @@ def _command(user: Any) -> int:
     if not user.is_command or user.scope_subdistrict_id is None:
         raise PermissionDenied("只有指挥部可以规划卡口")
     return int(user.scope_subdistrict_id)
-
-
-def gates_for_user(user: Any) -> Any:
-    """Gates a user may see: the whole sub-district for the command centre, their own gate otherwise."""
-    qs = Gate.objects.filter(subdistrict_id=user.scope_subdistrict_id)
-    if user.is_command or user.role == Role.SUPERVISOR:
-        return qs
-    if user.scope_gate_id:
-        return qs.filter(pk=user.scope_gate_id)
-    return qs.none()
 
 
 @login_required
@@ -186,3 +177,115 @@ def gate_lanes(request: AuthedRequest, pk: int) -> HttpResponse:
     except services.CheckpointError as exc:
         messages.error(request, exc.message)
     return redirect("gate_list")
+
+
+# --- scanning, the assessment lot, the gate board -------------------------------------------
+
+@login_required
+@require_GET
+def scan_page(request: AuthedRequest, pk: int) -> HttpResponse:
+    from lianfang.checkpoints.access import get_gate_for_user
+    from lianfang.checkpoints.models import Lane
+    from lianfang.control.models import Sop
+
+    gate = get_gate_for_user(request.user, pk, to_scan=True)
+    return render(request, "checkpoints/scan.html", {
+        "gate": gate, "lanes": Lane.objects.filter(gate=gate),
+        "sops": Sop.objects.filter(subdistrict_id=gate.subdistrict_id, applies_to="inbox:gate")})
+
+
+@require_GET
+def service_worker(request: AuthedRequest) -> HttpResponse:
+    from django.conf import settings
+
+    body = (Path(settings.BASE_DIR) / "static" / "js" / "sw.js").read_text(encoding="utf-8")
+    response = HttpResponse(body, content_type="application/javascript")
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+@require_GET
+def manifest(request: AuthedRequest) -> JsonResponse:
+    return JsonResponse({"name": "联防 · 卡口查验", "short_name": "卡口查验", "start_url": "/gates/",
+                         "scope": "/gates/", "display": "standalone", "background_color": "#ffffff",
+                         "theme_color": "#b22222", "lang": "zh-CN",
+                         "icons": [{"src": "/static/img/icon.svg", "sizes": "any", "type": "image/svg+xml"}]})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def assessment_queue(request: AuthedRequest) -> HttpResponse:
+    from lianfang.checkpoints import scanning
+    from lianfang.checkpoints.access import assessments_for_user
+    from lianfang.checkpoints.models import Assessment
+    from lianfang.core.access import villages_for_user
+
+    user = request.user
+    qs = assessments_for_user(user).select_related("scan", "gate", "destination", "case")
+    if request.method == "POST":
+        if not (user.is_command or user.role in {Role.GATE_CHIEF, Role.GATE_STAFF}):
+            raise PermissionDenied("只有研判点工作人员或指挥部可以研判")
+        item = get_object_or_404(qs, pk=request.POST.get("assessment") or 0)
+        from lianfang.core.models import Village
+
+        village = Village.objects.filter(pk=request.POST.get("destination") or 0,
+                                         subdistrict_id=user.scope_subdistrict_id or 0).first()
+        try:
+            scanning.decide(item, user, request.POST.get("decision", ""), destination=village,
+                            note=request.POST.get("note", ""), category=request.POST.get("category") or "medium_risk_arrival")
+            messages.success(request, "已研判" + ("，已转入重点人员流程" if item.case_id else ""))
+        except scanning.ScanError as exc:
+            messages.error(request, exc.message)
+        return redirect("assessment_queue")
+    waiting = qs.filter(decided_at__isnull=True).order_by("created_at")
+    decided = qs.filter(decided_at__isnull=False).order_by("-decided_at")[:30]
+    context = {"waiting": waiting, "decided": decided, "decisions": Assessment.Decision.choices,
+               "villages": villages_for_user(user).order_by("code") if user.is_command or user.scope_gate_id else []}
+    if request.headers.get("HX-Request"):
+        return render(request, "checkpoints/_assessment_waiting.html", context)
+    return render(request, "checkpoints/assessments.html", context)
+
+
+@login_required
+@require_GET
+def gate_board(request: AuthedRequest) -> HttpResponse:
+    """Live counts by lane and hour, verdicts, the lot's queue; one gate or the whole sub-district."""
+    import datetime as dt
+
+    from django.db.models.functions import ExtractHour
+    from django.utils import timezone
+
+    from lianfang.checkpoints.access import assessments_for_user, scans_for_user
+    from lianfang.engines import screening
+
+    user = request.user
+    gates = gates_for_user(user)
+    gate_id = request.GET.get("gate", "")
+    scans = scans_for_user(user)
+    if gate_id.isdigit():
+        gates = gates.filter(pk=int(gate_id))
+        scans = scans.filter(gate_id=int(gate_id))
+    if not gates.exists():
+        raise PermissionDenied("您没有可查看的卡口")
+    day = request.GET.get("day") or timezone.localdate().isoformat()
+    try:
+        start = timezone.make_aware(dt.datetime.combine(dt.date.fromisoformat(day), dt.time.min))
+    except ValueError:
+        start = timezone.make_aware(dt.datetime.combine(timezone.localdate(), dt.time.min))
+    today = scans.filter(device_time__gte=start, device_time__lt=start + dt.timedelta(days=1))
+    by_outcome = dict(today.values_list("outcome").annotate(n=Count("pk")))
+    hour = ExtractHour("device_time", tzinfo=timezone.get_current_timezone())
+    hours = today.annotate(h=hour).values("h", "lane__name").annotate(n=Count("pk"))
+    lanes = sorted({h["lane__name"] or "未分通道" for h in hours})
+    series = {lane: [0] * 24 for lane in lanes}
+    for h in hours:
+        series[h["lane__name"] or "未分通道"][h["h"]] += h["n"]
+    per_gate = today.values("gate__name").annotate(n=Count("pk"), redirected=Count("pk", filter=~Q(outcome="pass")))
+    labels = dict(screening.OUTCOMES, refused="通行证无效")
+    return render(request, "checkpoints/board.html", {
+        "gates": gates, "gate_id": gate_id, "day": start.date(), "total": today.count(),
+        "outcomes": [(labels.get(k, k), v) for k, v in sorted(by_outcome.items(), key=lambda kv: -kv[1])],
+        "chart": {"hours": list(range(24)), "series": [{"name": k, "data": v} for k, v in series.items()]},
+        "per_gate": per_gate, "waiting": assessments_for_user(user).filter(decided_at__isnull=True).count(),
+        "recent": today.select_related("gate", "lane").order_by("-device_time")[:20],
+        "offline": today.filter(offline=True).count(), "late": today.filter(late=True).count()})

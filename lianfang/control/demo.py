@@ -38,7 +38,7 @@ def load_editions(sub: SubDistrict, user: User | None = None) -> list[ProtocolEd
         out.append(services.create_edition(
             sub, key=raw["key"], name=raw["name"], effective_from=dt.date.fromisoformat(raw["effective_from"]),
             rules={k: [list(p) for p in v] for k, v in raw["rules"].items()}, source=raw.get("source", ""),
-            user=user, published=True))
+            user=user, published=True, gate_rules=raw.get("gate_rules")))
     return out
 
 

@@ -45,6 +45,8 @@ class ProtocolEdition(models.Model):
     effective_from = models.DateField("生效日期")
     status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.DRAFT)
     source = models.TextField("依据/来源", blank=True)
+    # The gate screening rules of this edition (engines.screening.GateRules as JSON); {} = none.
+    gate_rules = models.JSONField("卡口查验规则", default=dict, blank=True)
     copied_from = models.ForeignKey("self", models.SET_NULL, null=True, blank=True, verbose_name="复制自")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -85,7 +85,8 @@ def compute_plan(subdistrict_id: int, category: str, exposure_date: dt.date,
 
 def snapshot(edition: ProtocolEdition) -> dict[str, Any]:
     return {"key": edition.key, "name": edition.name, "effective_from": edition.effective_from.isoformat(),
-            "status": edition.status, "rules": {r.category: r.phases for r in edition.rules.all()}}
+            "status": edition.status, "rules": {r.category: r.phases for r in edition.rules.all()},
+            "gate_rules": edition.gate_rules}
 
 
 def _revise(edition: ProtocolEdition, user: User | None, action: str) -> None:
@@ -95,15 +96,28 @@ def _revise(edition: ProtocolEdition, user: User | None, action: str) -> None:
 @transaction.atomic
 def create_edition(subdistrict: SubDistrict, *, key: str, name: str, effective_from: dt.date,
                    rules: dict[str, list[list[Any]]], source: str = "", user: User | None = None,
-                   published: bool = False, copied_from: ProtocolEdition | None = None) -> ProtocolEdition:
+                   published: bool = False, copied_from: ProtocolEdition | None = None,
+                   gate_rules: dict[str, Any] | None = None) -> ProtocolEdition:
     if ProtocolEdition.objects.filter(subdistrict=subdistrict, key=key).exists():
         raise ControlError("edition_key", f"编号“{key}”已被使用：请换一个编号")
     edition = ProtocolEdition.objects.create(
         subdistrict=subdistrict, key=key, name=name, effective_from=effective_from, source=source, created_by=user,
-        copied_from=copied_from, status=ProtocolEdition.Status.PUBLISHED if published else ProtocolEdition.Status.DRAFT)
+        copied_from=copied_from, gate_rules=_checked_gate_rules(gate_rules or {}),
+        status=ProtocolEdition.Status.PUBLISHED if published else ProtocolEdition.Status.DRAFT)
     _set_rules(edition, rules)
     _revise(edition, user, "copied" if copied_from else "created")
     return edition
+
+
+def _checked_gate_rules(gate_rules: dict[str, Any]) -> dict[str, Any]:
+    if not gate_rules:
+        return {}
+    from lianfang.engines import screening
+
+    try:
+        return screening.GateRules.from_json(gate_rules).to_json()
+    except screening.ScreeningError as exc:
+        raise ControlError(exc.code, exc.message) from exc
 
 
 def _set_rules(edition: ProtocolEdition, rules: dict[str, list[list[Any]]]) -> None:
@@ -124,14 +138,16 @@ def copy_edition(edition: ProtocolEdition, user: User, *, key: str, name: str,
                  effective_from: dt.date) -> ProtocolEdition:
     rules = {r.category: r.phases for r in edition.rules.all()}
     return create_edition(edition.subdistrict, key=key, name=name, effective_from=effective_from, rules=rules,
-                          source=f"复制自 {edition.name}", user=user, copied_from=edition)
+                          source=f"复制自 {edition.name}", user=user, copied_from=edition, gate_rules=edition.gate_rules)
 
 
 @transaction.atomic
 def update_edition(edition: ProtocolEdition, user: User, *, name: str, effective_from: dt.date,
-                   rules: dict[str, list[list[Any]]]) -> ProtocolEdition:
+                   rules: dict[str, list[list[Any]]], gate_rules: dict[str, Any] | None = None) -> ProtocolEdition:
     edition.name = name
     edition.effective_from = effective_from
+    if gate_rules is not None:
+        edition.gate_rules = _checked_gate_rules(gate_rules)
     edition.save()
     _set_rules(edition, rules)
     _revise(edition, user, "edited")
@@ -309,6 +325,10 @@ def open_case(subdistrict: SubDistrict, subject: Subject, *, source: str, catego
         CaseEvent.objects.create(case=case, user=user, kind="merged", at=at,
                                  note=f"并入新来源 {CaseSource.Kind(source).label}：{reference}"[:300],
                                  detail={"category": category, "exposure_date": exposure_date.isoformat()})
+    from lianfang.checkpoints.scanning import revoke_passes
+
+    # A key person's zone passes stop at once; devices learn it at their next sync.
+    revoke_passes(person=case.person, doc_hash=case.doc_hash, reason="持证人已列为重点人员")
     try:
         with transaction.atomic():
             CaseSource.objects.create(case=case, kind=source, reference=reference[:100], category=category,

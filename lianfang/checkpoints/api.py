@@ -1,0 +1,129 @@
+"""The gate API: what a scanning device caches (bootstrap), single scans, batch sync of an offline
+queue, and escalation. Session-authenticated like the rest of the API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from ninja import Router, Schema
+
+from lianfang.checkpoints import access, passes, scanning
+from lianfang.checkpoints.models import Lane
+from lianfang.control.models import RiskArea, Sop
+from lianfang.core.http import AuthedRequest
+from lianfang.engines import screening
+
+router = Router(tags=["gates"])
+
+
+class ScanIn(Schema):
+    nonce: str
+    device_time: dt.datetime
+    offline: bool = False
+    device_id: str = ""
+    lane_id: int | None = None
+    data: dict[str, Any]
+
+
+class ScanOut(Schema):
+    nonce: str
+    ok: bool
+    created: bool = False
+    id: int | None = None
+    outcome: str = ""
+    label: str = ""
+    reasons: list[dict[str, str]] = []
+    late: bool = False
+    token: str = ""
+    qr_svg: str = ""
+    error_code: str = ""
+    error: str = ""
+
+
+class BatchIn(Schema):
+    scans: list[ScanIn]
+
+
+class BatchOut(Schema):
+    results: list[ScanOut]
+
+
+class EscalateIn(Schema):
+    note: str = ""
+
+
+def _label(outcome: str) -> str:
+    return scanning.REFUSED_LABEL if outcome == scanning.REFUSED else screening.OUTCOMES.get(outcome, outcome)
+
+
+def _qr(token: str) -> str:
+    if not token:
+        return ""
+    import segno
+
+    return str(segno.make(token, error="m").svg_inline(scale=4))
+
+
+def _record(request: AuthedRequest, gate_id: int, item: ScanIn) -> ScanOut:
+    gate = access.get_gate_for_user(request.user, gate_id, to_scan=True)
+    try:
+        result = scanning.record_scan(gate, request.user, item.data, nonce=item.nonce, device_time=item.device_time,
+                                      offline=item.offline, device_id=item.device_id, lane_id=item.lane_id)
+    except scanning.ScanError as exc:
+        return ScanOut(nonce=item.nonce, ok=False, error_code=exc.code, error=exc.message)
+    s = result.scan
+    return ScanOut(nonce=item.nonce, ok=True, created=result.created, id=s.pk, outcome=s.outcome,
+                   label=_label(s.outcome), reasons=s.reasons, late=s.late, token=result.token, qr_svg=_qr(result.token))
+
+
+@router.get("/{gate_id}/bootstrap")
+def bootstrap(request: AuthedRequest, gate_id: int) -> dict[str, Any]:
+    """Everything the scan page needs to judge and check passes offline."""
+    gate = access.get_gate_for_user(request.user, gate_id, to_scan=True)
+    today = timezone.localdate()
+    areas = RiskArea.objects.filter(subdistrict_id=gate.subdistrict_id, valid_from__gte=today - dt.timedelta(days=30))
+    return {
+        "gate": {"id": gate.pk, "name": gate.name, "zone_id": gate.zone_id, "zone": gate.zone.name if gate.zone else ""},
+        "lanes": [{"id": lane.pk, "name": lane.name, "kind": lane.kind} for lane in Lane.objects.filter(gate=gate)],
+        "editions": scanning.gate_editions(gate.subdistrict_id),
+        "outcomes": screening.OUTCOMES,
+        "pass_key": passes.public_jwk(),
+        "revoked": scanning.revoked_codes(gate.subdistrict_id),
+        "risk_areas": [{"place": a.place, "level": a.level, "from": a.valid_from.isoformat(),
+                        "to": a.valid_to.isoformat() if a.valid_to else None} for a in areas],
+        "sops": [{"title": s.title, "body": s.body} for s in Sop.objects.filter(subdistrict_id=gate.subdistrict_id,
+                                                                                applies_to="inbox:gate")],
+        "server_time": timezone.now().isoformat(),
+    }
+
+
+@router.post("/{gate_id}/scans", response=ScanOut)
+def scan(request: AuthedRequest, gate_id: int, payload: ScanIn) -> ScanOut:
+    return _record(request, gate_id, payload)
+
+
+@router.post("/{gate_id}/scans/batch", response=BatchOut)
+def scan_batch(request: AuthedRequest, gate_id: int, payload: BatchIn) -> dict[str, Any]:
+    """Sync an offline queue. Each scan stands alone (its own transaction): one bad scan is reported
+    and the rest still land; a scan already received (same nonce, same content) is acknowledged."""
+    access.get_gate_for_user(request.user, gate_id, to_scan=True)
+    results = []
+    for item in payload.scans[:1000]:
+        with transaction.atomic():
+            results.append(_record(request, gate_id, item))
+    return {"results": results}
+
+
+@router.post("/scans/{scan_id}/escalate")
+def escalate(request: AuthedRequest, scan_id: int, payload: EscalateIn) -> dict[str, Any]:
+    s = access.scans_for_user(request.user).select_related("gate").filter(pk=scan_id).first()
+    if s is None:
+        from django.http import Http404
+
+        raise Http404("不存在，或不在您的管辖范围内")
+    item = scanning.escalate(s, request.user, payload.note)
+    return {"inbox_id": item.pk, "message": "已直达指挥部"}
+

@@ -1,0 +1,200 @@
+// The gate's scan page. Judges on the device (the cached editions' gate rules and the pass key),
+// shows the verdict at once, and sends the scan; when the network is down the scan waits in a
+// queue on the device and is synced later, exactly once (each scan carries its own nonce).
+(function () {
+  "use strict";
+  var app = document.getElementById("scan-app");
+  if (!app) return;
+  var gateId = app.dataset.gate;
+  var BOOT_KEY = "lianfang-gate-" + gateId + "-boot";
+  var QUEUE_KEY = "lianfang-gate-" + gateId + "-queue";
+  var boot = null;
+  var lastScanId = null;
+  var S = window.LianfangScreening;
+
+  function $(sel) { return app.querySelector(sel); }
+  function csrf() { var m = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/); return m ? decodeURIComponent(m[1]) : ""; }
+  function queue() { try { return JSON.parse(localStorage.getItem(QUEUE_KEY) || "[]"); } catch (e) { return []; } }
+  function saveQueue(q) { localStorage.setItem(QUEUE_KEY, JSON.stringify(q)); $("#queue-count").textContent = String(q.length); }
+  function uuid() { return (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2)); }
+  function post(url, body) {
+    return fetch(url, {method: "POST", credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRFToken": csrf()}, body: JSON.stringify(body)});
+  }
+  function setNet() { $("#net-status").textContent = navigator.onLine ? "在线" : "离线（扫描会先存在本机）"; }
+
+  function loadBoot() {
+    try { boot = JSON.parse(localStorage.getItem(BOOT_KEY) || "null"); } catch (e) { boot = null; }
+    showRules();
+    return fetch(app.dataset.bootstrap, {credentials: "same-origin"}).then(function (r) {
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      return r.json();
+    }).then(function (data) {
+      boot = data; localStorage.setItem(BOOT_KEY, JSON.stringify(data)); showRules();
+    }).catch(function () { /* offline: keep the cached copy */ });
+  }
+
+  function editionOn(day) {
+    if (!boot) return null;
+    var found = null;
+    boot.editions.forEach(function (e) { if (e.effective_from <= day) found = e; });
+    return found;
+  }
+  function localDay(d) {
+    var z = new Date(d.getTime() - d.getTimezoneOffset() * 60000);
+    return z.toISOString().slice(0, 10);
+  }
+  function showRules() {
+    var e = editionOn(localDay(new Date()));
+    $("#rules-name").textContent = e ? e.name : (boot ? "无生效规则" : "未缓存");
+  }
+  function riskLevel(place, day) {
+    var order = {high: 3, medium: 2, low: 1}, best = null;
+    (boot ? boot.risk_areas : []).forEach(function (a) {
+      if (a.from <= day && (!a.to || a.to >= day) && (place.indexOf(a.place) >= 0 || a.place.indexOf(place) >= 0)) {
+        if (!best || order[a.level] > order[best]) best = a.level;
+      }
+    });
+    return best;
+  }
+
+  function formData() {
+    var f = $("#scan-form"), subject = f.subject.value, data = {subject: subject};
+    if (subject === "pass") { data.token = f.token.value.trim(); return data; }
+    if (subject === "vehicle") {
+      data.plate = f.plate.value; data.vehicle_type = f.vehicle_type.value; data.passengers = f.passengers.value;
+    } else { data.id_number = f.id_number.value.trim(); data.name = f.name.value.trim(); }
+    if (f.temperature.value !== "") data.temperature = f.temperature.value;
+    data.code_colour = f.code_colour.value;
+    data.itinerary_star = f.itinerary_star.checked;
+    if (f.origin_place.value.trim()) data.origins = [{place: f.origin_place.value.trim(), days_ago: Number(f.origin_days.value || 0)}];
+    if (f.negative_test_hours_ago.value !== "") data.negative_test_hours_ago = Number(f.negative_test_hours_ago.value);
+    return data;
+  }
+
+  function b64bytes(s) {
+    s = s.replace(/-/g, "+").replace(/_/g, "/"); while (s.length % 4) s += "=";
+    var bin = atob(s), out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  }
+  function checkPassLocally(token, when) {
+    var parts = token.split(".");
+    if (parts.length !== 2 || !boot) return Promise.resolve({ok: false, code: "pass_malformed", text: "无法识别的通行证"});
+    var payload;
+    try { payload = JSON.parse(new TextDecoder().decode(b64bytes(parts[0]))); } catch (e) {
+      return Promise.resolve({ok: false, code: "pass_malformed", text: "无法识别的通行证"});
+    }
+    return crypto.subtle.importKey("jwk", boot.pass_key, {name: "ECDSA", namedCurve: "P-256"}, false, ["verify"]).then(function (key) {
+      return crypto.subtle.verify({name: "ECDSA", hash: "SHA-256"}, key, b64bytes(parts[1]), new TextEncoder().encode(parts[0]));
+    }).then(function (valid) {
+      var t = when.getTime() / 1000;
+      if (!valid) return {ok: false, code: "pass_forged", text: "通行证签名无效（伪造或被篡改）"};
+      if (payload.z !== boot.gate.zone_id) return {ok: false, code: "pass_other_zone", text: "不是本防区的通行证"};
+      if (t > payload.t) return {ok: false, code: "pass_expired", text: "通行证已过期"};
+      if (boot.revoked.indexOf(payload.c) >= 0) return {ok: false, code: "pass_revoked", text: "通行证已撤销"};
+      return {ok: true, code: "zone_pass", text: "凭防区通行证放行：" + payload.l};
+    });
+  }
+
+  function judgeLocally(data, when) {
+    if (data.subject === "pass") {
+      return checkPassLocally(data.token, when).then(function (c) {
+        return {outcome: c.ok ? "pass" : "refused", label: c.ok ? "放行" : "通行证无效，请按常规查验", reasons: [{code: c.code, text: c.text}]};
+      });
+    }
+    if (data.subject === "vehicle") S.normalizePlate(data.plate);  // throws with a Chinese message
+    if (data.temperature !== undefined) S.checkTemperature(Number(data.temperature));
+    var day = localDay(when), edition = editionOn(day);
+    if (!edition) return Promise.reject(new Error("本机没有生效的查验规则：请联网同步一次"));
+    var origins = (data.origins || []).map(function (o) {
+      var left = new Date(when.getTime() - o.days_ago * 86400000);
+      return [riskLevel(o.place, localDay(left)), o.days_ago];
+    }).filter(function (o) { return o[0]; });
+    var facts = {temperature_c: data.temperature === undefined ? null : Number(data.temperature), code_colour: data.code_colour,
+                 itinerary_star: !!data.itinerary_star, origins: origins,
+                 negative_test_hours_ago: data.negative_test_hours_ago === undefined ? null : data.negative_test_hours_ago};
+    return Promise.resolve(S.evaluate(edition.rules, facts));
+  }
+
+  function show(v, note) {
+    var box = $("#verdict");
+    box.hidden = false; box.className = "verdict " + v.outcome; box.dataset.outcome = v.outcome;
+    $("#verdict-label").textContent = v.label;
+    var ul = $("#verdict-reasons"); ul.innerHTML = "";
+    (v.reasons || []).forEach(function (r) { var li = document.createElement("li"); li.textContent = r.text; ul.appendChild(li); });
+    $("#verdict-note").textContent = note || "";
+    $("#pass-qr").innerHTML = v.qr_svg || "";
+    $("#escalate").hidden = !v.id;
+    lastScanId = v.id || null;
+    $("#scan-error").hidden = true;
+  }
+  function fail(message) { var e = $("#scan-error"); e.textContent = message; e.hidden = false; }
+
+  function send(item) {
+    return post(app.dataset.scanUrl, item).then(function (r) {
+      if (r.status >= 500) throw new Error("server");
+      return r.json();
+    });
+  }
+
+  function flush() {
+    var q = queue();
+    if (!q.length || !navigator.onLine) return Promise.resolve();
+    return post(app.dataset.batchUrl, {scans: q}).then(function (r) {
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      return r.json();
+    }).then(function (data) {
+      var done = {};
+      data.results.forEach(function (res) { done[res.nonce] = res; });
+      // Acknowledged or refused for good: either way it leaves the queue; nothing is sent twice.
+      saveQueue(queue().filter(function (it) { return !done[it.nonce]; }));
+      var refused = data.results.filter(function (x) { return !x.ok; });
+      if (refused.length) fail("有 " + refused.length + " 条离线扫描被拒绝：" + refused[0].error);
+    }).catch(function () { /* still offline: try later */ });
+  }
+
+  $("#scan-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var data = formData(), when = new Date();
+    var item = {nonce: uuid(), device_time: when.toISOString(), offline: false, device_id: navigator.userAgent.slice(0, 60),
+                lane_id: $("#scan-form").lane_id.value ? Number($("#scan-form").lane_id.value) : null, data: data};
+    judgeLocally(data, when).then(function (local) {
+      show(local, "本机判定");
+      if (!navigator.onLine) { item.offline = true; var q = queue(); q.push(item); saveQueue(q); show(local, "离线：已存本机，联网后自动同步"); return; }
+      return send(item).then(function (res) {
+        if (!res.ok) { fail(res.error); return; }
+        show(res, res.outcome !== local.outcome ? "以服务器判定为准" : "已登记");
+        $("#scan-form").reset(); switchTo(data.subject);
+      }).catch(function () {
+        item.offline = true; var q = queue(); q.push(item); saveQueue(q);
+        show(local, "网络中断：已存本机，联网后自动同步");
+      });
+    }).catch(function (err) { fail(err.message || String(err)); });
+  });
+
+  $("#escalate").addEventListener("click", function () {
+    if (!lastScanId) return;
+    var note = prompt("现场情况（可选）") || "";
+    post("/api/gate/scans/" + lastScanId + "/escalate", {note: note}).then(function (r) { return r.json(); })
+      .then(function (d) { $("#verdict-note").textContent = d.message || "已直达指挥部"; });
+  });
+
+  function switchTo(subject) {
+    var f = $("#scan-form");
+    f.subject.value = subject;
+    app.querySelectorAll(".tab").forEach(function (t) {
+      var on = t.dataset.subject === subject; t.classList.toggle("secondary", !on); t.classList.toggle("active", on);
+    });
+    app.querySelectorAll("[data-for]").forEach(function (el) { el.hidden = el.dataset.for.split(" ").indexOf(subject) < 0; });
+  }
+  app.querySelectorAll(".tab").forEach(function (t) { t.addEventListener("click", function () { switchTo(t.dataset.subject); }); });
+
+  window.addEventListener("online", function () { setNet(); flush(); loadBoot(); });
+  window.addEventListener("offline", setNet);
+  setInterval(flush, 15000);
+  setNet(); saveQueue(queue());
+  loadBoot().then(flush);
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register(app.dataset.sw, {scope: "/gates/"}).catch(function () {});
+  window.LianfangScan = {flush: flush, queue: queue};
+})();

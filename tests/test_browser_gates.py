@@ -1,0 +1,107 @@
+"""Gates in a browser: one scan per zone, forged and revoked passes refused, offline scans synced once."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Browser, Page, expect
+
+from lianfang.accounts.models import User
+from lianfang.accounts.roles import Role
+from lianfang.checkpoints import scanning
+from lianfang.checkpoints.models import Gate, Lane, Scan, ZonePass
+from lianfang.control import services as control
+from tests.conftest import PASSWORD, World, login
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def two_gates(cw: World) -> tuple[Gate, Gate]:
+    gate2 = Gate.objects.create(subdistrict=cw.sub, zone=cw.zone, name="2号卡口")
+    for g in (cw.gate, gate2):
+        Lane.objects.create(gate=g, name="1号通道")
+    u = User(username="staff2", role=Role.GATE_STAFF, scope_subdistrict=cw.sub, scope_gate=gate2)
+    u.set_password(PASSWORD)
+    u.save()
+    return cw.gate, gate2
+
+
+def phone_page(browser: Browser) -> Page:
+    return browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()
+
+
+def scan_person(page: Page, id_number: str) -> None:
+    page.fill("#scan-form input[name=id_number]", id_number)
+    page.fill("#scan-form input[name=temperature]", "36.5")
+    page.fill("#scan-form input[name=negative_test_hours_ago]", "20")
+    page.click("#scan-submit")
+
+
+def scan_pass(page: Page, token: str) -> None:
+    page.click(".tab[data-subject=pass]")
+    page.fill("#scan-form input[name=token]", token)
+    page.click("#scan-submit")
+
+
+def test_cleared_at_one_gate_passes_another_then_forged_and_revoked_passes_are_refused(
+        cw: World, two_gates: tuple[Gate, Gate], live_server, browser: Browser) -> None:
+    gate1, gate2 = two_gates
+    p1 = phone_page(browser)
+    login(p1, live_server.url, "gate_staff")
+    p1.goto(f"{live_server.url}/gates/{gate1.pk}/scan")
+    expect(p1.locator("#rules-name")).to_contain_text("卡口查验规则")
+    scan_person(p1, cw.zhang.document_number())
+    expect(p1.locator("#verdict")).to_have_attribute("data-outcome", "pass")
+    expect(p1.locator("#verdict-note")).to_have_text("已登记")
+    expect(p1.locator("#pass-qr svg")).to_have_count(1)
+    token = scanning.pass_token(ZonePass.objects.get())
+
+    p2 = phone_page(browser)
+    login(p2, live_server.url, "staff2")
+    p2.goto(f"{live_server.url}/gates/{gate2.pk}/scan")
+    expect(p2.locator("#rules-name")).to_contain_text("卡口查验规则")
+    scan_pass(p2, token)
+    expect(p2.locator("#verdict-label")).to_have_text("放行")
+    expect(p2.locator("#verdict-reasons")).to_contain_text("凭防区通行证放行")
+    assert Scan.objects.filter(gate=gate2, subject="pass", outcome="pass").count() == 1
+
+    body, sig = token.split(".")
+    forged = body[:-3] + ("AAA" if not body.endswith("AAA") else "BBB") + "." + sig
+    scan_pass(p2, forged)
+    expect(p2.locator("#verdict")).to_have_attribute("data-outcome", "refused")
+    expect(p2.locator("#verdict-reasons")).to_contain_text("通行证")
+
+    control.open_case(cw.sub, control.Subject(person=cw.zhang), source="district_list", category="close_contact",
+                      exposure_date=timezone.localdate() - dt.timedelta(days=1))
+    scan_pass(p2, token)
+    expect(p2.locator("#verdict")).to_have_attribute("data-outcome", "refused")
+    expect(p2.locator("#verdict-reasons")).to_contain_text("已撤销")
+    p1.context.close()
+    p2.context.close()
+
+
+def test_a_scan_made_offline_syncs_exactly_once(cw: World, two_gates: tuple[Gate, Gate], live_server,
+                                                 browser: Browser) -> None:
+    gate1, _ = two_gates
+    page = phone_page(browser)
+    login(page, live_server.url, "gate_staff")
+    page.goto(f"{live_server.url}/gates/{gate1.pk}/scan")
+    expect(page.locator("#rules-name")).to_contain_text("卡口查验规则")
+    page.context.set_offline(True)
+    expect(page.locator("#net-status")).to_contain_text("离线")
+    scan_person(page, cw.li.document_number())
+    expect(page.locator("#verdict")).to_have_attribute("data-outcome", "pass")  # judged on the device
+    expect(page.locator("#verdict-note")).to_contain_text("已存本机")
+    expect(page.locator("#queue-count")).to_have_text("1")
+    assert Scan.objects.count() == 0
+    page.context.set_offline(False)
+    expect(page.locator("#queue-count")).to_have_text("0", timeout=10000)
+    scans = Scan.objects.filter(person=cw.li)
+    assert scans.count() == 1 and scans.get().offline
+    page.evaluate("window.LianfangScan.flush()")
+    page.wait_for_timeout(500)
+    assert Scan.objects.filter(person=cw.li).count() == 1
+    page.context.close()

@@ -66,6 +66,7 @@ def test_cleared_at_one_gate_passes_another_then_forged_and_revoked_passes_are_r
     scan_pass(p2, token)
     expect(p2.locator("#verdict-label")).to_have_text("放行")
     expect(p2.locator("#verdict-reasons")).to_contain_text("凭防区通行证放行")
+    expect(p2.locator("#verdict-note")).to_have_text("已登记")  # the server's answer, not only the device's
     assert Scan.objects.filter(gate=gate2, subject="pass", outcome="pass").count() == 1
 
     body, sig = token.split(".")
@@ -76,9 +77,10 @@ def test_cleared_at_one_gate_passes_another_then_forged_and_revoked_passes_are_r
 
     control.open_case(cw.sub, control.Subject(person=cw.zhang), source="district_list", category="close_contact",
                       exposure_date=timezone.localdate() - dt.timedelta(days=1))
-    scan_pass(p2, token)
+    scan_pass(p2, token)  # the device's cached list does not know yet: the server's answer decides
     expect(p2.locator("#verdict")).to_have_attribute("data-outcome", "refused")
     expect(p2.locator("#verdict-reasons")).to_contain_text("已撤销")
+    expect(p2.locator("#verdict-note")).to_have_text("以服务器判定为准")
     p1.context.close()
     p2.context.close()
 

@@ -438,3 +438,28 @@ def test_stage_limits_refuse_nonsense_and_the_supervisor_only_reads_the_inbox(cw
     s = cw.client("supervisor")
     assert s.get(reverse("inbox_item", args=[item.pk])).status_code == 200
     assert s.post(reverse("inbox_item", args=[item.pk]), {"status": "done"}).status_code == 403
+
+
+def test_gate_rules_are_shown_and_edited_on_the_edition(cw: World) -> None:
+    c = cw.client("command")
+    gate_ed = ProtocolEdition.objects.get(key="hz-gate-2022-07-08")
+    page = c.get(reverse("protocol_detail", args=[gate_ed.pk])).content.decode()
+    assert "72 小时内阴性" in page and "不作为依据" in page
+    c.post(reverse("protocol_copy", args=[gate_ed.pk]), {"key": "gate-48", "name": "卡口48小时", "effective_from": "2022-08-01"})
+    new = ProtocolEdition.objects.get(key="gate-48")
+    assert new.gate_rules == gate_ed.gate_rules
+    data = {"name": "卡口48小时", "effective_from": "2022-08-01", "rules-TOTAL_FORMS": "0", "rules-INITIAL_FORMS": "0"}
+    from lianfang.control.forms import GateRulesForm
+
+    for k, v in GateRulesForm.initial_from(new.gate_rules).items():
+        if k == "enabled":
+            data["gate-enabled"] = "on"
+        elif v is not None:
+            data[f"gate-{k}"] = str(v)
+    data["gate-test_required_hours"] = "48"
+    data["gate-medium_outcome"] = "transfer"
+    r = c.post(reverse("protocol_edit", args=[new.pk]), data)
+    assert r.status_code == 302, r.content.decode()[:500]
+    new.refresh_from_db()
+    assert new.gate_rules["test_required_hours"] == 48
+    assert {"level": "medium", "within_days": 7, "outcome": "transfer"} in new.gate_rules["origin_rules"]

@@ -184,3 +184,23 @@ def test_pass_signatures_are_ecdsa_and_tamper_evident() -> None:
     assert passes.verify(token).ok
     body, sig = token.split(".")
     assert not passes.verify(body + "." + sig[::-1]).ok
+
+
+def test_gate_pages_render_for_their_people(gw: World) -> None:
+    from django.urls import reverse
+
+    scan(gw, gw.gate, origins=[{"place": "苏州市姑苏区", "days_ago": 2}])
+    staff = gw.client("gate_staff")
+    assert "进入查验" in staff.get("/").content.decode()
+    assert staff.get(reverse("scan_page", args=[gw.gate.pk])).status_code == 200
+    assert staff.get(reverse("scan_page", args=[gw.gate2.pk])).status_code == 404  # type: ignore[attr-defined]
+    board = staff.get(reverse("gate_board")).content.decode()
+    assert "引导至研判点" in board
+    queue = staff.get(reverse("assessment_queue")).content.decode()
+    assert "苏州市姑苏区" in queue and 'id="waiting-count">1<' in queue
+    # The destination village's cadre sees the record pushed to its list.
+    assert "苏州市姑苏区" in gw.client("cadre_xinwei").get(reverse("assessment_queue")).content.decode()
+    assert "苏州市姑苏区" not in gw.client("cadre_jiangdong").get(reverse("assessment_queue")).content.decode()
+    assert gw.client("volunteer").get(reverse("gate_board")).status_code == 403
+    sw = staff.get(reverse("gate_sw"))
+    assert sw["Content-Type"].startswith("application/javascript")

@@ -126,3 +126,59 @@ class SopForm(forms.ModelForm[Sop]):
     class Meta:
         model = Sop
         fields = ["applies_to", "title", "body"]
+
+
+OUTCOME_CHOICES = [("pass", "放行"), ("assess", "引导至研判点"), ("turn_back", "劝返"), ("transfer", "闭环转运"),
+                   ("fever_clinic", "发热门诊")]
+DEFAULT_PRECEDENCE = ["transfer", "fever_clinic", "assess", "turn_back", "pass"]
+
+
+class GateRulesForm(forms.Form):
+    """The gate screening rules of an edition, as a form a command-centre officer can fill in."""
+
+    enabled = forms.BooleanField(label="本版规定卡口查验规则", required=False)
+    fever_threshold_c = forms.DecimalField(label="发热标准（℃，达到即发热）", min_value=36, max_value=40, decimal_places=1,
+                                           required=False)
+    fever_outcome = forms.ChoiceField(label="发热", choices=OUTCOME_CHOICES, initial="fever_clinic", required=False)
+    yellow = forms.ChoiceField(label="黄码", choices=OUTCOME_CHOICES, initial="turn_back", required=False)
+    red = forms.ChoiceField(label="红码", choices=OUTCOME_CHOICES, initial="transfer", required=False)
+    high_days = forms.IntegerField(label="到过高风险地区（天内）", min_value=1, max_value=60, required=False)
+    high_outcome = forms.ChoiceField(label="处置", choices=OUTCOME_CHOICES, initial="transfer", required=False)
+    medium_days = forms.IntegerField(label="到过中风险地区（天内）", min_value=1, max_value=60, required=False)
+    medium_outcome = forms.ChoiceField(label="处置", choices=OUTCOME_CHOICES, initial="assess", required=False)
+    low_days = forms.IntegerField(label="到过低风险地区（天内）", min_value=1, max_value=60, required=False)
+    low_outcome = forms.ChoiceField(label="处置", choices=OUTCOME_CHOICES, initial="pass", required=False)
+    star_outcome = forms.ChoiceField(label="行程卡带星号", choices=[("", "不作为依据"), *OUTCOME_CHOICES], required=False)
+    test_required_hours = forms.IntegerField(label="须持几小时内核酸阴性证明（留空=不要求）", min_value=1, max_value=240,
+                                             required=False)
+    missing_test_outcome = forms.ChoiceField(label="无证明或超时", choices=OUTCOME_CHOICES, initial="turn_back", required=False)
+
+    @staticmethod
+    def initial_from(rules: dict[str, Any]) -> dict[str, Any]:
+        if not rules:
+            return {"enabled": False}
+        out: dict[str, Any] = {"enabled": True, "fever_threshold_c": rules["fever_threshold_c"],
+                               "fever_outcome": rules.get("fever_outcome", "fever_clinic"),
+                               "yellow": rules["code_outcomes"]["yellow"], "red": rules["code_outcomes"]["red"],
+                               "star_outcome": rules.get("star_outcome") or "",
+                               "test_required_hours": rules.get("test_required_hours"),
+                               "missing_test_outcome": rules["missing_test_outcome"]}
+        for r in rules.get("origin_rules", []):
+            out[f"{r['level']}_days"], out[f"{r['level']}_outcome"] = r["within_days"], r["outcome"]
+        return out
+
+    def to_rules(self, precedence: list[str] | None = None) -> dict[str, Any]:
+        d = self.cleaned_data
+        if not d.get("enabled"):
+            return {}
+        if d.get("fever_threshold_c") is None:
+            raise forms.ValidationError("请填写发热标准")
+        def pick(name: str) -> str:
+            return str(d.get(name) or self.fields[name].initial)
+
+        origins = [{"level": level, "within_days": d[f"{level}_days"], "outcome": pick(f"{level}_outcome")}
+                   for level in ("high", "medium", "low") if d.get(f"{level}_days")]
+        return {"fever_threshold_c": float(d["fever_threshold_c"]), "fever_outcome": pick("fever_outcome"),
+                "code_outcomes": {"green": "pass", "yellow": pick("yellow"), "red": pick("red")}, "origin_rules": origins,
+                "star_outcome": d.get("star_outcome") or None, "test_required_hours": d.get("test_required_hours"),
+                "missing_test_outcome": pick("missing_test_outcome"), "precedence": precedence or DEFAULT_PRECEDENCE}

@@ -23,6 +23,7 @@ from lianfang.control.forms import (
     CaseOpenForm,
     EditionCopyForm,
     EditionForm,
+    GateRulesForm,
     InboxUpdateForm,
     RuleFormSet,
     SopForm,
@@ -397,8 +398,22 @@ def protocol_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     rules = [{"category": r.get_category_display(), "phases": [
         {"measure": protocol.MEASURES.get(m, m), "days": d, "tests": "、".join(str(t) for t in tests) or "—"}
         for m, d, tests in r.phases]} for r in edition.rules.all()]
+    from lianfang.engines import screening
+
+    gate = edition.gate_rules
+    gate_rows = []
+    if gate:
+        o = screening.OUTCOMES
+        gate_rows = [("发热", f"≥{gate['fever_threshold_c']}℃ → {o[gate.get('fever_outcome', 'fever_clinic')]}"),
+                     ("健康码", f"黄码 → {o[gate['code_outcomes']['yellow']]}；红码 → {o[gate['code_outcomes']['red']]}")]
+        level = {"high": "高", "medium": "中", "low": "低"}
+        gate_rows += [(f"{level[r['level']]}风险地区", f"{r['within_days']} 天内到过 → {o[r['outcome']]}")
+                      for r in gate.get("origin_rules", [])]
+        gate_rows.append(("行程卡星号", o[gate["star_outcome"]] if gate.get("star_outcome") else "不作为依据"))
+        hours = gate.get("test_required_hours")
+        gate_rows.append(("核酸证明", f"须 {hours} 小时内阴性，否则{o[gate['missing_test_outcome']]}" if hours else "不要求"))
     return render(request, "control/protocol_detail.html", {
-        "edition": edition, "rules": rules, "revisions": edition.revisions.select_related("user"),
+        "edition": edition, "rules": rules, "gate_rows": gate_rows, "revisions": edition.revisions.select_related("user"),
         "copy_form": EditionCopyForm(initial={"name": f"{edition.name}（修订）", "key": f"{edition.key}-r",
                                               "effective_from": timezone.localdate()})})
 
@@ -438,14 +453,17 @@ def protocol_edit(request: AuthedRequest, pk: int) -> HttpResponse:
         initial.append(row)
     form = EditionForm(request.POST or None, initial={"name": edition.name, "effective_from": edition.effective_from})
     formset = RuleFormSet(request.POST or None, initial=initial, prefix="rules")
-    if request.method == "POST" and form.is_valid() and formset.is_valid():
+    gate_form = GateRulesForm(request.POST or None, prefix="gate", initial=GateRulesForm.initial_from(edition.gate_rules))
+    if request.method == "POST" and form.is_valid() and formset.is_valid() and gate_form.is_valid():
         try:
             rules = {}
             for f in formset:
                 phases = f.phases()
                 if phases:
                     rules[f.cleaned_data["category"]] = phases
-            services.update_edition(edition, request.user, rules=rules, **form.cleaned_data)
+            precedence = edition.gate_rules.get("precedence") if edition.gate_rules else None
+            services.update_edition(edition, request.user, rules=rules, gate_rules=gate_form.to_rules(precedence),
+                                    **form.cleaned_data)
         except (services.ControlError, Exception) as exc:
             form.add_error(None, getattr(exc, "message", None) or "检测日请填数字，用逗号分隔，如 1,4,7")
         else:
@@ -453,7 +471,7 @@ def protocol_edit(request: AuthedRequest, pk: int) -> HttpResponse:
             return redirect("protocol_detail", pk=edition.pk)
     labels = dict(protocol.CATEGORIES)
     return render(request, "control/protocol_edit.html", {
-        "edition": edition, "form": form, "formset": formset,
+        "edition": edition, "form": form, "formset": formset, "gate_form": gate_form,
         "rows": [(labels[f.initial["category"]], f) for f in formset]})
 
 

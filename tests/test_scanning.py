@@ -204,3 +204,23 @@ def test_gate_pages_render_for_their_people(gw: World) -> None:
     assert gw.client("volunteer").get(reverse("gate_board")).status_code == 403
     sw = staff.get(reverse("gate_sw"))
     assert sw["Content-Type"].startswith("application/javascript")
+
+
+def test_a_pass_can_be_printed_by_the_zone_and_its_qr_is_a_valid_token(gw: World) -> None:
+    from django.urls import reverse
+
+    scan(gw, gw.gate)
+    zp = ZonePass.objects.get()
+    page = gw.client("staff2").get(reverse("pass_print", args=[zp.code])).content.decode()
+    assert "<svg" in page and zp.label in page
+    assert gw.client("staff_other").get(reverse("pass_print", args=[zp.code])).status_code == 403
+    assert scanning.check_pass(scanning.pass_token(zp), gw.gate2, timezone.now()).ok  # type: ignore[attr-defined]
+
+
+def test_api_gives_the_printable_pass_link(gw: World) -> None:
+    c = gw.client("gate_staff")
+    item = {"nonce": "print-1", "device_time": timezone.now().isoformat(), "data": {
+        "subject": "person", "id_number": gw.zhang.document_number(), "temperature": "36.5", "code_colour": "green",
+        "negative_test_hours_ago": 10}}
+    r = c.post(f"/api/gate/{gw.gate.pk}/scans", item, content_type="application/json").json()
+    assert r["pass_url"].startswith("/gates/passes/") and c.get(r["pass_url"]).status_code == 200

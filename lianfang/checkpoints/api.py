@@ -39,6 +39,7 @@ class ScanOut(Schema):
     late: bool = False
     token: str = ""
     qr_svg: str = ""
+    pass_url: str = ""
     error_code: str = ""
     error: str = ""
 
@@ -75,8 +76,16 @@ def _record(request: AuthedRequest, gate_id: int, item: ScanIn) -> ScanOut:
     except scanning.ScanError as exc:
         return ScanOut(nonce=item.nonce, ok=False, error_code=exc.code, error=exc.message)
     s = result.scan
+    pass_url = ""
+    if result.token:
+        from django.urls import reverse
+
+        issued = s.zone_passes_issued.first()
+        code = issued.code if issued else ""
+        pass_url = reverse("pass_print", args=[code]) if code else ""
     return ScanOut(nonce=item.nonce, ok=True, created=result.created, id=s.pk, outcome=s.outcome,
-                   label=_label(s.outcome), reasons=s.reasons, late=s.late, token=result.token, qr_svg=_qr(result.token))
+                   label=_label(s.outcome), reasons=s.reasons, late=s.late, token=result.token, qr_svg=_qr(result.token),
+                   pass_url=pass_url)
 
 
 @router.get("/{gate_id}/bootstrap")

@@ -21,6 +21,10 @@ class Gate(models.Model):
     kind = models.CharField("类型", max_length=20, choices=Kind.choices, default=Kind.VILLAGE_ENTRANCE)
     geometry = models.JSONField("位置 (GeoJSON)", null=True, blank=True)
     junction = models.CharField("路网节点", max_length=40, blank=True, help_text="规划时所在的路口或路段编号")
+    opening_hours = models.CharField("开放时间", max_length=40, default="24小时")
+    assessment_lot = models.ForeignKey("core.PointOfInterest", models.SET_NULL, null=True, blank=True,
+                                       related_name="gates", verbose_name="研判停车场",
+                                       limit_choices_to={"kind": "assessment_lot"})
 
     class Meta:
         verbose_name = verbose_name_plural = "卡口"
@@ -125,7 +129,7 @@ class ZonePass(models.Model):
     valid_from = models.DateTimeField("起")
     valid_to = models.DateTimeField("止")
     issued_at = models.DateTimeField(auto_now_add=True)
-    issued_scan = models.ForeignKey("Scan", models.SET_NULL, null=True, blank=True, related_name="+")
+    issued_scan = models.ForeignKey("Scan", models.SET_NULL, null=True, blank=True, related_name="zone_passes_issued")
     revoked_at = models.DateTimeField("撤销时间", null=True, blank=True)
     revoked_reason = models.CharField("撤销原因", max_length=100, blank=True)
 

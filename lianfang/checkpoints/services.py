@@ -220,6 +220,17 @@ def apply_plan(plan: GatePlan, user: User | None) -> list[Gate]:
     from django.utils import timezone
 
     have = set(Gate.objects.filter(zone=plan.zone).values_list("junction", flat=True))
+    from lianfang.core.models import PointOfInterest
+
+    lots = list(PointOfInterest.objects.filter(subdistrict_id=plan.subdistrict_id, kind=PointOfInterest.Kind.ASSESSMENT_LOT))
+
+    def nearest_lot(lon: float, lat: float) -> PointOfInterest | None:
+        def dist(p: PointOfInterest) -> float:
+            x, y = p.geometry["coordinates"][:2]
+            return float((x - lon) ** 2 + (y - lat) ** 2)
+
+        return min(lots, key=dist, default=None)
+
     n = Gate.objects.filter(zone=plan.zone).count()
     created = []
     for site in plan.result.get("sites", []):
@@ -229,7 +240,7 @@ def apply_plan(plan: GatePlan, user: User | None) -> list[Gate]:
         sealed = "、".join(s["name"] for s in site["seals"] if s["name"])
         created.append(Gate.objects.create(
             subdistrict_id=plan.subdistrict_id, zone=plan.zone, name=f"{plan.zone.name}{n}号卡口"[:80],
-            kind=Gate.Kind.ROAD, junction=site["id"][:40],
+            kind=Gate.Kind.ROAD, junction=site["id"][:40], assessment_lot=nearest_lot(site["lon"], site["lat"]),
             geometry={"type": "Point", "coordinates": [site["lon"], site["lat"]], "seals": sealed[:200]}))
     plan.applied_at = timezone.now()
     plan.save(update_fields=["applied_at"])

@@ -17,4 +17,5 @@ urlpatterns = [
     path("gates/manifest.webmanifest", views.manifest, name="gate_manifest"),
     path("gates/assessments/", views.assessment_queue, name="assessment_queue"),
     path("gates/board/", views.gate_board, name="gate_board"),
+    path("gates/passes/<str:code>/", views.pass_print, name="pass_print"),
 ]

@@ -33,7 +33,7 @@ def _command(user: Any) -> int:
 @login_required
 @require_GET
 def gate_list(request: AuthedRequest) -> HttpResponse:
-    gates = gates_for_user(request.user).select_related("zone", "village").prefetch_related("demands")
+    gates = gates_for_user(request.user).select_related("zone", "village", "assessment_lot").prefetch_related("demands")
     if not gates.exists() and not request.user.is_command:
         raise PermissionDenied("您没有可查看的卡口")
     return render(request, "checkpoints/gates.html", {"gates": gates, "shifts": services.SHIFTS})
@@ -289,3 +289,20 @@ def gate_board(request: AuthedRequest) -> HttpResponse:
         "per_gate": per_gate, "waiting": assessments_for_user(user).filter(decided_at__isnull=True).count(),
         "recent": today.select_related("gate", "lane").order_by("-device_time")[:20],
         "offline": today.filter(offline=True).count(), "late": today.filter(late=True).count()})
+
+
+@login_required
+@require_GET
+def pass_print(request: AuthedRequest, code: str) -> HttpResponse:
+    """A zone pass to print or show again: the QR code and whose it is."""
+    import segno
+
+    from lianfang.checkpoints import scanning
+    from lianfang.checkpoints.models import ZonePass
+
+    zp = get_object_or_404(ZonePass, code=code, subdistrict_id=request.user.scope_subdistrict_id)
+    if not (request.user.is_command or gates_for_user(request.user).filter(zone_id=zp.zone_id).exists()):
+        raise PermissionDenied("无权查看这张通行证")
+    token = scanning.pass_token(zp)
+    qr = segno.make(token, error="m").svg_inline(scale=6)
+    return render(request, "checkpoints/pass.html", {"zp": zp, "qr": qr, "valid": zp.revoked_at is None})

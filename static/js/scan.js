@@ -124,7 +124,7 @@
     var ul = $("#verdict-reasons"); ul.innerHTML = "";
     (v.reasons || []).forEach(function (r) { var li = document.createElement("li"); li.textContent = r.text; ul.appendChild(li); });
     $("#verdict-note").textContent = note || "";
-    $("#pass-qr").innerHTML = v.qr_svg || "";
+    $("#pass-qr").innerHTML = (v.qr_svg || "") + (v.pass_url ? '<p><a class="btn small secondary" href="' + v.pass_url + '" target="_blank">打印通行证</a></p>' : "");
     $("#escalate").hidden = !v.id;
     lastScanId = v.id || null;
     $("#scan-error").hidden = true;

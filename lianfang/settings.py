@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "lianfang.accounts",
     "lianfang.checkpoints",
     "lianfang.control",
+    "lianfang.checkins",
 ]
 
 MIDDLEWARE = [

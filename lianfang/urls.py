@@ -17,5 +17,6 @@ urlpatterns = [
     path("api/", api.urls),
     path("", include("lianfang.control.urls")),
     path("", include("lianfang.checkpoints.urls")),
+    path("", include("lianfang.checkins.urls")),
     path("", include("lianfang.core.urls")),
 ]

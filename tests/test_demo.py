@@ -36,6 +36,18 @@ def test_demo_loads_register_and_every_stage_and_reloads_idempotently() -> None:
     assert any(c.tests_due(today) and c.measure_on(today) == "home_isolation"
                for c in Case.objects.filter(stage=Stage.CONTROL))
 
+    from lianfang.checkins.demo import STORY_TEXT, load_checkin_demo
+    from lianfang.checkins.models import Anomaly
+    from lianfang.checkpoints.demo import load_gate_demo
+    from lianfang.checkpoints.models import Assessment, Scan
+
+    gates = load_gate_demo(summary.subdistrict, days=7, per_gate_per_day=15)
+    assert gates["scans"] > 1000 and Scan.objects.values("device_time__date").distinct().count() == 7
+    assert Scan.objects.exclude(outcome="pass").exists() and Assessment.objects.filter(decided_at__isnull=False).exists()
+    load_checkin_demo(summary.subdistrict)
+    story = Anomaly.objects.get(reply__text=STORY_TEXT)
+    assert story.outcome == "transferred" and story.case is not None and story.case.stage == Stage.CONTROL
+
     again = load_demo(persons=1500)
     assert not again.created and Person.objects.count() == 1500
     before = Case.objects.count()

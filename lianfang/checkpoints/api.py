@@ -68,7 +68,7 @@ def _qr(token: str) -> str:
     return str(segno.make(token, error="m").svg_inline(scale=4))
 
 
-def _record(request: AuthedRequest, gate_id: int, item: ScanIn) -> ScanOut:
+def _record(request: AuthedRequest, gate_id: int, item: ScanIn, *, with_qr: bool = True) -> ScanOut:
     gate = access.get_gate_for_user(request.user, gate_id, to_scan=True)
     try:
         result = scanning.record_scan(gate, request.user, item.data, nonce=item.nonce, device_time=item.device_time,
@@ -84,7 +84,8 @@ def _record(request: AuthedRequest, gate_id: int, item: ScanIn) -> ScanOut:
         code = issued.code if issued else ""
         pass_url = reverse("pass_print", args=[code]) if code else ""
     return ScanOut(nonce=item.nonce, ok=True, created=result.created, id=s.pk, outcome=s.outcome,
-                   label=_label(s.outcome), reasons=s.reasons, late=s.late, token=result.token, qr_svg=_qr(result.token),
+                   label=_label(s.outcome), reasons=s.reasons, late=s.late, token=result.token,
+                   qr_svg=_qr(result.token) if with_qr else "",
                    pass_url=pass_url)
 
 
@@ -122,7 +123,8 @@ def scan_batch(request: AuthedRequest, gate_id: int, payload: BatchIn) -> dict[s
     results = []
     for item in payload.scans[:1000]:
         with transaction.atomic():
-            results.append(_record(request, gate_id, item))
+            # No QR images for a synced queue: the person has long gone; the token and link remain.
+            results.append(_record(request, gate_id, item, with_qr=False))
     return {"results": results}
 
 

@@ -8,6 +8,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
@@ -48,9 +49,15 @@ def rules_on(subdistrict_id: int, when: dt.datetime) -> tuple[ProtocolEdition, s
     if edition is None:
         raise ScanError("no_rules", f"{day} 没有生效的卡口查验规则：请指挥部在防控方案中设置")
     try:
-        return edition, screening.GateRules.from_json(edition.gate_rules)
+        return edition, _parsed_rules(edition.pk, edition.updated_at.isoformat(), json.dumps(edition.gate_rules))
     except screening.ScreeningError as exc:
         raise ScanError("rules", exc.message) from exc
+
+
+@lru_cache(maxsize=64)
+def _parsed_rules(edition_id: int, updated: str, rules_json: str) -> screening.GateRules:
+    # Keyed by the edition's last change, so an edited edition is parsed afresh.
+    return screening.GateRules.from_json(json.loads(rules_json))
 
 
 def gate_editions(subdistrict_id: int) -> list[dict[str, Any]]:

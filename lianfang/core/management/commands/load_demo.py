@@ -28,10 +28,14 @@ class Command(BaseCommand):
         from lianfang.checkpoints.demo import load_gate_demo
 
         gates = load_gate_demo(summary.subdistrict)
+        from lianfang.checkins.demo import load_checkin_demo
+
+        checkins = load_checkin_demo(summary.subdistrict)
         verb = "Loaded" if summary.created else "Reusing"
         self.stdout.write(f"{verb} {summary.subdistrict.name} ({summary.subdistrict.code}): "
                           f"{summary.persons} persons in {time.monotonic() - started:.1f} s")
-        self.stdout.write(f"Key-person cases: {control['cases']}; gate scans: {gates['scans']}")
+        self.stdout.write(f"Key-person cases: {control['cases']}; gate scans: {gates['scans']}; "
+                          f"roll-call groups: {checkins['groups']}")
         self.stdout.write(f"\nDemo logins (password: {DEMO_PASSWORD}):")
         for username, role, scope in summary.users:
             self.stdout.write(f"  {username:<16} {role:<10} {scope}")

@@ -161,13 +161,17 @@ def app_env(var_dir: Path, db: Database) -> dict[str, str]:
 class Server:
     """``manage.py runserver`` as a child process (threaded, no autoreload), logging to a file."""
 
-    def __init__(self, env: dict[str, str], port: int, log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], port: int, log_path: Path, kind: str = "gunicorn") -> None:
         self.port = port
         self.log_path = log_path
         self._log = log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", "--noreload", "--insecure", f"{HOST}:{port}"],
-            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        if kind == "gunicorn":
+            # What production runs: pre-forked workers, one per core, a thread each for keep-alive.
+            cmd = [str(Path(sys.executable).with_name("gunicorn")), "lianfang.wsgi:application", "-b", f"{HOST}:{port}",
+                   "-w", "2", "--threads", "2", "--log-level", "warning"]
+        else:
+            cmd = [sys.executable, "manage.py", "runserver", "--noreload", "--insecure", f"{HOST}:{port}"]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout_s: float = 60) -> float:
         t = time.perf_counter()
@@ -615,6 +619,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--profile", type=int, default=100, help="scans to profile in-process (0: skip)")
     parser.add_argument("--port", type=int, default=0, help="server port (default: a free one)")
+    parser.add_argument("--server", choices=["gunicorn", "runserver"], default="gunicorn",
+                        help="gunicorn (2 workers × 2 threads, as in production) or Django's dev server")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     if args.port in BUSY_PORTS:
@@ -669,7 +675,7 @@ def bench_all(args: argparse.Namespace, var_dir: Path, db: Database) -> dict[str
     connection.close()
 
     port = args.port or free_port()
-    server = Server(env, port, var_dir / "server.log")
+    server = Server(env, port, var_dir / "server.log", args.server)
     errors, outcomes = Errors(), dict[str, int]()
     tag = f"{os.getpid()}"
     factory = ScanFactory(tag)
@@ -723,7 +729,8 @@ def bench_all(args: argparse.Namespace, var_dir: Path, db: Database) -> dict[str
         "database": db.vendor, "database_version": version,
         "commands": {"sqlite": ".venv/bin/python bench/scans.py",
                      "postgresql": "scripts/with-postgres.sh .venv/bin/python bench/scans.py"},
-        "server": f"manage.py runserver --noreload --insecure {HOST}:<port> (threaded WSGI dev server)",
+        "server": (f"gunicorn lianfang.wsgi -w 2 --threads 2 -b {HOST}:<port>" if args.server == "gunicorn"
+                   else f"manage.py runserver --noreload --insecure {HOST}:<port> (threaded WSGI dev server)"),
         "persons": args.persons, "migrate_s": round(migrate_s, 1), "demo_load_s": round(demo_s, 1),
         "payload": "person, 18-digit resident ID not in the register, 36.5 °C, green code, test 20 h ago",
         "single_1_client": single_1, f"single_{len(clients)}_clients": single_n, "batch_sync": batch,

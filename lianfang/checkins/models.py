@@ -3,11 +3,11 @@ chains and the entries a leader must settle, anomalies and their follow-up, noti
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+from lianfang.core.models import AppendOnly
 
 
 class CheckinGroup(models.Model):
@@ -98,7 +98,7 @@ class Round(models.Model):
         return timezone.now() < self.closes_at
 
 
-class Reply(models.Model):
+class Reply(AppendOnly):
     """One answer. Append-only: a later answer of the same member supersedes, never overwrites."""
 
     class Status(models.TextChoices):
@@ -131,11 +131,6 @@ class Reply(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member} {self.get_status_display()}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None:
-            raise ValueError("replies are append-only")
-        super().save(*args, **kwargs)
 
     @property
     def is_anomaly(self) -> bool:

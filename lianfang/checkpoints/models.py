@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from lianfang.core.models import AppendOnly
+
 
 class Gate(models.Model):
     class Kind(models.TextChoices):
@@ -141,7 +143,7 @@ class ZonePass(models.Model):
         return f"{self.code} {self.label}"
 
 
-class Scan(models.Model):
+class Scan(AppendOnly):
     """One check at a gate: append-only, with the raw input, both clocks and the nonce of the device."""
 
     class Subject(models.TextChoices):
@@ -185,11 +187,6 @@ class Scan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.gate} {self.device_time:%m-%d %H:%M} {self.outcome}"
-
-    def save(self, *args: object, **kwargs: object) -> None:
-        if self.pk is not None:
-            raise ValueError("scans are append-only")
-        super().save(*args, **kwargs)
 
 
 class Assessment(models.Model):

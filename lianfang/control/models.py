@@ -11,25 +11,11 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from lianfang.core.models import AppendOnly
 from lianfang.engines import protocol
 
 CATEGORY_CHOICES = list(protocol.CATEGORIES.items())
 MEASURE_CHOICES = list(protocol.MEASURES.items())
-
-
-class AppendOnly(models.Model):
-    """Rows that record what happened: written once, never changed or deleted."""
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None:
-            raise ValueError(f"{type(self).__name__} rows are append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise ValueError(f"{type(self).__name__} rows are append-only")
 
 
 # --- protocol editions ----------------------------------------------------------------------

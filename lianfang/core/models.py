@@ -11,6 +11,22 @@ from django.db.models import Q
 from django.utils import timezone
 
 
+class AppendOnly(models.Model):
+    """Rows that record what happened (audit events, scans, replies, case events): written once,
+    never changed or deleted."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ValueError(f"{type(self).__name__} rows are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise ValueError(f"{type(self).__name__} rows are append-only")
+
+
 class SubDistrict(models.Model):
     code = models.CharField("区划代码", max_length=9, unique=True)
     name = models.CharField("名称", max_length=50)
@@ -298,7 +314,7 @@ class Road(models.Model):
         return self.name or f"{self.start_node}–{self.end_node}"
 
 
-class AuditEvent(models.Model):
+class AuditEvent(AppendOnly):
     """Append-only record of every reveal, export and import of personal data."""
 
     class Action(models.TextChoices):
@@ -324,14 +340,6 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_type} {self.object_id}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None:
-            raise ValueError("audit events are append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise ValueError("audit events are append-only")
 
 
 class ImportJob(models.Model):

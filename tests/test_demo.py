@@ -53,3 +53,15 @@ def test_demo_loads_register_and_every_stage_and_reloads_idempotently() -> None:
     before = Case.objects.count()
     load_control_demo(summary.subdistrict)
     assert Case.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_every_demo_login_works() -> None:
+    from django.contrib.auth import authenticate
+
+    from lianfang.core.demo import DEMO_PASSWORD
+
+    summary = load_demo(persons=1500)
+    load_control_demo(summary.subdistrict)
+    for username in [u[0] for u in summary.users] + ["transfer"]:
+        assert authenticate(username=username, password=DEMO_PASSWORD) is not None, username

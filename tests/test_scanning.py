@@ -156,8 +156,9 @@ def test_escalation_puts_the_scan_in_the_inbox_once(gw: World) -> None:
     s = scan(gw, gw.gate, code_colour="red").scan
     scanning.escalate(s, gw.users["gate_staff"], "司机拒绝下车")
     scanning.escalate(s, gw.users["gate_staff"], "再次点击")
-    item = InboxItem.objects.get()
-    assert item.kind == "gate" and "司机拒绝下车" in item.body and "红码" in item.body
+    item = InboxItem.objects.get()  # the red code was reported automatically; the staff's notes are added
+    comments = list(item.events.filter(kind="comment").values_list("text", flat=True))
+    assert item.kind == "gate" and "红码" in item.body and comments == ["司机拒绝下车", "再次点击"]
 
 
 def test_api_single_batch_and_scope(gw: World) -> None:
@@ -224,3 +225,13 @@ def test_api_gives_the_printable_pass_link(gw: World) -> None:
         "negative_test_hours_ago": 10}}
     r = c.post(f"/api/gate/{gw.gate.pk}/scans", item, content_type="application/json").json()
     assert r["pass_url"].startswith("/gates/passes/") and c.get(r["pass_url"]).status_code == 200
+
+
+def test_transfer_and_fever_verdicts_reach_the_inbox_and_no_pass_without_identity(gw: World) -> None:
+    scan(gw, gw.gate, code_colour="red")
+    scan(gw, gw.gate, temperature="38.1", id_number=gw.li.document_number())
+    assert InboxItem.objects.filter(kind="gate").count() == 2
+    nameless = scanning.record_scan(gw.gate, gw.users["gate_staff"], {
+        "subject": "person", "name": "无证件老人", "temperature": "36.5", "code_colour": "green",
+        "negative_test_hours_ago": 10}, nonce="nameless", device_time=timezone.now())
+    assert nameless.scan.outcome == "pass" and not nameless.token

@@ -154,7 +154,9 @@ def paste_chain(rnd: Round, text: str, user: User | None) -> PasteResult:
     for m in matches:
         e = m.entry
         nonce = "paste:" + hashlib.sha256(f"{rnd.pk}|{e.number}|{e.raw}".encode()).hexdigest()[:50]
-        if m.member_key:
+        if m.member_key and rnd.replies.filter(member_id=int(m.member_key)).exclude(via=Reply.Via.PASTE).exists():
+            result.already += 1  # the member's own (or helper's, or phoned) answer stands
+        elif m.member_key:
             _, created = record_reply(rnd, members[m.member_key], status=e.status, text=e.raw, at_home=e.at_home,
                                       via=Reply.Via.PASTE, nonce=nonce, user=user, temperature=e.temperature,
                                       signals=e.signals)

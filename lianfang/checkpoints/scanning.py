@@ -291,7 +291,11 @@ def record_scan(gate: Gate, user: User, data: dict[str, Any], *, nonce: str, dev
         revoke_passes(person=scan.person, doc_hash=scan.doc_hash, reason=f"健康码转为{colour}码")
     if verdict.outcome == "assess":
         Assessment.objects.create(scan=scan, gate=gate, destination=scan.person.village if scan.person else None)
-    if verdict.outcome == "pass" and gate.zone_id:
+    if verdict.outcome in ("transfer", "fever_clinic"):
+        # Closed-loop transfer and the fever clinic need the command centre at once.
+        escalate(scan, user, "卡口自动上报")
+    # A pass needs someone identified: a document or a plate, never a name alone.
+    if verdict.outcome == "pass" and gate.zone_id and (scan.doc_hash or scan.plate):
         token = pass_token(issue_pass(scan, gate.zone_id))
     return ScanResult(scan, True, token)
 
@@ -349,7 +353,10 @@ def escalate(scan: Scan, user: User, note: str = "") -> Any:
     reasons = "；".join(r["text"] for r in scan.reasons) or "无"
     body = (f"卡口：{scan.gate.name}\n时间：{timezone.localtime(scan.device_time):%m-%d %H:%M}\n对象：{who}\n"
             f"结论：{screening.OUTCOMES.get(scan.outcome, scan.outcome)}\n原因：{reasons}\n现场说明：{note}")
-    return control.raise_inbox_item(scan.gate.subdistrict, kind="gate", title=f"{scan.gate.name}：{who}"[:200],
+    item = control.raise_inbox_item(scan.gate.subdistrict, kind="gate", title=f"{scan.gate.name}：{who}"[:200],
                                     body=body, village=scan.person.village if scan.person else None,
                                     nonce=f"escalate:{scan.pk}", user=user)
+    if note and note not in item.body:  # escalated again (or after the automatic report): add what is new
+        control.update_inbox(item, user, comment=note)
+    return item
 

@@ -59,9 +59,9 @@ def load_control_demo(sub: SubDistrict) -> dict[str, int]:
     if Case.objects.filter(subdistrict=sub).exists():
         return {"cases": Case.objects.filter(subdistrict=sub).count()}
     command = User.objects.filter(username="command").first()
-    transfer, _ = User.objects.get_or_create(username="transfer", defaults={
+    transfer, created = User.objects.get_or_create(username="transfer", defaults={
         "role": Role.TRANSFER, "display_name": "转运专班", "scope_subdistrict": sub})
-    if not transfer.has_usable_password():
+    if created or not transfer.password or not transfer.has_usable_password():
         transfer.set_password(TRANSFER_PASSWORD)
         transfer.save()
     load_editions(sub, command)

@@ -123,13 +123,22 @@
     $("#verdict-label").textContent = v.label;
     var ul = $("#verdict-reasons"); ul.innerHTML = "";
     (v.reasons || []).forEach(function (r) { var li = document.createElement("li"); li.textContent = r.text; ul.appendChild(li); });
-    $("#verdict-note").textContent = note || "";
+    $("#verdict-note").textContent = (box.dataset.who ? box.dataset.who + " · " : "") + (note || "");
     $("#pass-qr").innerHTML = (v.qr_svg || "") + (v.pass_url ? '<p><a class="btn small secondary" href="' + v.pass_url + '" target="_blank">打印通行证</a></p>' : "");
     $("#escalate").hidden = !v.id;
     lastScanId = v.id || null;
     $("#scan-error").hidden = true;
+    box.scrollIntoView({block: "center"});
   }
-  function fail(message) { var e = $("#scan-error"); e.textContent = message; e.hidden = false; }
+  function fail(message) {
+    $("#verdict").hidden = true;
+    var e = $("#scan-error"); e.textContent = message; e.hidden = false; e.scrollIntoView({block: "center"});
+  }
+  function who(data) {
+    var w = data.subject === "vehicle" ? data.plate : data.subject === "pass" ? "通行证"
+      : (data.name || (data.id_number ? "证件尾号" + data.id_number.slice(-4) : ""));
+    var t = new Date(); return w + " · " + String(t.getHours()).padStart(2, "0") + ":" + String(t.getMinutes()).padStart(2, "0");
+  }
 
   function send(item) {
     return post(app.dataset.scanUrl, item).then(function (r) {
@@ -157,9 +166,11 @@
   $("#scan-form").addEventListener("submit", function (ev) {
     ev.preventDefault();
     var data = formData(), when = new Date();
+    $("#verdict").hidden = true; $("#scan-error").hidden = true;
+    $("#verdict").dataset.who = who(data);
     var item = {nonce: uuid(), device_time: when.toISOString(), offline: false, device_id: navigator.userAgent.slice(0, 60),
                 lane_id: $("#scan-form").lane_id.value ? Number($("#scan-form").lane_id.value) : null, data: data};
-    judgeLocally(data, when).then(function (local) {
+    Promise.resolve().then(function () { return judgeLocally(data, when); }).then(function (local) {
       show(local, "本机判定");
       if (!navigator.onLine) { item.offline = true; var q = queue(); q.push(item); saveQueue(q); show(local, "离线：已存本机，联网后自动同步"); return; }
       return send(item).then(function (res) {
@@ -186,14 +197,18 @@
     app.querySelectorAll(".tab").forEach(function (t) {
       var on = t.dataset.subject === subject; t.classList.toggle("secondary", !on); t.classList.toggle("active", on);
     });
-    app.querySelectorAll("[data-for]").forEach(function (el) { el.hidden = el.dataset.for.split(" ").indexOf(subject) < 0; });
+    app.querySelectorAll("[data-for]").forEach(function (el) {
+      var off = el.dataset.for.split(" ").indexOf(subject) < 0;
+      el.hidden = off;
+      el.querySelectorAll("input, select").forEach(function (i) { i.disabled = off; });  // hidden fields never block a submit
+    });
   }
   app.querySelectorAll(".tab").forEach(function (t) { t.addEventListener("click", function () { switchTo(t.dataset.subject); }); });
 
   window.addEventListener("online", function () { setNet(); flush(); loadBoot(); });
   window.addEventListener("offline", setNet);
   setInterval(flush, 15000);
-  setNet(); saveQueue(queue());
+  switchTo("person"); setNet(); saveQueue(queue());
   loadBoot().then(flush);
   if ("serviceWorker" in navigator) navigator.serviceWorker.register(app.dataset.sw, {scope: "/gates/"}).catch(function () {});
   window.LianfangScan = {flush: flush, queue: queue};

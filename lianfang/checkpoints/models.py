@@ -70,6 +70,10 @@ class GatePlan(models.Model):
         return len(self.result.get("sites", []))
 
     @property
+    def new_site_count(self) -> int:
+        return sum(1 for s in self.result.get("sites", []) if not s.get("existing"))
+
+    @property
     def baseline_total(self) -> int:
         return int(sum(self.baseline.values())) if self.baseline else 0
 

@@ -22,6 +22,9 @@ from lianfang.core.http import AuthedRequest
 from lianfang.core.models import Road, Zone
 
 MAX_NETWORK_BYTES = 200 * 1024 * 1024
+ROAD_CLASS_LABELS = {"motorway": "高速公路", "trunk": "快速路", "primary": "主干路", "secondary": "次干路",
+                     "tertiary": "支路", "residential": "居住区道路", "unclassified": "其他道路", "service": "服务道路",
+                     "living_street": "生活街道", "track": "机耕路", "road": "道路"}
 
 
 def _command(user: Any) -> int:
@@ -104,7 +107,7 @@ def plan_new(request: AuthedRequest) -> HttpResponse:
         except services.CheckpointError as exc:
             error = exc.message
     return render(request, "checkpoints/plan_new.html", {
-        "zones": zones, "classes": sorted(classes), "error": error,
+        "zones": zones, "classes": [(c, ROAD_CLASS_LABELS.get(c, c)) for c in sorted(classes)], "error": error,
         "plans": GatePlan.objects.filter(subdistrict_id=sub_id).select_related("zone")[:10]})
 
 

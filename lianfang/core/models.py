@@ -158,10 +158,12 @@ class Household(models.Model):
 
     @property
     def address(self) -> str:
-        parts = [self.building.name if self.building_id and self.building else ""]
+        building = self.building.name if self.building_id and self.building else ""
+        parts = [building]
         if self.unit:
             parts.append(f"{self.unit}单元")
-        parts.append(self.room)
+        if not (building and self.room and building.endswith(self.room)):  # "3组45号" already says "45号"
+            parts.append(self.room)
         return "".join(p for p in parts if p) or self.code
 
 

@@ -76,7 +76,6 @@ def _edges(ring: list[list[float]]) -> set[frozenset[tuple[float, float]]]:
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not CSV.exists(), reason="divisions CSV not available")
 def test_load_divisions() -> None:
     code, name, villages = load_divisions(CSV)
     assert (code, name) == ("330114003", "河庄街道")

@@ -144,3 +144,21 @@ def test_notices_head_the_next_round_and_questions_are_answered(rc: World) -> No
     rc.client("cadre_xinwei").post(reverse("checkin_answer", args=[q.pk]), {"answer": "暂不建议，请视频探望"})
     q.refresh_from_db()
     assert q.answered_by == rc.users["cadre_xinwei"] and q.answer == "暂不建议，请视频探望"
+
+
+def test_reply_nonces_belong_to_their_member_and_an_empty_one_is_refused(rc: World) -> None:
+    rnd = services.open_round(rc.group)  # type: ignore[attr-defined]
+    mine, _ = services.record_reply(rnd, rc.m_zhang, status="other", text="停车场有外地车", via="link",  # type: ignore[attr-defined]
+                                    nonce="same")
+    theirs, created = services.record_reply(rnd, rc.m_wang, status="ok", via="link", nonce="same")  # type: ignore[attr-defined]
+    assert created and theirs.pk != mine.pk and theirs.member == rc.m_wang  # type: ignore[attr-defined]
+    with pytest.raises(services.CheckinError):
+        services.record_reply(rnd, rc.m_wang, status="ok", via="link", nonce="")  # type: ignore[attr-defined]
+
+
+def test_board_counts_members_once_whatever_the_number_of_cadres(rc: World) -> None:
+    import datetime as dt
+
+    rc.group.cadres.add(rc.users["cadre_xinwei"], rc.users["command"])  # type: ignore[attr-defined]
+    rows = services.board(CheckinGroup.objects.filter(pk=rc.group.pk), dt.date.today())  # type: ignore[attr-defined]
+    assert rows[0].members == 3

@@ -95,6 +95,10 @@ def read_link(token: str) -> LinkTarget:
 def record_reply(rnd: Round, member: GroupMember, *, status: str, text: str = "", at_home: int | None = None,
                  via: str, nonce: str, user: User | None = None, temperature: float | None = None,
                  signals: tuple[str, ...] | None = None) -> tuple[Reply, bool]:
+    if not nonce:
+        raise CheckinError("nonce", "提交缺少编号：请刷新页面后再回复")
+    # Scoped to this member and round: one member's nonce can never find or block another's reply.
+    nonce = f"{rnd.pk}:{member.pk}:{nonce}"[:64]
     existing = Reply.objects.filter(nonce=nonce).first()
     if existing is not None:
         return existing, False
@@ -112,9 +116,9 @@ def record_reply(rnd: Round, member: GroupMember, *, status: str, text: str = ""
         with transaction.atomic():
             reply = Reply.objects.create(round=rnd, member=member, status=status, text=text, at_home=at_home,
                                          temperature=temperature, signals=list(found), via=via, recorded_by=user,
-                                         nonce=nonce[:64])
+                                         nonce=nonce)
     except IntegrityError:
-        return Reply.objects.get(nonce=nonce[:64]), False
+        return Reply.objects.get(nonce=nonce), False
     if reply.is_anomaly:
         Anomaly.objects.create(reply=reply)
     return reply, True
@@ -157,7 +161,8 @@ def paste_chain(rnd: Round, text: str, user: User | None) -> PasteResult:
         if m.member_key and rnd.replies.filter(member_id=int(m.member_key)).exclude(via=Reply.Via.PASTE).exists():
             result.already += 1  # the member's own (or helper's, or phoned) answer stands
         elif m.member_key:
-            _, created = record_reply(rnd, members[m.member_key], status=e.status, text=e.raw, at_home=e.at_home,
+            at_home = e.at_home if e.at_home is not None and 0 <= e.at_home <= 30 else None  # "在家45人" is a typo
+            _, created = record_reply(rnd, members[m.member_key], status=e.status, text=e.raw, at_home=at_home,
                                       via=Reply.Via.PASTE, nonce=nonce, user=user, temperature=e.temperature,
                                       signals=e.signals)
             result.added += created
@@ -216,7 +221,7 @@ class GroupRow:
 
 def board(groups: QuerySet[CheckinGroup], day: dt.date) -> list[GroupRow]:
     rows = []
-    for g in groups.annotate(n=Count("members", filter=Q(members__active=True))):
+    for g in groups.annotate(n=Count("members", filter=Q(members__active=True), distinct=True)):
         rnd = open_round(g, day)
         stats = rnd.replies.aggregate(answered=Count("member", distinct=True),
                                       proxy=Count("member", distinct=True, filter=Q(via=Reply.Via.PROXY)),

@@ -75,6 +75,9 @@ def _record(request: AuthedRequest, gate_id: int, item: ScanIn, *, with_qr: bool
                                       offline=item.offline, device_id=item.device_id, lane_id=item.lane_id)
     except scanning.ScanError as exc:
         return ScanOut(nonce=item.nonce, ok=False, error_code=exc.code, error=exc.message)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        # A malformed item must not block a device's whole queue: refuse it alone.
+        return ScanOut(nonce=item.nonce, ok=False, error_code="invalid", error="记录格式有误，已拒绝；请重新查验")
     s = result.scan
     pass_url = ""
     if result.token:

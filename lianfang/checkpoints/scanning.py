@@ -4,7 +4,6 @@ the assessment lot, escalation. Every scan is one append-only row; a retried non
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import secrets
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
     from lianfang.accounts.models import User
 
 FUTURE_SKEW = dt.timedelta(minutes=5)  # device clocks drift; beyond this a time is refused
+OLDEST_SYNC = dt.timedelta(days=7)  # an offline queue older than this is a wrong clock, not a queue
 LATE_AFTER = dt.timedelta(minutes=10)  # an offline scan synced later than this is marked late
 REFUSED = "refused"
 REFUSED_LABEL = "通行证无效，请按常规查验"
@@ -90,13 +90,16 @@ def pass_token(zp: ZonePass) -> str:
 
 
 def revoke_passes(*, person: Person | None = None, doc_hash: str = "", reason: str) -> int:
+    from django.db.models import Q
+
     qs = ZonePass.objects.filter(revoked_at__isnull=True, valid_to__gte=timezone.now())
+    doc_hash = doc_hash or (person.doc_hash if person is not None else "")
+    match = Q(pk__in=[])
     if person is not None:
-        qs = qs.filter(person=person)
-    elif doc_hash:
-        qs = qs.filter(subject_key=doc_hash)
-    else:
-        return 0
+        match |= Q(person=person)
+    if doc_hash:
+        match |= Q(subject_key=doc_hash)  # also passes issued before the person was in the register
+    qs = qs.filter(match)
     return qs.update(revoked_at=timezone.now(), revoked_reason=reason[:100])
 
 
@@ -145,10 +148,6 @@ def check_pass(token: str, gate: Gate, when: dt.datetime) -> PassCheck:
 
 # --- recording a scan -----------------------------------------------------------------------
 
-def _content_hash(data: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
-
-
 def _redacted(data: dict[str, Any]) -> dict[str, Any]:
     """The raw input as kept: an ID number is stored encrypted, never in clear."""
     raw = dict(data)
@@ -188,7 +187,10 @@ def _facts(data: dict[str, Any], subdistrict_id: int, when: dt.datetime) -> tupl
     labels = []
     from lianfang.control.importer import risk_level_on
 
-    for o in data.get("origins") or []:
+    origins_in = data.get("origins") or []
+    if not isinstance(origins_in, list) or not all(isinstance(o, dict) for o in origins_in):
+        raise ScanError("origins", "来源地格式有误")
+    for o in origins_in:
         place = str(o.get("place", "")).strip()
         try:
             days = int(o.get("days_ago", 0))
@@ -196,13 +198,16 @@ def _facts(data: dict[str, Any], subdistrict_id: int, when: dt.datetime) -> tupl
             raise ScanError("origins", "离开来源地的天数须为整数") from exc
         if not place or days < 0:
             raise ScanError("origins", "来源地须填写地名，天数不能为负")
-        level = data.get("origin_levels", {}).get(place) if isinstance(data.get("origin_levels"), dict) else None
-        level = level or risk_level_on(subdistrict_id, place, timezone.localdate(when) - dt.timedelta(days=days))
+        # The risk register decides, never the device.
+        level = risk_level_on(subdistrict_id, place, timezone.localdate(when) - dt.timedelta(days=days))
         labels.append(f"{place}（{days}天前）")
         if level:
             origins.append((level, days))
     hours = data.get("negative_test_hours_ago")
-    test_hours = None if hours in (None, "") else float(str(hours))
+    try:
+        test_hours = None if hours in (None, "") else float(str(hours))
+    except ValueError as exc:
+        raise ScanError("test", "核酸证明时间须为小时数") from exc
     facts = screening.ScanFacts(temperature_c=temperature, code_colour=colour,
                                 itinerary_star=bool(data.get("itinerary_star")), origins=tuple(origins),
                                 negative_test_hours_ago=test_hours)
@@ -222,7 +227,8 @@ def record_scan(gate: Gate, user: User, data: dict[str, Any], *, nonce: str, dev
     """Judge and record one scan. The same nonce with the same content returns the first result."""
     if not nonce or len(nonce) > 64:
         raise ScanError("nonce", "缺少扫描编号（nonce）")
-    content_hash = _content_hash({"data": data, "device_time": str(device_time), "gate": gate.pk})
+    content_hash = crypto.keyed_hash("scan", json.dumps({"data": data, "device_time": str(device_time), "gate": gate.pk},
+                                                         sort_keys=True, ensure_ascii=False, default=str))
     existing = Scan.objects.filter(subdistrict_id=gate.subdistrict_id, nonce=nonce).first()
     if existing is not None:
         if existing.content_hash != content_hash:
@@ -232,6 +238,11 @@ def record_scan(gate: Gate, user: User, data: dict[str, Any], *, nonce: str, dev
     when = _parse_time(device_time)
     if when > now + FUTURE_SKEW:
         raise ScanError("device_time", "设备时间晚于服务器时间：请校准手机时间后重试")
+    if when < now - OLDEST_SYNC:
+        raise ScanError("device_time", "设备时间早于 7 天前：请校准手机时间；如是积压的离线记录，请联系指挥部")
+    # Online, a pass is checked against the server's clock: a device set to yesterday cannot revive
+    # yesterday's pass. Offline scans are judged at the time they were made.
+    check_time = when if offline else now
     lane = Lane.objects.filter(pk=lane_id, gate=gate).first() if lane_id else None
     scan = Scan(subdistrict_id=gate.subdistrict_id, gate=gate, lane=lane, staff=user, device_id=device_id[:64],
                 nonce=nonce, content_hash=content_hash, device_time=when, offline=offline,
@@ -239,7 +250,7 @@ def record_scan(gate: Gate, user: User, data: dict[str, Any], *, nonce: str, dev
     kind = data.get("subject", "person")
     token = ""
     if kind == "pass":
-        check = check_pass(str(data.get("token", "")), gate, when)
+        check = check_pass(str(data.get("token", "")), gate, check_time)
         scan.subject = Scan.Subject.PASS
         scan.zone_pass = check.zone_pass
         if check.zone_pass is not None:
@@ -295,7 +306,7 @@ def record_scan(gate: Gate, user: User, data: dict[str, Any], *, nonce: str, dev
         # Closed-loop transfer and the fever clinic need the command centre at once.
         escalate(scan, user, "卡口自动上报")
     # A pass needs someone identified: a document or a plate, never a name alone.
-    if verdict.outcome == "pass" and gate.zone_id and (scan.doc_hash or scan.plate):
+    if verdict.outcome == "pass" and gate.zone_id and (scan.doc_hash or scan.plate) and not offline:
         token = pass_token(issue_pass(scan, gate.zone_id))
     return ScanResult(scan, True, token)
 

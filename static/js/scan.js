@@ -157,7 +157,8 @@
       var done = {};
       data.results.forEach(function (res) { done[res.nonce] = res; });
       // Acknowledged or refused for good: either way it leaves the queue; nothing is sent twice.
-      saveQueue(queue().filter(function (it) { return !done[it.nonce]; }));
+      var temporary = {nonce_race: 1, retry_race: 1};  // another sync of the same scan is under way: retry later
+      saveQueue(queue().filter(function (it) { var r = done[it.nonce]; return !r || (!r.ok && temporary[r.error_code]); }));
       var refused = data.results.filter(function (x) { return !x.ok; });
       if (refused.length) fail("有 " + refused.length + " 条离线扫描被拒绝：" + refused[0].error);
     }).catch(function () { /* still offline: try later */ });

@@ -1,0 +1,1195 @@
+"""Duty rosters: staff to shifts (and posts) over a horizon of days, optimised with OR-Tools CP-SAT.
+
+Pure Python (no Django). A :class:`Problem` lists shift types, staff with their personal rules,
+demand per day, shift and post (a gate or a lane; ``""`` when there are no posts), optionally by
+skill or kind of staff, and the staff's on/off requests. :func:`solve` returns the best roster
+found within the time limit together with the proven lower bound.
+
+Hard rules (never broken; a roster that breaks one is never returned):
+
+* at most one shift per person per day (the roster maps ``(staff, day)`` to one shift);
+* forbidden successions (``ShiftType.forbidden_next``) and, when shift start times are given,
+  the minimum rest between the end of one shift and the start of the next day's shift;
+* per person: maximum number of each shift type (``0`` = may not work it), minimum and maximum
+  total minutes, maximum minutes per calendar week, maximum consecutive working days, minimum
+  consecutive working days, minimum consecutive days off, maximum weekends worked (a weekend is
+  worked when the person works on the Saturday or the Sunday), days off, unavailable
+  ``(day, shift)`` slots, the skills a shift type requires, and the posts the person may staff.
+
+The minimum run lengths do not apply to a run touching the first or the last day of the horizon
+(what happened before or after it is unknown), which is also the convention of the Curtois & Qu
+benchmark instances (see :mod:`lianfang.engines.nrp_format`).
+
+Soft rules (the objective, minimised, integer):
+
+* cover: for every :class:`Demand` row, ``under_weight`` per missing person and ``over_weight``
+  per extra person. A row with a ``skill`` counts only the people at that day, shift and post who
+  have the skill (or are of that kind, e.g. ``"medical"``); a row without counts everybody there.
+  Demand is therefore never a reason for infeasibility: a shortfall is a penalised slack, and the
+  solution lists each one with the reason in Chinese (:class:`Shortfall`).
+* requests: an unmet on-request or a granted off-request costs its weight.
+* fairness (``Problem.fairness_weight``): per kind of staff, the spread (max - min) of night
+  shifts among those who may work nights, plus the spread of weekend days worked.
+* continuity (``Problem.continuity_weight``): per person, each extra post beyond the first.
+
+Model: a Boolean per person, day, shift and post. Each person's runs of working days and days off
+(maximum and minimum lengths, with the border exemption) and, where limited, their weekends are one
+automaton over the days, which CP-SAT unrolls into a flow: its linear relaxation is much tighter
+than clauses, and with CP-SAT's strongest-LP worker (``max_lp``) leading on few cores the small
+benchmark instances are proven optimal in seconds. Cover slacks are exact in every roster (never
+both short and over), so the objective CP-SAT reports is the roster's. Because every hard rule is
+personal, a legal roster can be built person by person; :func:`solve` does so and restarts from it
+when CP-SAT has found nothing after a third of the time limit (big models).
+
+:func:`objective_value` recomputes the objective from a roster independently of the CP-SAT model
+and :func:`check` lists hard-rule violations in Chinese (used, for example, to re-check a swap).
+Bad input raises :class:`RosterError` with a Chinese message; an over-constrained problem returns
+status ``"infeasible"`` with the people whose own rules contradict each other and which rule to
+relax.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ortools.sat.python import cp_model
+
+Status = Literal["optimal", "feasible", "infeasible", "unknown"]
+Assignments = Mapping[tuple[str, int], str]  # (staff id, day) -> shift id
+Posts = Mapping[tuple[str, int], str]  # (staff id, day) -> post ("" = no post)
+Progress = Callable[[float, int, int], None]  # (seconds, objective, bound)
+
+KINDS: dict[str, str] = {"local": "属地工作人员", "police": "交警", "volunteer": "志愿者", "medical": "医护人员"}
+SKILLS: dict[str, str] = {"driver": "驾驶", "medical": "医疗", "party": "党员", "night": "夜班"}
+WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+
+RULES_ZH: dict[str, str] = {
+    "days_off": "休息日/不可用时段",
+    "shift_not_allowed": "可上班次",
+    "skill": "班次所需技能",
+    "post": "可驻岗位",
+    "succession": "班次衔接与最短休息",
+    "max_shifts": "各班次次数上限",
+    "max_minutes": "总工时上限",
+    "min_minutes": "总工时下限",
+    "week_minutes": "每周工时上限",
+    "max_consecutive": "最多连续上班天数",
+    "min_consecutive": "最少连续上班天数",
+    "min_consecutive_off": "最少连续休息天数",
+    "max_weekends": "周末上班次数上限",
+}
+_RELAXABLE = (
+    "min_minutes",
+    "min_consecutive",
+    "min_consecutive_off",
+    "days_off",
+    "max_consecutive",
+    "max_weekends",
+    "max_minutes",
+    "week_minutes",
+    "max_shifts",
+    "succession",
+)
+
+
+class RosterError(ValueError):
+    """Bad input for the roster solver; the message is shown to the user (Chinese)."""
+
+
+@dataclass(frozen=True)
+class ShiftType:
+    id: str
+    minutes: int
+    forbidden_next: frozenset[str] = frozenset()  # shift types that may not be worked the next day
+    start: int | None = None  # minute of the day the shift starts; with Problem.min_rest_minutes
+    night: bool = False  # counted by the fairness of nights
+    requires: frozenset[str] = frozenset()  # skills needed to work this shift at all (e.g. "night")
+    name: str = ""  # display name, e.g. 早班
+
+
+@dataclass(frozen=True)
+class Staff:
+    id: str
+    kind: str = "local"  # local / police / volunteer / medical (see KINDS)
+    skills: frozenset[str] = frozenset()
+    max_shifts: Mapping[str, int] = field(default_factory=dict)  # shift id -> most times; 0 = never; absent = no limit
+    min_minutes: int = 0
+    max_minutes: int | None = None
+    max_consecutive: int | None = None  # working days in a row
+    min_consecutive: int = 1
+    min_consecutive_off: int = 1
+    max_weekends: int | None = None
+    days_off: frozenset[int] = frozenset()
+    unavailable: frozenset[tuple[int, str]] = frozenset()  # (day, shift id)
+    posts: frozenset[str] = frozenset()  # posts this person may staff; empty = any
+    max_week_minutes: int | None = None  # per calendar week (Monday to Sunday)
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Demand:
+    day: int
+    shift: str
+    post: str = ""
+    skill: str | None = None  # a skill or a kind of staff; None = anybody
+    required: int = 1
+    under_weight: int = 100
+    over_weight: int = 1
+
+
+@dataclass(frozen=True)
+class Request:
+    staff: str
+    day: int
+    shift: str | None  # None: any shift (on = wants to work that day, off = wants the day off)
+    on: bool
+    weight: int = 1
+
+
+@dataclass(frozen=True)
+class Problem:
+    days: int
+    shifts: tuple[ShiftType, ...]
+    staff: tuple[Staff, ...]
+    demand: tuple[Demand, ...] = ()
+    requests: tuple[Request, ...] = ()
+    fairness_weight: int = 0
+    continuity_weight: int = 0
+    first_weekday: int = 0  # weekday of day 0, Monday = 0
+    min_rest_minutes: int = 0  # between shifts on consecutive days, when start times are known
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    day: int
+    shift: str
+    post: str
+    skill: str | None
+    required: int
+    assigned: int
+    missing: int
+    reason_zh: str
+
+
+@dataclass
+class Solution:
+    assignments: dict[tuple[str, int], str]
+    posts: dict[tuple[str, int], str]
+    objective: int
+    bound: int
+    status: Status
+    seconds: float
+    shortfalls: list[Shortfall] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)  # notes and explanations, Chinese
+    breakdown: dict[str, int] = field(default_factory=dict)  # objective by component
+
+    @property
+    def gap(self) -> float:
+        """Relative gap between the roster's objective and the proven bound (0 when optimal)."""
+        if self.status not in ("optimal", "feasible"):
+            return math.inf
+        return (self.objective - self.bound) / max(abs(self.objective), 1)
+
+
+# --------------------------------------------------------------------------------------------
+# Validation and lookups
+
+
+@dataclass(frozen=True)
+class _Index:
+    problem: Problem
+    shifts: dict[str, ShiftType]
+    staff: dict[str, Staff]
+    slot_posts: dict[tuple[int, str], tuple[str, ...]]  # (day, shift) -> posts with demand
+    explicit_forbidden: frozenset[tuple[str, str]]
+    rest_forbidden: frozenset[tuple[str, str]]
+    weekends: tuple[tuple[int, ...], ...]
+    weeks: tuple[tuple[int, ...], ...]
+
+    @property
+    def forbidden(self) -> frozenset[tuple[str, str]]:
+        return self.explicit_forbidden | self.rest_forbidden
+
+    def posts_of(self, day: int, shift: str) -> tuple[str, ...]:
+        return self.slot_posts.get((day, shift), ("",))
+
+    def weekday(self, day: int) -> int:
+        return (self.problem.first_weekday + day) % 7
+
+
+def _who(st: Staff) -> str:
+    return f"「{st.name or st.id}」"
+
+
+def _shift_zh(idx: _Index, shift: str) -> str:
+    st = idx.shifts.get(shift)
+    return (st.name if st and st.name else shift) + ("" if st and st.name.endswith("班") else "班")
+
+
+def _skill_zh(skill: str) -> str:
+    return SKILLS.get(skill) or KINDS.get(skill) or skill
+
+
+def _day_zh(idx: _Index, day: int) -> str:
+    return f"第 {day + 1} 天（{WEEKDAYS[idx.weekday(day)]}）"
+
+
+def _slot_zh(idx: _Index, day: int, shift: str, post: str) -> str:
+    return f"{_day_zh(idx, day)}{_shift_zh(idx, shift)}" + (f"「{post}」" if post else "")
+
+
+def _nonneg(value: object, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise RosterError(f"{what}必须是不小于 0 的整数（收到：{value!r}）。")
+
+
+def _index(problem: Problem) -> _Index:
+    if isinstance(problem.days, bool) or not isinstance(problem.days, int) or problem.days < 1:
+        raise RosterError(f"排班天数必须是不小于 1 的整数（收到：{problem.days!r}）。")
+    if not problem.shifts:
+        raise RosterError("至少需要一个班次。")
+    if not 0 <= problem.first_weekday <= 6:
+        raise RosterError(f"首日星期必须在 0（周一）到 6（周日）之间（收到：{problem.first_weekday!r}）。")
+    for value, what in (
+        (problem.fairness_weight, "公平性权重"),
+        (problem.continuity_weight, "岗位连续性权重"),
+        (problem.min_rest_minutes, "最短休息时间"),
+    ):
+        _nonneg(value, what)
+    shifts: dict[str, ShiftType] = {}
+    for sh in problem.shifts:
+        if sh.id in shifts:
+            raise RosterError(f"班次编号重复：{sh.id}。")
+        if isinstance(sh.minutes, bool) or not isinstance(sh.minutes, int) or sh.minutes <= 0:
+            raise RosterError(f"班次 {sh.id} 的时长必须是正整数分钟（收到：{sh.minutes!r}）。")
+        shifts[sh.id] = sh
+    for sh in problem.shifts:
+        unknown = sorted(sh.forbidden_next - shifts.keys())
+        if unknown:
+            raise RosterError(f"班次 {sh.id} 的禁止衔接中有未知班次：{'、'.join(unknown)}。")
+    staff: dict[str, Staff] = {}
+    for st in problem.staff:
+        if st.id in staff:
+            raise RosterError(f"人员编号重复：{st.id}。")
+        staff[st.id] = st
+        for sid, most in st.max_shifts.items():
+            if sid not in shifts:
+                raise RosterError(f"人员 {st.id} 的班次上限中有未知班次：{sid}。")
+            _nonneg(most, f"人员 {st.id} 的 {sid} 班次上限")
+        for value, what in ((st.min_minutes, "最少工时"), (st.min_consecutive, "最少连续上班天数"),
+                            (st.min_consecutive_off, "最少连续休息天数")):
+            _nonneg(value, f"人员 {st.id} 的{what}")
+        for opt, what in ((st.max_minutes, "最多工时"), (st.max_consecutive, "最多连续上班天数"),
+                          (st.max_weekends, "周末上班上限"), (st.max_week_minutes, "每周工时上限")):
+            if opt is not None:
+                _nonneg(opt, f"人员 {st.id} 的{what}")
+        if st.max_minutes is not None and st.max_minutes < st.min_minutes:
+            raise RosterError(f"人员 {st.id} 的最少工时（{st.min_minutes} 分钟）大于最多工时（{st.max_minutes} 分钟）。")
+        for day, sid in st.unavailable:
+            if sid not in shifts:
+                raise RosterError(f"人员 {st.id} 的不可用时段中有未知班次：{sid}。")
+            _day_in_range(problem, day, f"人员 {st.id} 的不可用时段")
+        for day in st.days_off:
+            _day_in_range(problem, day, f"人员 {st.id} 的休息日")
+    slot_posts: dict[tuple[int, str], set[str]] = defaultdict(set)
+    for dm in problem.demand:
+        if dm.shift not in shifts:
+            raise RosterError(f"需求中有未知班次：{dm.shift}（第 {dm.day + 1} 天）。")
+        _day_in_range(problem, dm.day, "需求")
+        for value, what in ((dm.required, "需求人数"), (dm.under_weight, "缺员权重"), (dm.over_weight, "超员权重")):
+            _nonneg(value, f"第 {dm.day + 1} 天 {dm.shift} 班的{what}")
+        slot_posts[(dm.day, dm.shift)].add(dm.post)
+    for rq in problem.requests:
+        if rq.staff not in staff:
+            raise RosterError(f"申请中有未知人员：{rq.staff}。")
+        if rq.shift is not None and rq.shift not in shifts:
+            raise RosterError(f"人员 {rq.staff} 的申请中有未知班次：{rq.shift}。")
+        _day_in_range(problem, rq.day, f"人员 {rq.staff} 的申请")
+        _nonneg(rq.weight, f"人员 {rq.staff} 的申请权重")
+    rest: set[tuple[str, str]] = set()
+    if problem.min_rest_minutes:
+        for a in problem.shifts:
+            for b in problem.shifts:
+                if a.start is not None and b.start is not None:
+                    gap = 1440 + b.start - (a.start + a.minutes)
+                    if gap < problem.min_rest_minutes:
+                        rest.add((a.id, b.id))
+    weekends: dict[int, list[int]] = defaultdict(list)
+    weeks: dict[int, list[int]] = defaultdict(list)
+    for d in range(problem.days):
+        week = (problem.first_weekday + d) // 7
+        weeks[week].append(d)
+        if (problem.first_weekday + d) % 7 >= 5:
+            weekends[week].append(d)
+    explicit = frozenset((a.id, b) for a in problem.shifts for b in a.forbidden_next)
+    return _Index(
+        problem=problem,
+        shifts=shifts,
+        staff=staff,
+        slot_posts={k: tuple(sorted(v)) for k, v in slot_posts.items()},
+        explicit_forbidden=explicit,
+        rest_forbidden=frozenset(rest) - explicit,
+        weekends=tuple(tuple(v) for _, v in sorted(weekends.items())),
+        weeks=tuple(tuple(v) for _, v in sorted(weeks.items())),
+    )
+
+
+def _day_in_range(problem: Problem, day: object, what: str) -> None:
+    if isinstance(day, bool) or not isinstance(day, int) or not 0 <= day < problem.days:
+        raise RosterError(f"{what}中的日期 {day!r} 超出排班范围（第 1 到第 {problem.days} 天）。")
+
+
+def _matches(st: Staff, skill: str | None) -> bool:
+    return skill is None or skill in st.skills or st.kind == skill
+
+
+def _blocked(idx: _Index, st: Staff, day: int, shift: str, post: str, relax: frozenset[str] = frozenset()) -> str | None:
+    """The rule that forbids ``st`` on this slot by itself, or None."""
+    sh = idx.shifts[shift]
+    if "days_off" not in relax and (day in st.days_off or (day, shift) in st.unavailable):
+        return "days_off"
+    if "max_shifts" not in relax and st.max_shifts.get(shift) == 0:
+        return "shift_not_allowed"
+    if not sh.requires <= st.skills:
+        return "skill"
+    if post and st.posts and post not in st.posts:
+        return "post"
+    return None
+
+
+def _night_eligible(idx: _Index, st: Staff) -> bool:
+    return any(sh.night and st.max_shifts.get(sh.id) != 0 and sh.requires <= st.skills for sh in idx.problem.shifts)
+
+
+def _fairness_groups(idx: _Index) -> list[tuple[str, tuple[Staff, ...]]]:
+    """(what, staff) groups whose spread the fairness term penalises: nights and weekend days per kind."""
+    by_kind: dict[str, list[Staff]] = defaultdict(list)
+    for st in idx.problem.staff:
+        by_kind[st.kind].append(st)
+    groups: list[tuple[str, tuple[Staff, ...]]] = []
+    has_nights = any(sh.night for sh in idx.problem.shifts)
+    for _kind, members in sorted(by_kind.items()):
+        nightly = tuple(st for st in members if _night_eligible(idx, st))
+        if has_nights and len(nightly) >= 2:
+            groups.append(("nights", nightly))
+        if idx.weekends and len(members) >= 2:
+            groups.append(("weekends", tuple(members)))
+    return groups
+
+
+# --------------------------------------------------------------------------------------------
+# Checking a roster (independent of the CP-SAT model)
+
+
+@dataclass(frozen=True)
+class _Violation:
+    staff: str
+    day: int | None
+    rule: str
+    message: str
+
+
+def _resolve_post(idx: _Index, posts: Posts | None, key: tuple[str, int], shift: str) -> str:
+    if posts is not None and key in posts:
+        return posts[key]
+    options = idx.posts_of(key[1], shift)
+    return options[0] if len(options) == 1 else ""
+
+
+_Schedules = dict[str, dict[int, tuple[str, str]]]  # staff id -> day -> (shift, post)
+
+
+def _schedules(idx: _Index, assignments: Assignments, posts: Posts | None) -> tuple[_Schedules, list[str]]:
+    by_staff: dict[str, dict[int, tuple[str, str]]] = {st.id: {} for st in idx.problem.staff}
+    errors: list[str] = []
+    for key, shift in sorted(assignments.items()):
+        sid, day = key
+        if sid not in idx.staff:
+            errors.append(f"排班表中有未知人员：{sid}。")
+        elif shift not in idx.shifts:
+            errors.append(f"{_who(idx.staff[sid])}第 {day + 1} 天排了未知班次：{shift}。")
+        elif isinstance(day, bool) or not isinstance(day, int) or not 0 <= day < idx.problem.days:
+            errors.append(f"{_who(idx.staff[sid])}的日期 {day!r} 超出排班范围。")
+        else:
+            by_staff[sid][day] = (shift, _resolve_post(idx, posts, key, shift))
+    return by_staff, errors
+
+
+def _runs(work: Sequence[bool], value: bool) -> list[tuple[int, int]]:
+    """Maximal runs [start, end] (inclusive) of ``value``."""
+    out: list[tuple[int, int]] = []
+    start: int | None = None
+    for d, w in enumerate(work):
+        if w == value and start is None:
+            start = d
+        elif w != value and start is not None:
+            out.append((start, d - 1))
+            start = None
+    if start is not None:
+        out.append((start, len(work) - 1))
+    return out
+
+
+def _staff_violations(idx: _Index, st: Staff, sched: Mapping[int, tuple[str, str]]) -> list[_Violation]:
+    days = idx.problem.days
+    who = _who(st)
+    out: list[_Violation] = []
+
+    def add(day: int | None, rule: str, message: str) -> None:
+        out.append(_Violation(st.id, day, rule, message))
+
+    for day, (shift, post) in sorted(sched.items()):
+        rule = _blocked(idx, st, day, shift, post)
+        where = f"{who}{_day_zh(idx, day)}"
+        if rule == "days_off":
+            add(day, rule, f"{where}是休息日或不可用时段，不能上{_shift_zh(idx, shift)}。")
+        elif rule == "shift_not_allowed":
+            add(day, rule, f"{where}：此人不能上{_shift_zh(idx, shift)}。")
+        elif rule == "skill":
+            need = "、".join(_skill_zh(s) for s in sorted(idx.shifts[shift].requires - st.skills))
+            add(day, rule, f"{where}：{_shift_zh(idx, shift)}需要「{need}」资质，此人不具备。")
+        elif rule == "post":
+            add(day, rule, f"{where}：此人不能驻守「{post}」。")
+        nxt = sched.get(day + 1)
+        if nxt is not None:
+            if (shift, nxt[0]) in idx.explicit_forbidden:
+                add(day + 1, "succession", f"{where}上{_shift_zh(idx, shift)}，次日不能接{_shift_zh(idx, nxt[0])}。")
+            elif (shift, nxt[0]) in idx.rest_forbidden:
+                hours = idx.problem.min_rest_minutes / 60
+                add(day + 1, "succession",
+                    f"{where}上{_shift_zh(idx, shift)}后到次日{_shift_zh(idx, nxt[0])}休息不足 {hours:g} 小时。")
+    counts: dict[str, int] = defaultdict(int)
+    for shift, _post in sched.values():
+        counts[shift] += 1
+    for shift, n in sorted(counts.items()):
+        most = st.max_shifts.get(shift)
+        if most is not None and most > 0 and n > most:
+            add(None, "max_shifts", f"{who}上了 {n} 次{_shift_zh(idx, shift)}，超过上限 {most} 次。")
+    total = sum(idx.shifts[s].minutes for s, _ in sched.values())
+    if st.max_minutes is not None and total > st.max_minutes:
+        add(None, "max_minutes", f"{who}总工时 {total / 60:g} 小时，超过上限 {st.max_minutes / 60:g} 小时。")
+    if total < st.min_minutes:
+        add(None, "min_minutes", f"{who}总工时 {total / 60:g} 小时，低于下限 {st.min_minutes / 60:g} 小时。")
+    if st.max_week_minutes is not None:
+        for n, week in enumerate(idx.weeks, start=1):
+            minutes = sum(idx.shifts[sched[d][0]].minutes for d in week if d in sched)
+            if minutes > st.max_week_minutes:
+                add(week[0], "week_minutes",
+                    f"{who}第 {n} 周工时 {minutes / 60:g} 小时，超过每周上限 {st.max_week_minutes / 60:g} 小时。")
+    work = [d in sched for d in range(days)]
+    for a, b in _runs(work, True):
+        length = b - a + 1
+        if st.max_consecutive is not None and length > st.max_consecutive:
+            add(a, "max_consecutive", f"{who}从第 {a + 1} 天起连续上班 {length} 天，超过上限 {st.max_consecutive} 天。")
+        if 0 < a and b < days - 1 and length < st.min_consecutive:
+            add(a, "min_consecutive", f"{who}从第 {a + 1} 天起只连续上班 {length} 天，少于 {st.min_consecutive} 天。")
+    for a, b in _runs(work, False):
+        length = b - a + 1
+        if 0 < a and b < days - 1 and length < st.min_consecutive_off:
+            add(a, "min_consecutive_off", f"{who}从第 {a + 1} 天起只休息 {length} 天，少于连续休息 {st.min_consecutive_off} 天。")
+    if st.max_weekends is not None:
+        worked = sum(1 for wk in idx.weekends if any(d in sched for d in wk))
+        if worked > st.max_weekends:
+            add(None, "max_weekends", f"{who}有 {worked} 个周末上班，超过上限 {st.max_weekends} 个。")
+    return out
+
+
+def check(problem: Problem, assignments: Assignments, posts: Posts | None = None) -> list[str]:
+    """Hard-rule violations of a roster, in Chinese; empty when the roster is legal.
+
+    ``posts`` gives each assignment's post; where absent, the only post with demand for that day
+    and shift is assumed ("" when there are several or none).
+    """
+    idx = _index(problem)
+    by_staff, errors = _schedules(idx, assignments, posts)
+    for st in problem.staff:
+        errors.extend(v.message for v in _staff_violations(idx, st, by_staff[st.id]))
+    return errors
+
+
+def objective_breakdown(problem: Problem, assignments: Assignments, posts: Posts | None = None) -> dict[str, int]:
+    """The objective of a roster by component, computed directly from the definitions."""
+    idx = _index(problem)
+    by_staff, errors = _schedules(idx, assignments, posts)
+    if errors:
+        raise RosterError(errors[0])
+    present: dict[tuple[int, str, str], list[Staff]] = defaultdict(list)
+    for st in problem.staff:
+        for day, (shift, post) in by_staff[st.id].items():
+            present[(day, shift, post)].append(st)
+    under = over = 0
+    for dm in problem.demand:
+        n = sum(1 for st in present.get((dm.day, dm.shift, dm.post), ()) if _matches(st, dm.skill))
+        under += dm.under_weight * max(0, dm.required - n)
+        over += dm.over_weight * max(0, n - dm.required)
+    requests = 0
+    for rq in problem.requests:
+        got = by_staff[rq.staff].get(rq.day)
+        granted = got is not None and (rq.shift is None or got[0] == rq.shift)
+        if granted != rq.on:
+            requests += rq.weight
+    fairness = 0
+    if problem.fairness_weight:
+        for what, members in _fairness_groups(idx):
+            if what == "nights":
+                values = [sum(1 for s, _ in by_staff[st.id].values() if idx.shifts[s].night) for st in members]
+            else:
+                values = [sum(1 for wk in idx.weekends for d in wk if d in by_staff[st.id]) for st in members]
+            fairness += problem.fairness_weight * (max(values) - min(values))
+    continuity = 0
+    if problem.continuity_weight:
+        for st in problem.staff:
+            distinct = {post for _, post in by_staff[st.id].values() if post}
+            continuity += problem.continuity_weight * max(0, len(distinct) - 1)
+    return {"cover_under": under, "cover_over": over, "requests": requests, "fairness": fairness, "continuity": continuity}
+
+
+def objective_value(problem: Problem, assignments: Assignments, posts: Posts | None = None) -> int:
+    """The objective of a roster (the benchmark's definition for benchmark instances), recomputed."""
+    return sum(objective_breakdown(problem, assignments, posts).values())
+
+
+# --------------------------------------------------------------------------------------------
+# The CP-SAT model
+
+
+class _Model:
+    """CP-SAT model of the roster for ``staff`` (a subset for diagnosis), with ``relax`` rules left out."""
+
+    def __init__(self, idx: _Index, staff: Sequence[Staff], *, relax: frozenset[str] = frozenset(), soft: bool = True) -> None:
+        p = idx.problem
+        m = cp_model.CpModel()
+        self.model = m
+        self.idx = idx
+        self.x: dict[tuple[str, int, str, str], cp_model.IntVar] = {}
+        self.work: dict[tuple[str, int], cp_model.IntVar | None] = {}  # None: cannot work that day
+        self.shift_lits: dict[tuple[str, int, str], list[cp_model.IntVar]] = {}
+        self.vars_of: dict[str, list[tuple[int, str, str, cp_model.IntVar]]] = defaultdict(list)
+        terms: list[cp_model.LinearExprT] = []
+        offset = 0
+        days = range(p.days)
+        for st in staff:
+            for d in days:
+                day_vars: list[cp_model.IntVar] = []
+                for sh in p.shifts:
+                    lits: list[cp_model.IntVar] = []
+                    for post in idx.posts_of(d, sh.id):
+                        if _blocked(idx, st, d, sh.id, post, relax) is None:
+                            var = m.new_bool_var(f"x[{st.id},{d},{sh.id},{post}]")
+                            self.x[(st.id, d, sh.id, post)] = var
+                            self.vars_of[st.id].append((d, sh.id, post, var))
+                            lits.append(var)
+                    if lits:
+                        self.shift_lits[(st.id, d, sh.id)] = lits
+                        day_vars.extend(lits)
+                if not day_vars:
+                    self.work[(st.id, d)] = None
+                elif len(day_vars) == 1:
+                    self.work[(st.id, d)] = day_vars[0]
+                else:
+                    w = m.new_bool_var(f"work[{st.id},{d}]")
+                    m.add(sum(day_vars) == w)
+                    self.work[(st.id, d)] = w
+            self._personal_rules(st, relax)
+        if soft:
+            offset = self._soft_terms(staff, terms)
+        self.objective_terms = terms
+        self.offset = offset
+        if soft:
+            m.minimize(sum(terms) + offset)
+
+    def y(self, sid: str, day: int, shift: str) -> list[cp_model.IntVar]:
+        return self.shift_lits.get((sid, day, shift), [])
+
+    def _personal_rules(self, st: Staff, relax: frozenset[str]) -> None:
+        idx, m = self.idx, self.model
+        p = idx.problem
+        H = p.days
+        work = [self.work[(st.id, d)] for d in range(H)]
+        runs = frozenset({"max_consecutive", "min_consecutive", "min_consecutive_off"})
+        if runs.isdisjoint(relax):
+            with_weekends = "max_weekends" not in relax and st.max_weekends is not None and st.max_weekends < len(idx.weekends)
+            self._automaton(st, with_weekends)
+            relax = relax | runs | ({"max_weekends"} if with_weekends else set())
+        if "succession" not in relax:
+            after: dict[str, list[str]] = defaultdict(list)
+            for a, b in idx.forbidden:
+                after[a].append(b)
+            for d in range(H - 1):
+                for a, nexts in after.items():
+                    first = self.y(st.id, d, a)
+                    if not first:
+                        continue
+                    second = [v for b in nexts for v in self.y(st.id, d + 1, b)]
+                    if second:
+                        m.add(sum(first) + sum(second) <= 1)
+        if "max_shifts" not in relax:
+            for sid, most in st.max_shifts.items():
+                lits = [v for d in range(H) for v in self.y(st.id, d, sid)]
+                if most > 0 and len(lits) > most:
+                    m.add(sum(lits) <= most)
+        total = sum(idx.shifts[sid].minutes * v for _d, sid, _post, v in self.vars_of[st.id])
+        if "max_minutes" not in relax and st.max_minutes is not None:
+            m.add(total <= st.max_minutes)
+        if "min_minutes" not in relax and st.min_minutes > 0:
+            m.add(total >= st.min_minutes)
+        if "week_minutes" not in relax and st.max_week_minutes is not None:
+            for week in idx.weeks:
+                week_terms = [idx.shifts[sid].minutes * v for d in week for sid in idx.shifts for v in self.y(st.id, d, sid)]
+                if week_terms:
+                    m.add(sum(week_terms) <= st.max_week_minutes)
+        k = st.max_consecutive
+        if "max_consecutive" not in relax and k is not None and k < H:
+            for d in range(H - k):
+                window = [w for w in work[d:d + k + 1] if w is not None]
+                if len(window) > k:
+                    m.add(sum(window) <= k)
+        if "min_consecutive" not in relax:
+            self._min_runs(work, st.min_consecutive, on=True)
+        if "min_consecutive_off" not in relax:
+            self._min_runs(work, st.min_consecutive_off, on=False)
+        if "max_weekends" not in relax and st.max_weekends is not None and st.max_weekends < len(idx.weekends):
+            flags: list[cp_model.IntVar] = []
+            for wk in idx.weekends:
+                lits = [w for d in wk if (w := work[d]) is not None]
+                if len(lits) == 1:
+                    flags.append(lits[0])
+                elif lits:
+                    f = m.new_bool_var(f"weekend[{st.id},{wk[0]}]")
+                    for lit in lits:
+                        m.add_implication(lit, f)
+                    flags.append(f)
+            if len(flags) > st.max_weekends:
+                m.add(sum(flags) <= st.max_weekends)
+
+    def _automaton(self, st: Staff, weekends: bool) -> None:
+        """Run lengths (and, with ``weekends``, the weekends worked) of one person as an automaton.
+
+        CP-SAT unrolls an automaton into a flow over the days, whose linear relaxation is far
+        tighter than the equivalent clauses. A state is the current run (working or off, its
+        length capped where it stops mattering, and whether it started on the first day, which
+        exempts it from the minimum) and, with ``weekends``, the weekends worked so far and
+        whether the current weekend is already counted. The label of day ``d`` is ``work[d]``
+        plus 2 on the first day of a weekend and 4 on its later days.
+        """
+        idx, m = self.idx, self.model
+        kmax = st.max_consecutive  # None: unlimited, and run lengths beyond the minimum need not be told apart
+        kmin = max(1, st.min_consecutive)
+        omin = max(1, st.min_consecutive_off)
+        can_work = kmax is None or kmax >= 1
+        cap = st.max_weekends if weekends and st.max_weekends is not None else None
+
+        def run_next(run: tuple[str, int, bool], work: bool) -> tuple[str, int, bool] | None:
+            kind, length, border = run
+            if kind == "start":
+                if work:
+                    return ("w", 1, kmin > 1) if can_work else None
+                return ("o", 1, omin > 1)
+            if kind == "w":
+                if not work:
+                    return ("o", 1, False) if length >= kmin or border else None
+                if kmax is not None and length >= kmax:
+                    return None
+                longer = length + 1 if kmax is not None else min(length + 1, kmin)
+                return ("w", longer, border and longer < kmin)
+            if work:
+                return ("w", 1, False) if can_work and (length >= omin or border) else None
+            longer = min(length + 1, omin)
+            return ("o", longer, border and longer < omin)
+
+        Key = tuple[tuple[str, int, bool], int, bool]
+        start: Key = (("start", 0, True), 0, False)
+        states: dict[Key, int] = {start: 0}
+        triples: list[tuple[int, int, int]] = []
+        todo = [start]
+        while todo:
+            key = todo.pop()
+            run, count, counted = key
+            for position in (0, 1, 2) if cap is not None else (0,):
+                for work in (False, True):
+                    nrun = run_next(run, work)
+                    if nrun is None:
+                        continue
+                    ncount, ncounted = count, False
+                    if cap is not None and position:
+                        already = counted if position == 2 else False
+                        ncounted = already or work
+                        ncount = count + (1 if work and not already else 0)
+                        if ncount > cap:
+                            continue
+                    nkey: Key = (nrun, ncount, ncounted)
+                    if nkey not in states:
+                        states[nkey] = len(states)
+                        todo.append(nkey)
+                    triples.append((states[key], int(work) + 2 * position, states[nkey]))
+        first_of: dict[int, bool] = {}
+        for wk in idx.weekends:
+            for i, d in enumerate(wk):
+                first_of[d] = i == 0
+        labels: list[cp_model.LinearExprT] = []
+        for d in range(idx.problem.days):
+            offset = 0 if cap is None or d not in first_of else (2 if first_of[d] else 4)
+            w = self.work[(st.id, d)]
+            labels.append(offset if w is None else w + offset)
+        m.add_automaton(labels, 0, sorted(states.values()), triples)
+
+    def _min_runs(self, work: Sequence[cp_model.IntVar | None], k: int, *, on: bool) -> None:
+        """Forbid runs of ``on`` shorter than k that touch neither end of the horizon."""
+        H = len(work)
+
+        def lit(d: int, value: bool) -> cp_model.BoolVarT | bool:
+            w = work[d]
+            if w is None:
+                return not value
+            return w if value else ~w
+
+        for length in range(1, k):
+            for start in range(1, H - length):
+                # forbidden: !on at start-1, on at start..start+length-1, !on at start+length
+                clause = [lit(start - 1, on), lit(start + length, on)]
+                clause += [lit(d, not on) for d in range(start, start + length)]
+                if any(c is True for c in clause):
+                    continue
+                self.model.add_bool_or([c for c in clause if not isinstance(c, bool)])
+
+    def _soft_terms(self, staff: Sequence[Staff], terms: list[cp_model.LinearExprT]) -> int:
+        idx, m = self.idx, self.model
+        p = idx.problem
+        offset = 0
+        self.cover: list[tuple[Demand, cp_model.IntVar | int, cp_model.IntVar | int]] = []
+        for dm in p.demand:
+            keys = [(st.id, dm.day, dm.shift, dm.post) for st in staff if _matches(st, dm.skill)]
+            lits = [self.x[k] for k in keys if k in self.x]
+            if dm.under_weight == 0 and dm.over_weight == 0:
+                continue
+            if not lits:
+                offset += dm.under_weight * dm.required
+                continue
+            under = m.new_int_var(0, dm.required, f"under[{dm.day},{dm.shift},{dm.post},{dm.skill}]")
+            over = m.new_int_var(0, max(0, len(lits) - dm.required), f"over[{dm.day},{dm.shift},{dm.post},{dm.skill}]")
+            m.add(sum(lits) + under - over == dm.required)
+            if dm.required and len(lits) > dm.required:  # slack exact in every roster, not only optimal ones
+                short = m.new_bool_var(f"short[{dm.day},{dm.shift},{dm.post},{dm.skill}]")
+                m.add(over == 0).only_enforce_if(short)
+                m.add(under == 0).only_enforce_if(~short)
+            self.cover.append((dm, under, over))
+            terms.append(dm.under_weight * under)
+            if dm.over_weight:
+                terms.append(dm.over_weight * over)
+        ids = {st.id for st in staff}
+        for rq in p.requests:
+            if rq.staff not in ids or rq.weight == 0:
+                continue
+            if rq.shift is None:
+                w = self.work[(rq.staff, rq.day)]
+                lits_ = [] if w is None else [w]
+            else:
+                lits_ = list(self.y(rq.staff, rq.day, rq.shift))
+            if rq.on:
+                offset += rq.weight
+                if lits_:
+                    terms.append(-rq.weight * sum(lits_))
+            elif lits_:
+                terms.append(rq.weight * sum(lits_))
+        if p.fairness_weight:
+            for n, (what, members) in enumerate(_fairness_groups(idx)):
+                values: list[cp_model.LinearExprT] = []
+                for st in members:
+                    if what == "nights":
+                        lits = [v for _d, sid, _post, v in self.vars_of[st.id] if idx.shifts[sid].night]
+                    else:
+                        lits = [v for d, _sid, _post, v in self.vars_of[st.id] if idx.weekday(d) >= 5]
+                    values.append(sum(lits))
+                hi = m.new_int_var(0, p.days, f"{what}_hi[{n}]")
+                lo = m.new_int_var(0, p.days, f"{what}_lo[{n}]")
+                m.add_max_equality(hi, values)
+                m.add_min_equality(lo, values)
+                terms.append(p.fairness_weight * (hi - lo))
+        if p.continuity_weight:
+            real_posts = sorted({dm.post for dm in p.demand if dm.post})
+            if len(real_posts) > 1:
+                for st in staff:
+                    at: list[cp_model.IntVar] = []
+                    for post in real_posts:
+                        lits = [v for _d, _sid, pp, v in self.vars_of[st.id] if pp == post]
+                        if not lits:
+                            continue
+                        a = m.new_bool_var(f"at[{st.id},{post}]")
+                        m.add_max_equality(a, lits)
+                        at.append(a)
+                    if len(at) > 1:
+                        anywhere = m.new_bool_var(f"any[{st.id}]")
+                        m.add_max_equality(anywhere, at)
+                        terms.append(p.continuity_weight * (sum(at) - anywhere))
+        return offset
+
+
+# --------------------------------------------------------------------------------------------
+# Solving
+
+
+class _Callback(cp_model.CpSolverSolutionCallback):
+    def __init__(self, progress: Progress | None, started: float) -> None:
+        super().__init__()
+        self._progress = progress
+        self._started = started
+        self._lock = threading.Lock()
+        self.best: int | None = None
+        self.bound: int | None = None
+        self.error: BaseException | None = None
+
+    def _emit(self) -> None:
+        if self._progress is None or self.best is None or self.error is not None:
+            return
+        try:
+            self._progress(time.perf_counter() - self._started, self.best, self.bound if self.bound is not None else self.best)
+        except Exception as exc:  # a broken progress reporter must not lose the roster
+            self.error = exc
+
+    def on_solution_callback(self) -> None:
+        with self._lock:
+            self.best = round(self.objective_value)
+            self.bound = _bound(self.best_objective_bound, self.best)
+            self._emit()
+
+    def on_bound(self, bound: float) -> None:
+        with self._lock:
+            if not math.isfinite(bound):
+                return
+            new = max(0, math.ceil(bound - 1e-6))
+            if self.best is not None:
+                new = min(new, self.best)
+            if self.bound is None or new > self.bound:
+                self.bound = new
+                self._emit()
+
+
+def _status(code: object) -> Status:
+    if code == cp_model.OPTIMAL:
+        return "optimal"
+    if code == cp_model.FEASIBLE:
+        return "feasible"
+    if code == cp_model.INFEASIBLE:
+        return "infeasible"
+    return "unknown"
+
+
+def solve(
+    problem: Problem,
+    time_limit_s: float = 10.0,
+    workers: int = 2,
+    progress: Progress | None = None,
+    hint: Assignments | None = None,
+) -> Solution:
+    """Best roster found within ``time_limit_s`` seconds on ``workers`` threads.
+
+    ``progress(seconds, objective, bound)`` is called on every improving roster and every
+    improved bound (after the first roster), from the solver's threads. ``hint`` (e.g. last week's or the published roster)
+    warm-starts the search. Without a hint, if CP-SAT has found no roster after a third of the
+    time, the search restarts from a roster built person by person (see :func:`_construct`).
+    """
+    started = time.perf_counter()
+    if isinstance(time_limit_s, bool) or not isinstance(time_limit_s, int | float) or not time_limit_s > 0:
+        raise RosterError(f"求解时限必须大于 0 秒（收到：{time_limit_s!r}）。")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise RosterError(f"求解线程数必须是不小于 1 的整数（收到：{workers!r}）。")
+    idx = _index(problem)
+    notes = _input_notes(idx)
+    model = _Model(idx, problem.staff)
+    deadline = started + time_limit_s
+    callback = _Callback(progress, started)
+    if hint is not None:
+        _add_hint(model, hint, None, {sid for sid, _day in hint})
+    give_up = None if hint is not None else started + time_limit_s / 3
+    solver, code = _run(model, deadline, workers, callback, give_up)
+    fallback: tuple[dict[tuple[str, int], str], dict[tuple[str, int], str]] | None = None
+    if code == cp_model.UNKNOWN and callback.best is None and give_up is not None and time.perf_counter() < deadline - 1:
+        built, built_posts, done = _construct(idx, deadline=min(deadline - 1, time.perf_counter() + time_limit_s / 4))
+        if len(done) == len(problem.staff):
+            fallback = built, built_posts
+        _add_hint(model, built, built_posts, done)
+        solver, code = _run(model, deadline, workers, callback, None, follow_hint=True)
+    if code == cp_model.MODEL_INVALID:
+        raise RuntimeError(f"CP-SAT model invalid: {model.model.validate()}")
+    status = _status(code)
+    assignments: dict[tuple[str, int], str] = {}
+    posts: dict[tuple[str, int], str] = {}
+    if status in ("optimal", "feasible"):
+        for (sid, day, shift, post), var in model.x.items():
+            if solver.boolean_value(var):
+                assignments[(sid, day)] = shift
+                posts[(sid, day)] = post
+        objective = round(solver.objective_value)
+        bound = _bound(solver.best_objective_bound, objective)
+    elif fallback is not None and status == "unknown":  # CP-SAT found nothing: the roster built person by person
+        status = "feasible"
+        assignments, posts = fallback
+        objective = objective_value(problem, assignments, posts)
+        bound = _bound(solver.best_objective_bound, objective)
+    if status in ("optimal", "feasible"):
+        shortfalls = _shortfalls(idx, assignments, posts, optimal=status == "optimal")
+        solution = Solution(assignments, posts, objective, bound, status, 0.0, shortfalls, notes,
+                            objective_breakdown(problem, assignments, posts))
+        if shortfalls:
+            missing = sum(s.missing for s in shortfalls)
+            solution.messages.append(f"有 {len(shortfalls)} 个班次/岗位缺员，共缺 {missing} 人次，详见缺员清单。")
+        if status == "feasible":
+            solution.messages.append(
+                f"已在时限内找到合法班表，目标值 {objective}，已证明的下界 {bound}（差距 {solution.gap:.1%}）。")
+    else:
+        solution = Solution({}, {}, 0, 0, status, 0.0, [], notes)
+        if status == "infeasible":
+            solution.messages.append("硬性规则互相矛盾，无法排出任何合法班表。")
+            solution.messages.extend(_explain_people(idx, deadline=time.perf_counter() + max(5.0, time_limit_s)))
+        else:
+            solution.messages.append(f"在 {time_limit_s:g} 秒内未找到合法班表，请延长求解时限。")
+            culprits = _explain_people(idx, deadline=time.perf_counter() + min(10.0, time_limit_s / 4), quiet=True)
+            solution.messages.extend(culprits)
+    if callback.error is not None:
+        solution.messages.append(f"进度回调出错：{callback.error}")
+    solution.seconds = time.perf_counter() - started
+    return solution
+
+
+def _bound(value: float, objective: int) -> int:
+    """CP-SAT's proven lower bound as an integer between 0 (every term is non-negative) and the objective."""
+    return max(0, min(objective, math.ceil(value - 1e-6))) if math.isfinite(value) else 0
+
+
+def _add_hint(model: _Model, hint: Assignments, posts: Posts | None, staff: set[str]) -> None:
+    for (sid, day, shift, post), var in model.x.items():
+        if sid in staff:
+            model.model.add_hint(var, hint.get((sid, day)) == shift and (posts is None or posts.get((sid, day)) == post))
+
+
+def _run(
+    model: _Model, deadline: float, workers: int, callback: _Callback, give_up: float | None, *, follow_hint: bool = False
+) -> tuple[cp_model.CpSolver, object]:
+    """One CP-SAT run until ``deadline``; stopped at ``give_up`` if it has not found a roster by then.
+
+    ``follow_hint``: lead with a worker without LP, which turns the hint into a first roster at once
+    (on big models the LP workers spend the whole time limit on their relaxation)."""
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(0.01, deadline - time.perf_counter())
+    solver.parameters.num_workers = workers
+    if follow_hint:
+        solver.parameters.subsolvers.extend(["quick_restart_no_lp", "max_lp", "core", "default_lp"])
+    elif workers == 1:
+        solver.parameters.linearization_level = 2
+    elif workers < 8:
+        # CP-SAT's portfolio includes its strongest-LP worker (max_lp) only from 8 workers on, and on
+        # rosters that worker proves the bounds; with fewer workers, take it first.
+        solver.parameters.subsolvers.extend(["max_lp", "core", "quick_restart", "default_lp"])
+    solver.best_bound_callback = callback.on_bound
+    timer: threading.Timer | None = None
+    if give_up is not None:
+
+        def stop_if_nothing() -> None:
+            if callback.best is None:
+                solver.stop_search()
+
+        timer = threading.Timer(max(0.0, give_up - time.perf_counter()), stop_if_nothing)
+        timer.daemon = True
+        timer.start()
+    try:
+        code = solver.solve(model.model, callback)
+    finally:
+        if timer is not None:
+            timer.cancel()
+    return solver, code
+
+
+def _construct(idx: _Index, deadline: float) -> tuple[dict[tuple[str, int], str], dict[tuple[str, int], str], set[str]]:
+    """A starting roster built person by person (the hard rules are all personal, so each person's
+    legal schedule is found by a small model), each taking the slots still short given the people
+    before. CP-SAT may need long to find a first roster on big instances; this one is a hint."""
+    p = idx.problem
+    residual = {i: dm.required for i, dm in enumerate(p.demand)}
+    rows: dict[tuple[int, str, str], list[int]] = defaultdict(list)
+    for i, dm in enumerate(p.demand):
+        rows[(dm.day, dm.shift, dm.post)].append(i)
+    wishes: dict[str, list[Request]] = defaultdict(list)
+    for rq in p.requests:
+        wishes[rq.staff].append(rq)
+    assignments: dict[tuple[str, int], str] = {}
+    posts: dict[tuple[str, int], str] = {}
+    done: set[str] = set()
+    for st in p.staff:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            break
+        sub = _Model(idx, [st], soft=False)
+        terms: list[cp_model.LinearExprT] = []
+        for d, sid, post, var in sub.vars_of[st.id]:
+            cost = 0
+            for i in rows.get((d, sid, post), ()):
+                dm = p.demand[i]
+                if _matches(st, dm.skill):
+                    cost += -dm.under_weight if residual[i] > 0 else dm.over_weight
+            for rq in wishes[st.id]:
+                if rq.day == d and rq.shift in (None, sid):
+                    cost += -rq.weight if rq.on else rq.weight
+            if cost:
+                terms.append(cost * var)
+        if terms:
+            sub.model.minimize(sum(terms))
+        solver = cp_model.CpSolver()
+        solver.parameters.max_time_in_seconds = min(left, 0.1)
+        solver.parameters.num_workers = 1
+        solver.parameters.linearization_level = 2
+        solver.parameters.cp_model_presolve = False
+        if solver.solve(sub.model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            continue
+        done.add(st.id)
+        for d, sid, post, var in sub.vars_of[st.id]:
+            if solver.boolean_value(var):
+                assignments[(st.id, d)] = sid
+                posts[(st.id, d)] = post
+                for i in rows.get((d, sid, post), ()):
+                    if _matches(st, p.demand[i].skill):
+                        residual[i] -= 1
+    return assignments, posts, done
+
+
+def _input_notes(idx: _Index) -> list[str]:
+    notes: list[str] = []
+    p = idx.problem
+    for st in p.staff:
+        if not any(_blocked(idx, st, d, sh.id, post) is None for d in range(p.days) for sh in p.shifts
+                   for post in idx.posts_of(d, sh.id)):
+            notes.append(f"{_who(st)}在排班期内没有任何可上的班次（休息日、不可用时段、技能或岗位限制）。")
+    seen: dict[tuple[str, int, str | None], bool] = {}
+    for rq in p.requests:
+        key = (rq.staff, rq.day, rq.shift)
+        if key in seen and seen[key] != rq.on:
+            what = _shift_zh(idx, rq.shift) if rq.shift else "班"
+            notes.append(f"{_who(idx.staff[rq.staff])}{_day_zh(idx, rq.day)}既申请上{what}又申请不上，"
+                         "两项申请互相矛盾，必有一项无法满足。")
+        seen[key] = rq.on
+    return notes
+
+
+def _feasible(idx: _Index, st: Staff, relax: frozenset[str], seconds: float) -> bool | None:
+    model = _Model(idx, [st], relax=relax, soft=False)
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = seconds
+    solver.parameters.num_workers = 1
+    code = solver.solve(model.model)
+    if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return True
+    return False if code == cp_model.INFEASIBLE else None
+
+
+def _explain_people(idx: _Index, deadline: float, *, quiet: bool = False) -> list[str]:
+    """Per person (all hard rules are personal), whose rules contradict each other and what to relax.
+
+    ``quiet``: say nothing when nobody is found (the search merely ran out of time)."""
+    out: list[str] = []
+    for st in idx.problem.staff:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            out.append("诊断时间已用完，其余人员未检查。")
+            break
+        if _feasible(idx, st, frozenset(), min(left, 2.0)) is not False:
+            continue
+        fixes = [rule for rule in _RELAXABLE if _feasible(idx, st, frozenset({rule}), 1.0)]
+        text = f"{_who(st)}的个人规则无法同时满足"
+        if fixes:
+            text += "：放宽以下任一项即可排出——" + "、".join(RULES_ZH[r] for r in fixes) + "。"
+        else:
+            text += "（需同时放宽多项规则）。"
+        out.append(text)
+    if not out and not quiet:
+        out.append("未能定位到具体人员，请检查班次衔接和各项上下限设置。")
+    return out
+
+
+def _shortfalls(idx: _Index, assignments: Assignments, posts: Posts, *, optimal: bool) -> list[Shortfall]:
+    p = idx.problem
+    by_staff, _ = _schedules(idx, assignments, posts)
+    present: dict[tuple[int, str, str], list[Staff]] = defaultdict(list)
+    for st in p.staff:
+        for day, (shift, post) in by_staff[st.id].items():
+            present[(day, shift, post)].append(st)
+    out: list[Shortfall] = []
+    standing: dict[str, set[tuple[str, int | None]]] = {}  # each person's own violations (none in a solved roster)
+    for dm in p.demand:
+        have = sum(1 for st in present.get((dm.day, dm.shift, dm.post), ()) if _matches(st, dm.skill))
+        if have >= dm.required:
+            continue
+        out.append(Shortfall(dm.day, dm.shift, dm.post, dm.skill, dm.required, have, dm.required - have,
+                             _why_short(idx, by_staff, dm, have, standing, optimal=optimal)))
+    return out
+
+
+_BLOCK_ZH = {
+    "days_off": "休息或不可用",
+    "shift_not_allowed": "不能上此班次",
+    "skill": "缺少此班次所需技能",
+    "post": "不属于此岗位",
+    "elsewhere": "已排在其他班次或岗位",
+    "max_minutes": "已达总工时上限",
+    "week_minutes": "已达每周工时上限",
+    "max_shifts": "已达此班次次数上限",
+    "max_consecutive": "再排会超过连续上班天数上限",
+    "succession": "与前后一天的班次衔接不上（休息不足）",
+    "max_weekends": "已达周末上班上限",
+    "min_consecutive": "单独加一天会形成过短的连续上班段",
+    "min_consecutive_off": "再排会使连续休息天数不足",
+    "free": "可以排入但会违背本人申请或增加其他代价",
+}
+
+
+def _who_matches(skill: str | None) -> str:
+    if skill is None:
+        return "可排人员"
+    if skill in KINDS:
+        return KINDS[skill]
+    return f"具备「{_skill_zh(skill)}」技能的人员"
+
+
+def _why_short(idx: _Index, by_staff: Mapping[str, Mapping[int, tuple[str, str]]], dm: Demand, have: int,
+               standing: dict[str, set[tuple[str, int | None]]], *, optimal: bool) -> str:
+    """Why a demand row is short: per candidate, what keeps them from this slot (the first rule an
+    extra shift here would break, tried against their whole schedule)."""
+    who = _who_matches(dm.skill)
+    candidates = [st for st in idx.problem.staff if _matches(st, dm.skill)]
+    head = f"{_slot_zh(idx, dm.day, dm.shift, dm.post)}需要 {dm.required} 人，只排到 {have} 人"
+    if not candidates:
+        return f"{head}：没有任何{who}。"
+    reasons: dict[str, list[str]] = defaultdict(list)
+    for st in candidates:
+        sched = by_staff[st.id]
+        got = sched.get(dm.day)
+        name = st.name or st.id
+        if got == (dm.shift, dm.post):
+            continue
+        block = _blocked(idx, st, dm.day, dm.shift, dm.post)
+        if block is not None:
+            reasons[block].append(name)
+            continue
+        if got is not None:
+            reasons["elsewhere"].append(f"{name}：{_shift_zh(idx, got[0])}" + (f"「{got[1]}」" if got[1] else ""))
+            continue
+        trial = dict(sched)
+        trial[dm.day] = (dm.shift, dm.post)
+        if st.id not in standing:
+            standing[st.id] = {(v.rule, v.day) for v in _staff_violations(idx, st, sched)}
+        new = [v.rule for v in _staff_violations(idx, st, trial) if (v.rule, v.day) not in standing[st.id]]
+        reasons[next((r for r in _BLOCK_ZH if r in new), "free")].append(name)
+    if not reasons:
+        return f"{head}：{who}共 {len(candidates)} 人，已全部排在此处，人数不够。"
+    parts = []
+    for rule, names in sorted(reasons.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        listed = f"（{'，'.join(names)}）" if len(names) <= 3 else ""
+        parts.append(f"{len(names)} 人{_BLOCK_ZH[rule]}{listed}")
+    text = f"{head}：{who}共 {len(candidates)} 人，其中 " + "；".join(parts) + "。"
+    if reasons.get("free") and not optimal:
+        text += "求解时限内未能进一步优化，可延长时限再试。"
+    return text

@@ -1,0 +1,316 @@
+"""Roster solver: Curtois & Qu benchmark instances, an independent objective and rule check, gate examples."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from lianfang.engines import nrp_format, roster
+from lianfang.engines.nrp_format import NrpFormatError
+from lianfang.engines.roster import Demand, Problem, Request, RosterError, ShiftType, Staff
+
+_SHARED = Path(__file__).resolve().parents[3] / "shared" / "benchmarks" / "shift-scheduling"
+DATA = _SHARED if (_SHARED / "Instance1.txt").exists() else Path(__file__).resolve().parents[1] / "data" / "shift-scheduling"
+BEST = nrp_format.read_best_known(DATA / "best_known.csv")
+
+
+def instance(n: int) -> Problem:
+    return nrp_format.read_instance(DATA / f"Instance{n}.txt")
+
+
+# ------------------------------------------------------------------ reading the benchmark format
+
+# days, staff, shift types, days-off entries, on requests, off requests, cover rows (README table)
+SIZES = {1: (14, 8, 1, 8, 21, 5, 14), 2: (14, 14, 2, 14, 50, 12, 28), 3: (14, 20, 3, 20, 39, 25, 42),
+         4: (28, 10, 2, 20, 52, 19, 56)}
+
+
+@pytest.mark.parametrize("n", sorted(SIZES))
+def test_reads_instances_one_to_four(n: int) -> None:
+    p = instance(n)
+    days_off = sum(len(st.days_off) for st in p.staff)
+    on = sum(1 for r in p.requests if r.on)
+    off = sum(1 for r in p.requests if not r.on)
+    assert (p.days, len(p.staff), len(p.shifts), days_off, on, off, len(p.demand)) == SIZES[n]
+    assert all(d.under_weight == 100 and d.over_weight == 1 and d.post == "" and d.skill is None for d in p.demand)
+
+
+def test_reads_every_field_of_instance_three() -> None:
+    p = instance(3)
+    shifts = {sh.id: sh for sh in p.shifts}
+    assert shifts["L"].minutes == 480 and shifts["L"].forbidden_next == {"E", "D"}
+    assert shifts["D"].forbidden_next == {"E"} and shifts["E"].forbidden_next == frozenset()
+    a = p.staff[0]
+    assert a.id == "A" and set(a.max_shifts) == {"E", "D", "L"}
+    assert isinstance(a.max_minutes, int) and a.max_minutes >= a.min_minutes > 0
+    assert a.max_consecutive and a.min_consecutive >= 1 and a.min_consecutive_off >= 1 and a.max_weekends is not None
+    assert p.requests[0] == Request("B", 0, "D", True, 1)
+    assert Request("A", 9, "E", False, 2) in p.requests and p.demand[1] == Demand(0, "D", required=3)
+
+
+def test_malformed_instance_is_explained_in_chinese() -> None:
+    text = (DATA / "Instance1.txt").read_text().replace("A,D=14,4320", "A,D=x,4320")
+    with pytest.raises(NrpFormatError, match="班次上限"):
+        nrp_format.parse(text)
+    with pytest.raises(NrpFormatError, match="缺少段落 SECTION_STAFF"):
+        nrp_format.parse("SECTION_HORIZON\n14\n\nSECTION_SHIFTS\nD,480,\n")
+
+
+# ------------------------------------------------------------------ solving the benchmark
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_reaches_the_best_known_value(n: int) -> None:
+    p = instance(n)
+    best, lower = BEST[f"Instance{n}"]
+    sol = roster.solve(p, time_limit_s=60, workers=2)
+    assert sol.status == "optimal"  # in about a second on 2 cores
+    assert sol.objective == best == lower == sol.bound
+    assert roster.objective_value(p, sol.assignments, sol.posts) == sol.objective
+    assert roster.check(p, sol.assignments, sol.posts) == []
+    assert sum(sol.breakdown.values()) == sol.objective
+
+
+def test_progress_reports_improving_rosters_and_bounds() -> None:
+    seen: list[tuple[float, int, int]] = []
+    sol = roster.solve(instance(2), time_limit_s=60, progress=lambda s, obj, bound: seen.append((s, obj, bound)))
+    assert seen
+    assert all(s >= 0 and bound <= obj for s, obj, bound in seen)
+    objectives = [obj for _s, obj, _b in seen]
+    assert objectives == sorted(objectives, reverse=True)
+    assert seen[-1][1] == sol.objective == 828
+
+
+def test_hint_warm_starts_from_a_previous_roster() -> None:
+    p = instance(1)
+    first = roster.solve(p, time_limit_s=30)
+    again = roster.solve(p, time_limit_s=30, hint=first.assignments)
+    assert again.objective == first.objective == 607
+
+
+# ------------------------------------------------------------------ the independent check
+
+
+def test_check_finds_violations_in_a_broken_roster() -> None:
+    p = instance(3)
+    sol = roster.solve(p, time_limit_s=30)
+    broken = dict(sol.assignments)
+    a = p.staff[0]
+    day_off = min(a.days_off)
+    broken[(a.id, day_off)] = next(s for s, most in a.max_shifts.items() if most)
+    for d in range(p.days):  # B works every day on the last shift it may work
+        broken[(p.staff[1].id, d)] = "L" if p.staff[1].max_shifts.get("L") else next(iter(p.staff[1].max_shifts))
+    errors = roster.check(p, broken)
+    assert any("「A」" in e and "休息日" in e for e in errors)
+    assert any("「B」" in e and "连续上班" in e and "超过上限" in e for e in errors)
+    assert any("「B」" in e and "总工时" in e for e in errors)
+    assert roster.check(p, {("nobody", 0): "D"})[0] == "排班表中有未知人员：nobody。"
+
+
+def small(**staff_rules: object) -> Problem:
+    shifts = (ShiftType("E", 480, forbidden_next=frozenset(), start=6 * 60, name="早班"),
+              ShiftType("L", 480, forbidden_next=frozenset({"E"}), start=14 * 60, name="晚班"))
+    return Problem(days=7, shifts=shifts, staff=(Staff("p", **staff_rules),))  # type: ignore[arg-type]
+
+
+def test_check_explains_each_rule() -> None:
+    assert "次日不能接早班" in roster.check(small(), {("p", 0): "L", ("p", 1): "E"})[0]
+    p = small(min_consecutive=2, min_consecutive_off=2, max_weekends=0)
+    # a 1-day run touching the first day is fine (what came before is unknown); one inside is not
+    assert roster.check(p, {("p", 0): "E"}) == []
+    assert "只连续上班 1 天" in roster.check(p, {("p", 2): "E"})[0]
+    assert "只休息 1 天" in roster.check(p, {("p", 0): "E", ("p", 2): "E", ("p", 3): "E"})[0]
+    assert "周末上班" in " ".join(roster.check(p, {("p", 5): "E", ("p", 6): "E"}))
+    two = (ShiftType("A", 480, start=16 * 60, name="中班"), ShiftType("M", 480, start=8 * 60, name="早班"))
+    rest = Problem(days=2, shifts=two, staff=(Staff("p"),), min_rest_minutes=12 * 60)
+    assert "休息不足 12 小时" in roster.check(rest, {("p", 0): "A", ("p", 1): "M"})[0]
+
+
+# ------------------------------------------------------------------ gates: posts, kinds, skills
+
+THREE_SHIFTS = (
+    ShiftType("M", 480, start=8 * 60, name="早班"),
+    ShiftType("A", 480, start=16 * 60, name="中班"),
+    ShiftType("N", 480, start=0, night=True, requires=frozenset({"night"}), name="夜班"),
+)
+
+
+def gate_problem(staff: tuple[Staff, ...], days: int = 3) -> Problem:
+    demand = []
+    for d in range(days):
+        for sh in THREE_SHIFTS:
+            demand.append(Demand(d, sh.id, post="高速出口", skill="medical", required=1, under_weight=1000, over_weight=0))
+            demand.append(Demand(d, sh.id, post="高速出口", skill="police", required=1, under_weight=1000, over_weight=0))
+    return Problem(days=days, shifts=THREE_SHIFTS, staff=staff, demand=tuple(demand), min_rest_minutes=12 * 60)
+
+
+def test_demand_nobody_can_meet_is_a_reported_shortfall_not_an_empty_roster() -> None:
+    staff = (
+        Staff("p1", kind="police", skills=frozenset({"night"}), name="王警官"),
+        Staff("p2", kind="police", skills=frozenset({"night"}), name="刘警官"),
+        Staff("p3", kind="police", skills=frozenset({"night"}), name="陈警官"),
+        Staff("v1", kind="volunteer", skills=frozenset({"driver"}), name="李志愿"),  # no medical skill, no nights
+    )
+    p = gate_problem(staff)
+    sol = roster.solve(p, time_limit_s=10)
+    assert sol.status == "optimal" and sol.assignments
+    medical = [s for s in sol.shortfalls if s.skill == "medical"]
+    assert len(medical) == 9 and all(s.missing == 1 and "没有任何医护人员" in s.reason_zh for s in medical)
+    assert not [s for s in sol.shortfalls if s.skill == "police"]  # three police cover three shifts a day
+    assert sol.objective == 9 * 1000 == roster.objective_value(p, sol.assignments, sol.posts)
+    assert any("缺员" in m for m in sol.messages)
+    assert roster.check(p, sol.assignments, sol.posts) == []
+
+
+def test_shortfall_reasons_name_who_is_off_or_lacks_the_skill() -> None:
+    staff = (
+        Staff("p1", kind="police", skills=frozenset({"night"}), name="王警官"),
+        Staff("p2", kind="police", skills=frozenset({"night"}), name="刘警官"),
+        Staff("p3", kind="police", skills=frozenset({"night"}), name="陈警官"),
+        Staff("m1", kind="medical", days_off=frozenset({1}), name="赵医生"),  # not night-capable
+        Staff("v1", kind="volunteer", name="李志愿"),
+    )
+    sol = roster.solve(gate_problem(staff), time_limit_s=10)
+    reasons = {(s.day, s.shift, s.skill): s.reason_zh for s in sol.shortfalls}
+    assert "休息或不可用（赵医生）" in reasons[(1, "M", "medical")]
+    assert "第 2 天（周二）早班「高速出口」需要 1 人，只排到 0 人" in reasons[(1, "M", "medical")]
+    assert "缺少此班次所需技能（赵医生）" in reasons[(0, "N", "medical")]
+    assert any("已排在其他班次或岗位（赵医生：" in r for r in reasons.values())
+    night = roster.check(gate_problem(staff), {("v1", 0): "N"})
+    assert night == ["「李志愿」第 1 天（周一）：夜班需要「夜班」资质，此人不具备。"]
+
+
+def test_everyone_at_max_hours_is_the_reason() -> None:
+    staff = tuple(Staff(f"m{i}", kind="medical", skills=frozenset({"night"}), max_minutes=480, name=f"医生{i}") for i in range(2))
+    p = Problem(days=2, shifts=THREE_SHIFTS[:1], staff=staff,
+                demand=tuple(Demand(d, "M", post="卡口", skill="medical", required=2) for d in range(2)))
+    sol = roster.solve(p, time_limit_s=10)
+    assert sum(s.missing for s in sol.shortfalls) == 2  # each may work one 8-hour shift: two of four places filled
+    assert all("2 人已达总工时上限（医生0，医生1）" in s.reason_zh for s in sol.shortfalls)
+
+
+def test_over_constrained_person_is_named_with_the_rule_to_relax() -> None:
+    p = Problem(days=7, shifts=THREE_SHIFTS[:1], staff=(
+        Staff("ok", name="张三"),
+        Staff("x", name="李四", min_minutes=5 * 480, days_off=frozenset({0, 1, 2, 3})),
+    ))
+    sol = roster.solve(p, time_limit_s=10)
+    assert sol.status == "infeasible" and sol.assignments == {}
+    text = " ".join(sol.messages)
+    assert "「李四」的个人规则无法同时满足" in text and "总工时下限" in text and "休息日" in text
+    assert "张三" not in text
+
+
+def test_bad_input_raises_a_chinese_error() -> None:
+    base = gate_problem((Staff("v1", kind="volunteer"),))
+    with pytest.raises(RosterError, match="未知班次：X"):
+        roster.solve(Problem(days=1, shifts=THREE_SHIFTS, staff=base.staff, demand=(Demand(0, "X"),)))
+    with pytest.raises(RosterError, match="人员编号重复"):
+        roster.check(Problem(days=1, shifts=THREE_SHIFTS, staff=base.staff * 2), {})
+    with pytest.raises(RosterError, match="超出排班范围"):
+        roster.solve(Problem(days=1, shifts=THREE_SHIFTS, staff=base.staff, requests=(Request("v1", 3, None, False),)))
+    with pytest.raises(RosterError, match="求解时限"):
+        roster.solve(base, time_limit_s=0)
+    notes = roster.solve(Problem(days=1, shifts=THREE_SHIFTS, staff=(Staff("v1", name="李志愿", days_off=frozenset({0})),),
+                                 requests=(Request("v1", 0, "M", True), Request("v1", 0, "M", False))), time_limit_s=5).messages
+    assert any("没有任何可上的班次" in n for n in notes) and any("互相矛盾" in n for n in notes)
+
+
+# ------------------------------------------------------------------ model and recomputation agree
+
+
+def random_problem(rng: random.Random) -> Problem:
+    days = rng.choice([7, 9, 10])
+    shifts = (*THREE_SHIFTS, ShiftType("D", 600, forbidden_next=frozenset({"M"}), name="白班"))
+    kinds = ["local", "police", "volunteer", "medical"]
+    staff = []
+    for i in range(rng.randint(3, 5)):
+        staff.append(Staff(
+            f"s{i}", kind=rng.choice(kinds), skills=frozenset(rng.sample(["night", "driver", "party"], rng.randint(0, 2))),
+            max_shifts={sh.id: rng.choice([0, 2, 3, days]) for sh in shifts if rng.random() < 0.5},
+            min_minutes=rng.choice([0, 960]), max_minutes=rng.choice([None, 2400, 3600]),
+            max_consecutive=rng.choice([None, 2, 3, 4]), min_consecutive=rng.choice([1, 2]),
+            min_consecutive_off=rng.choice([1, 2]), max_weekends=rng.choice([None, 0, 1]),
+            days_off=frozenset(rng.sample(range(days), 1)), unavailable=frozenset({(rng.randrange(days), "M")}),
+            posts=frozenset(rng.sample(["东卡口", "西卡口"], rng.randint(1, 2))) if rng.random() < 0.5 else frozenset(),
+            max_week_minutes=rng.choice([None, 2400]),
+        ))
+    demand = [Demand(d, sh.id, post=rng.choice(["东卡口", "西卡口"]), skill=rng.choice([None, None, "police", "night"]),
+                     required=rng.randint(0, 2), under_weight=rng.choice([10, 100]), over_weight=rng.choice([0, 1, 3]))
+              for d in range(days) for sh in shifts if rng.random() < 0.6]
+    requests = [Request(st.id, rng.randrange(days), rng.choice([None, "M", "N"]), rng.random() < 0.5, rng.randint(1, 5))
+                for st in staff for _ in range(2)]
+    return Problem(days=days, shifts=shifts, staff=tuple(staff), demand=tuple(demand), requests=tuple(requests),
+                   fairness_weight=rng.choice([0, 2]), continuity_weight=rng.choice([0, 3]),
+                   first_weekday=rng.randrange(7), min_rest_minutes=rng.choice([0, 11 * 60]))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_solver_objective_equals_the_recomputed_one_on_random_problems(seed: int) -> None:
+    p = random_problem(random.Random(seed))
+    sol = roster.solve(p, time_limit_s=20)
+    if sol.status == "infeasible":
+        assert any("个人规则无法同时满足" in m for m in sol.messages)
+        return
+    assert sol.status == "optimal"
+    assert roster.check(p, sol.assignments, sol.posts) == []
+    assert roster.objective_breakdown(p, sol.assignments, sol.posts) == sol.breakdown
+    assert roster.objective_value(p, sol.assignments, sol.posts) == sol.objective == sol.bound
+
+
+def tiny_problem(rng: random.Random) -> Problem:
+    days = 6
+    shifts = (ShiftType("E", 480, name="早班"), ShiftType("L", 600, forbidden_next=frozenset({"E"}), name="晚班"))
+    staff = tuple(Staff(
+        f"s{i}", kind=rng.choice(["police", "medical"]), max_shifts={"L": rng.choice([1, 2, 6])},
+        min_minutes=rng.choice([0, 960]), max_minutes=rng.choice([None, 2400]), max_consecutive=rng.choice([None, 2, 3]),
+        min_consecutive=rng.choice([1, 2, 3]), min_consecutive_off=rng.choice([1, 2]), max_weekends=rng.choice([None, 0, 1]),
+        days_off=frozenset(rng.sample(range(days), rng.randint(0, 1))),
+    ) for i in range(2))
+    demand = tuple(Demand(d, sh.id, skill=rng.choice([None, "police"]), required=rng.randint(0, 2),
+                          under_weight=rng.choice([7, 20]), over_weight=rng.choice([0, 1, 3]))
+                   for d in range(days) for sh in shifts)
+    requests = tuple(Request(st.id, rng.randrange(days), rng.choice([None, "E", "L"]), rng.random() < 0.5, rng.randint(1, 9))
+                     for st in staff for _ in range(3))
+    return Problem(days=days, shifts=shifts, staff=staff, demand=demand, requests=requests,
+                   first_weekday=rng.randrange(7), fairness_weight=rng.choice([0, 5]))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_solver_matches_exhaustive_search_on_tiny_problems(seed: int) -> None:
+    """Every roster of two people over six days, filtered by check() and scored by objective_value()."""
+    p = tiny_problem(random.Random(seed))
+    options: list[str | None] = [None, "E", "L"]
+    legal: list[list[dict[tuple[str, int], str]]] = []
+    for st in p.staff:
+        alone = Problem(days=p.days, shifts=p.shifts, staff=(st,), first_weekday=p.first_weekday)
+        scheds = []
+        for code in range(3**p.days):
+            sched: dict[tuple[str, int], str] = {}
+            for d in range(p.days):
+                code, pick = divmod(code, 3)
+                shift = options[pick]
+                if shift is not None:
+                    sched[(st.id, d)] = shift
+            if not roster.check(alone, sched):
+                scheds.append(sched)
+        legal.append(scheds)
+    sol = roster.solve(p, time_limit_s=20)
+    if not all(legal):
+        assert sol.status == "infeasible"
+        return
+    best = min(roster.objective_value(p, a | b) for a in legal[0] for b in legal[1])
+    assert sol.status == "optimal" and sol.objective == best
+    assert roster.check(p, sol.assignments) == []
+
+
+def test_roster_built_person_by_person_is_legal() -> None:
+    """The fallback start used on big models (when CP-SAT finds nothing early) breaks no rule."""
+    p = instance(4)
+    built, posts, done = roster._construct(roster._index(p), deadline=time.perf_counter() + 30)
+    assert done == {st.id for st in p.staff}
+    assert roster.check(p, built, posts) == []
+    assert roster.objective_value(p, built, posts) >= BEST["Instance4"][0]

@@ -22,8 +22,12 @@ api = NinjaAPI(title="联防 Lianfang API", version="1", auth=django_auth, urls_
 
 def _add_routers() -> None:
     from lianfang.checkpoints.api import router as gate_router
+    from lianfang.masstesting.api import router as masstesting_router
+    from lianfang.rosters.api import router as roster_router
 
     api.add_router("/gate", gate_router)
+    api.add_router("/rosters", roster_router)
+    api.add_router("/masstesting", masstesting_router)
 
 
 _add_routers()

@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     "lianfang.checkpoints",
     "lianfang.control",
     "lianfang.checkins",
+    "lianfang.rosters",
+    "lianfang.masstesting",
 ]
 
 MIDDLEWARE = [

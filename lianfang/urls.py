@@ -18,5 +18,7 @@ urlpatterns = [
     path("", include("lianfang.control.urls")),
     path("", include("lianfang.checkpoints.urls")),
     path("", include("lianfang.checkins.urls")),
+    path("", include("lianfang.rosters.urls")),
+    path("", include("lianfang.masstesting.urls")),
     path("", include("lianfang.core.urls")),
 ]

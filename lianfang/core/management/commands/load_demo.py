@@ -31,11 +31,21 @@ class Command(BaseCommand):
         from lianfang.checkins.demo import load_checkin_demo
 
         checkins = load_checkin_demo(summary.subdistrict)
+        from lianfang.rosters.demo import load_roster_demo
+
+        rosters = load_roster_demo(summary.subdistrict)
+        from lianfang.masstesting.demo import load_masstesting_demo
+
+        masstesting = load_masstesting_demo(summary.subdistrict)
         verb = "Loaded" if summary.created else "Reusing"
         self.stdout.write(f"{verb} {summary.subdistrict.name} ({summary.subdistrict.code}): "
                           f"{summary.persons} persons in {time.monotonic() - started:.1f} s")
         self.stdout.write(f"Key-person cases: {control['cases']}; gate scans: {gates['scans']}; "
                           f"roll-call groups: {checkins['groups']}")
+        if rosters:
+            self.stdout.write("Rosters: " + ", ".join(f"{k} {v}" for k, v in rosters.items()))
+        if masstesting:
+            self.stdout.write("Mass testing: " + ", ".join(f"{k} {v}" for k, v in masstesting.items()))
         self.stdout.write(f"\nDemo logins (password: {DEMO_PASSWORD}):")
         for username, role, scope in summary.users:
             self.stdout.write(f"  {username:<16} {role:<10} {scope}")

@@ -564,10 +564,10 @@ def _judge(rnd: Round, item: SampleIn, key: tuple[str, str], code: str, chash: s
         alert = colour
     retest = person.pk in pending_retest
     if tube.pool_size > 1:
+        if retest:
+            raise MassTestError("retest_single_tube", f"⚠ {person.name}待复核（混管阳性）：须单人单管复核采样，请换单管")
         if alert:
             raise MassTestError("alert_single_tube", f"⚠ {person.name}：{alert}。请立即报告，单人单管、分开采样，不得混管")
-        if retest:
-            raise MassTestError("retest_single_tube", f"{person.name}待复核：须单人单管复核采样，请换单管")
     rule = rule_for(rnd, rules, person.village_id, person.grid_id)
     if rule.kind == PoolRule.Kind.HOUSEHOLD and tube.kind != Tube.Kind.HOUSEHOLD and tube.pool_size > 1:
         raise MassTestError("rule_household", f"{person.name}所在区域为封控区，须一户一管：请换一户一管试管")

@@ -1,0 +1,168 @@
+// The sampling page: tube barcode, then people by ID or name/pinyin; every entry carries a nonce, so
+// a retry (or a queue synced later through the batch endpoint) is never recorded twice.
+(function () {
+  "use strict";
+  var page = document.getElementById("sample-page");
+  if (!page) return;
+  var round = page.dataset.round, site = page.dataset.site, lane = page.dataset.lane, home = !!page.dataset.home;
+  var device = page.dataset.device, perBag = parseInt(page.dataset.perBag, 10);
+  var api = "/api/masstesting/rounds/" + round;
+  var csrf = page.querySelector("input[name=csrfmiddlewaretoken]").value;
+  var $ = function (id) { return document.getElementById(id); };
+  var tube = null, queueKey = "mt-queue-" + round;
+
+  function nonce() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID().replace(/-/g, "");
+    return Date.now().toString(16) + Math.random().toString(16).slice(2);
+  }
+  function post(path, body) {
+    return fetch(api + path, {method: "POST", credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRFToken": csrf}, body: JSON.stringify(body)})
+      .then(function (r) { return r.json().then(function (j) { return {status: r.status, body: j}; }); });
+  }
+  function show(kind, html) {
+    var box = $("result-box");
+    box.hidden = false;
+    box.className = "card " + (kind === "ok" ? "ok-box" : kind === "warn" ? "warn-box" : "error-box");
+    box.innerHTML = html;
+  }
+  function esc(s) { return String(s == null ? "" : s).replace(/[&<>"]/g, function (c) { return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]; }); }
+  function log(text) {
+    var li = document.createElement("li");
+    li.textContent = new Date().toTimeString().slice(0, 5) + " " + text;
+    $("log").insertBefore(li, $("log").firstChild);
+  }
+  function renderTube() {
+    if (!tube) {
+      $("tube-status").textContent = "请先扫描试管条码。";
+      $("tube-members").innerHTML = "";
+      $("person-box").hidden = true;
+      $("close-tube").hidden = true;
+      $("tube-input").focus();
+      return;
+    }
+    var closed = tube.status === "closed";
+    $("tube-status").innerHTML = "试管 <b id='tube-code'>" + esc(tube.barcode) + "</b> · <b id='tube-count'>" + tube.count + "/" + tube.pool_size +
+      "</b>" + (closed ? " · 已封管" : " · 采样中");
+    $("tube-members").innerHTML = (tube.members || []).map(function (m) { return "<li>" + esc(m) + "</li>"; }).join("");
+    $("person-box").hidden = closed;
+    $("close-tube").hidden = closed || tube.count === 0;
+    if (closed) { tube = null; $("tube-input").value = ""; $("tube-input").focus(); }
+    else { $("person-input").focus(); }
+  }
+  function waiting(delta) { var el = $("bag-waiting"); el.textContent = Math.max(0, parseInt(el.textContent, 10) + delta); }
+
+  $("tube-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var code = $("tube-input").value.trim();
+    if (!code) return;
+    var size = $("tube-size").value, body = {barcode: code, home: home};
+    if (site) body.site_id = parseInt(site, 10);
+    if (lane) body.lane_id = parseInt(lane, 10);
+    if (size === "household") body.kind = "household"; else body.pool_size = parseInt(size, 10);
+    post("/tubes", body).then(function (r) {
+      if (r.status >= 400) { show("error", esc(r.body.message || r.body.detail || "开管失败")); $("tube-input").select(); return; }
+      tube = r.body;
+      show("ok", (r.body.created ? "已开管 " : "继续使用 ") + esc(tube.barcode));
+      renderTube();
+    }).catch(function () { show("error", "网络中断：请联网后再开管"); });
+  });
+
+  function entry(item, label) {
+    item.nonce = nonce();
+    item.tube = tube.barcode;
+    item.device_id = device;
+    item.device_time = new Date().toISOString();
+    send(item, label);
+  }
+  function send(item, label) {
+    post("/samples", item).then(function (r) {
+      if (r.status >= 400) { show("error", esc(r.body.message || r.body.detail || "录入失败")); return; }
+      var out = r.body;
+      if (!out.ok) {
+        show("error", esc(out.error));
+        log("✗ " + (label || "") + " " + out.error);
+        if (out.error_code === "tube_closed") { tube = null; renderTube(); }
+        return;
+      }
+      tube.count = out.tube_count; tube.pool_size = out.tube_size;
+      if (out.created) tube.members = (tube.members || []).concat([out.name]);
+      var warn = (out.warnings || []).concat(out.alert ? ["⚠ " + out.alert + "：已单管采样，请立即报告"] : []);
+      show(warn.length ? "warn" : "ok", "✓ " + esc(out.name) + " " + esc(out.doc_masked) + " 已采样（" + out.tube_count + "/" + out.tube_size + "）" +
+        (warn.length ? "<br>" + warn.map(esc).join("<br>") : "") + (out.tube_closed ? "<br><b>试管已满，已封管：请扫描新试管</b>" : ""));
+      log("✓ " + out.name + " → " + out.tube + (out.duplicate ? "（重复采样）" : ""));
+      if (out.tube_closed) { tube.status = "closed"; waiting(1); }
+      $("person-input").value = ""; $("hits").innerHTML = "";
+      renderTube();
+    }).catch(function () {
+      // Offline: keep the entry (same nonce) and send it later with the batch endpoint.
+      var q = JSON.parse(localStorage.getItem(queueKey) || "[]");
+      q.push(item);
+      localStorage.setItem(queueKey, JSON.stringify(q));
+      $("queue-count").textContent = q.length;
+      show("warn", "网络中断：已暂存 " + esc(label || "") + "，联网后自动补传");
+      tube.count += 1;
+      if (tube.count >= tube.pool_size) tube.status = "closed";
+      $("person-input").value = ""; renderTube();
+    });
+  }
+  function flush() {
+    var q = JSON.parse(localStorage.getItem(queueKey) || "[]");
+    if (!q.length || !navigator.onLine) return;
+    post("/samples/batch", {samples: q.slice(0, 500)}).then(function (r) {
+      if (r.status >= 400) return;
+      var rest = q.slice(500);
+      localStorage.setItem(queueKey, JSON.stringify(rest));
+      $("queue-count").textContent = rest.length;
+      var bad = r.body.results.filter(function (x) { return !x.ok; });
+      log("已补传 " + (r.body.results.length - bad.length) + " 条" + (bad.length ? "，" + bad.length + " 条被拒：" + bad.map(function (x) { return x.error; }).join("；") : ""));
+    }).catch(function () {});
+  }
+  window.addEventListener("online", flush);
+  setInterval(flush, 15000);
+  $("queue-count").textContent = JSON.parse(localStorage.getItem(queueKey) || "[]").length;
+
+  $("person-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    if (!tube) return;
+    var v = $("person-input").value.trim().replace(/\s+/g, "");
+    if (!v) return;
+    if (/^\d{17}[\dXx]$/.test(v)) { entry({doc_number: v, entered_by: "scan"}, v.slice(0, 3) + "****" + v.slice(-4)); return; }
+    fetch(api + "/persons?q=" + encodeURIComponent(v), {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (hits) {
+      if (!Array.isArray(hits) || !hits.length) { $("hits").innerHTML = "<p class='muted'>本轮范围内没有找到“" + esc(v) + "”：请核对或扫描身份证</p>"; return; }
+      $("hits").innerHTML = hits.map(function (h) {
+        return "<button type='button' class='btn secondary hit' data-id='" + h.id + "' data-name='" + esc(h.name) + "'>" + esc(h.name) + " " + esc(h.doc_masked) +
+          " <span class='muted'>" + esc(h.village) + " " + esc(h.address) + "</span>" + (h.student ? " <span class='tag grey'>学生</span>" : "") +
+          (h.sampled ? " <span class='tag'>本轮已采</span>" : "") + "</button>";
+      }).join(" ");
+    });
+  });
+  $("hits").addEventListener("click", function (e) {
+    var b = e.target.closest("button.hit");
+    if (!b || !tube) return;
+    entry({person_id: parseInt(b.dataset.id, 10), entered_by: "search"}, b.dataset.name);
+  });
+  var hp = $("home-person");
+  if (hp) hp.addEventListener("click", function () { if (tube) entry({person_id: parseInt(hp.dataset.person, 10), entered_by: "home"}, hp.textContent); });
+  $("close-tube").addEventListener("click", function () {
+    if (!tube) return;
+    post("/tubes/" + encodeURIComponent(tube.barcode) + "/close", {}).then(function (r) {
+      if (r.status >= 400) { show("error", esc(r.body.message || r.body.detail)); return; }
+      show("ok", "试管 " + esc(tube.barcode) + " 已封管（" + r.body.count + " 人）");
+      tube = r.body; waiting(1); renderTube();
+    });
+  });
+  $("bag-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var code = $("bag-input").value.trim();
+    if (!code) return;
+    var body = {code: code};
+    if (site) body.site_id = parseInt(site, 10);
+    post("/bags", body).then(function (r) {
+      if (r.status >= 400) { show("error", esc(r.body.message || r.body.detail)); return; }
+      show("ok", "转运袋 " + esc(r.body.code) + " 已装 " + r.body.tubes + " 管，请送检测机构扫码交接");
+      waiting(-r.body.tubes); $("bag-input").value = "";
+    });
+  });
+  renderTube();
+})();

@@ -1,0 +1,147 @@
+"""The pages, and who sees what: a cadre of one village never sees another village's people."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from lianfang.core.models import AuditEvent
+from lianfang.masstesting import services
+from lianfang.masstesting.models import Exemption, HomeRequest, Round
+from tests.masstesting.conftest import MT
+
+
+def test_command_plans_a_round_with_dorfman_advice(mt: MT) -> None:
+    c = mt.client("command")
+    r = c.get("/testing/?prevalence=1")
+    assert r.status_code == 200
+    assert "Dorfman 最优 11 混 1" in r.content.decode()
+    r = c.get(f"/testing/advice/?prevalence=5&villages={mt.w.xinwei.pk}")
+    assert "最优 5 混 1" in r.content.decode() and "所选范围名册 3 人" in r.content.decode()
+    mt.w.wang.limited_mobility = True
+    mt.w.wang.save()
+    r = c.post("/testing/", {"name": "5月2日全员核酸", "starts_at": "2022-05-02T06:00", "hours": "24",
+                             "default_pool_size": "10", "prevalence": "0.1", "villages": [mt.w.xinwei.pk]})
+    rnd = Round.objects.get(name="5月2日全员核酸")
+    assert r.status_code == 302 and rnd.deadline - rnd.starts_at == dt.timedelta(hours=24)
+    assert HomeRequest.objects.filter(round=rnd, person=mt.w.wang, source="register").exists()
+    r = c.post(f"/testing/{rnd.pk}/", {"action": "site", "village": mt.w.xinwei.pk, "name": "新围小学",
+                                        "student": "on", "elderly": "on", "staff": [mt.users["volunteer"].pk]})
+    assert r.status_code == 302
+    kinds = set(rnd.sites.get().lanes.values_list("kind", flat=True))
+    assert kinds == {"general", "student", "elderly", "single"}
+    r = c.post(f"/testing/{rnd.pk}/", {"action": "rule", "village": mt.w.xinwei.pk, "kind": "household"})
+    assert rnd.rules.get().kind == "household"
+    assert mt.client("cadre_xinwei").post("/testing/", {"name": "x"}).status_code == 403
+
+
+def test_every_page_renders_for_its_roles(mt: MT) -> None:
+    rid = mt.rnd.pk
+    for persona in ("command", "cadre_xinwei", "grid_xinwei", "sampling_lead", "supervisor"):
+        c = mt.client(persona)
+        for path in ("/testing/", f"/testing/{rid}/", f"/testing/{rid}/coverage/", f"/testing/{rid}/results/",
+                     f"/testing/{rid}/home/"):
+            assert c.get(path).status_code == 200, (persona, path)
+    v = mt.client("volunteer")
+    assert v.get(f"/testing/{rid}/sites/{mt.site.pk}/sample/?lane={mt.student.pk}").status_code == 200
+    assert v.get(f"/testing/{rid}/coverage/").status_code == 403
+    assert mt.client("gate_staff").get("/testing/").status_code == 403
+    assert mt.client("cadre_jiangdong").get(f"/testing/{rid}/sites/{mt.site.pk}/sample/").status_code == 404
+
+
+def test_a_cadre_never_sees_another_villages_people(mt: MT) -> None:
+    w = mt.w
+    mt.api("volunteer", "/tubes", {"barcode": "C0001", "site_id": mt.site.pk, "pool_size": 5})
+    mt.api("volunteer", "/samples", {"nonce": uuid.uuid4().hex, "tube": "C0001", "person_id": w.zhang.pk})
+    page = mt.client("cadre_jiangdong").get(f"/testing/{mt.rnd.pk}/coverage/").content.decode()
+    assert "李秀英" in page and "王建国" not in page and "张建伟" not in page
+    r = mt.client("cadre_jiangdong").get(f"/testing/{mt.rnd.pk}/coverage/?village={w.xinwei.pk}")
+    assert r.status_code == 404
+    rows = mt.client("cadre_jiangdong").get(f"/api/masstesting/rounds/{mt.rnd.pk}/coverage").json()
+    assert [(r["label"], r["expected"], r["sampled"]) for r in rows] == [("江东村", 1, 0)]
+    page = mt.client("cadre_xinwei").get(f"/testing/{mt.rnd.pk}/coverage/").content.decode()
+    assert "王建国" in page and "李秀英" not in page and "张建伟" not in page.split("未检人员")[1]
+    # A grid worker sees the grid only: 王建国 lives in grid 2.
+    page = mt.client("grid_xinwei").get(f"/testing/{mt.rnd.pk}/coverage/").content.decode()
+    assert "王建国" not in page and "赵丽" in page
+    # Command: by village, and the persons outside the round (陈国强, 建设村) are not expected.
+    rows = mt.client("command").get(f"/api/masstesting/rounds/{mt.rnd.pk}/coverage").json()
+    assert {r["label"]: (r["expected"], r["sampled"]) for r in rows} == {"新围村": (3, 1), "江东村": (1, 0)}
+    # Exempt people leave the expected count and the untested list.
+    services.add_exemption(mt.rnd, w.li, mt.users["cadre_jiangdong"], "away")
+    rows = mt.client("command").get(f"/api/masstesting/rounds/{mt.rnd.pk}/coverage").json()
+    assert {r["label"]: r["expected"] for r in rows} == {"新围村": 3, "江东村": 0}
+    rows = mt.client("command").get(f"/api/masstesting/rounds/{mt.rnd.pk}/coverage?level=household"
+                                     f"&village={w.xinwei.pk}").json()
+    assert sorted((r["expected"], r["sampled"]) for r in rows) == [(1, 0), (2, 1)]
+
+
+def test_coverage_page_query_count_does_not_grow_with_people(mt: MT) -> None:
+    c = mt.client("command")
+    c.get(f"/testing/{mt.rnd.pk}/coverage/?village={mt.w.xinwei.pk}")
+    with CaptureQueriesContext(connection) as ctx:
+        assert c.get(f"/testing/{mt.rnd.pk}/coverage/?village={mt.w.xinwei.pk}").status_code == 200
+    assert len(ctx.captured_queries) <= 20
+
+
+def test_report_export_is_audited_and_masked(mt: MT) -> None:
+    r = mt.client("command").post(f"/testing/{mt.rnd.pk}/coverage/report.xlsx", {"reason": "报区指挥部"})
+    assert r.status_code == 200 and r["Content-Type"].startswith("application/vnd.openxml")
+    ev = AuditEvent.objects.get(action="export", object_type="test_round_report")
+    assert ev.detail["rows"] == 4 and ev.detail["unmasked"] is False and ev.reason == "报区指挥部"
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    wb = load_workbook(BytesIO(r.content))
+    docs = [row[4] for row in wb["未检人员"].iter_rows(min_row=2, values_only=True)]
+    assert docs and all("*" in str(d) for d in docs)
+    assert mt.client("sampling_lead").post(f"/testing/{mt.rnd.pk}/coverage/report.xlsx").status_code == 403
+
+
+def test_home_sampling_is_requested_assigned_and_done(mt: MT) -> None:
+    w = mt.w
+    c = mt.client("cadre_xinwei")
+    r = c.post(f"/testing/{mt.rnd.pk}/home/", {"action": "request", "person": w.wang.pk, "reason": "卧床"})
+    req = HomeRequest.objects.get(person=w.wang)
+    assert r.status_code == 302 and req.status == "requested" and req.source == "cadre"
+    assert c.post(f"/testing/{mt.rnd.pk}/home/", {"action": "request", "person": w.li.pk}).status_code == 404
+    mt.client("sampling_lead").post(f"/testing/{mt.rnd.pk}/home/", {
+        "action": "assign", "request": req.pk, "team": "上门一组", "assignees": [mt.users["volunteer"].pk]})
+    req.refresh_from_db()
+    assert req.status == "assigned" and req.team == "上门一组"
+    assert mt.client("volunteer").get(f"/testing/{mt.rnd.pk}/home/{req.pk}/sample/").status_code == 200
+    status, tube = mt.api("volunteer", "/tubes", {"barcode": "HOME01", "home": True, "pool_size": 1})
+    assert status == 201 and tube["home"]
+    out = mt.api("volunteer", "/samples", {"nonce": uuid.uuid4().hex, "tube": "HOME01", "person_id": w.wang.pk,
+                                           "entered_by": "home"})[1]
+    assert out["ok"], out
+    req.refresh_from_db()
+    assert req.status == "done" and req.done_at
+
+
+def test_exemptions_and_bags_and_handover(mt: MT) -> None:
+    w = mt.w
+    c = mt.client("cadre_xinwei")
+    assert c.post(f"/testing/{mt.rnd.pk}/exemptions/", {"person": w.wang.pk, "reason": "infant"}).status_code == 302
+    assert Exemption.objects.filter(person=w.wang).exists()
+    assert c.post(f"/testing/{mt.rnd.pk}/exemptions/", {"person": w.li.pk, "reason": "away"}).status_code == 404
+    assert "王建国" in c.get(f"/testing/{mt.rnd.pk}/exemptions/").content.decode()
+    for i, pid in enumerate((w.zhang.pk, w.li.pk)):
+        mt.api("volunteer", "/tubes", {"barcode": f"B{i}", "site_id": mt.site.pk, "pool_size": 5})
+        mt.api("volunteer", "/samples", {"nonce": uuid.uuid4().hex, "tube": f"B{i}", "person_id": pid})
+        mt.api("volunteer", f"/tubes/B{i}/close", {})
+    status, bag = mt.api("volunteer", "/bags", {"code": "BAG-1", "site_id": mt.site.pk})
+    assert status == 201 and bag["tubes"] == 2
+    status, body = mt.api("volunteer", "/bags", {"code": "BAG-2", "site_id": mt.site.pk})
+    assert status == 400 and "没有待装袋" in body["message"]
+    v = mt.client("volunteer")
+    r = v.post("/testing/handover/", {"code": "bag-1", "lab": "迪安检验"}, follow=True)
+    assert "已交接给 迪安检验" in r.content.decode()
+    r = v.post("/testing/handover/", {"code": "BAG-1", "lab": "迪安检验"}, follow=True)
+    assert "无需重复交接" in r.content.decode()
+    r = v.post("/testing/handover/", {"code": "BAG-9", "lab": "迪安检验"}, follow=True)
+    assert "不存在" in r.content.decode()

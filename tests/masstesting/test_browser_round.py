@@ -4,7 +4,7 @@ the pool's members awaiting re-check with retest tasks and cases, and who is sti
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, FilePayload, Page, expect
 
 from lianfang.control.models import Case
 from lianfang.masstesting import services
@@ -75,9 +75,9 @@ def test_a_round_end_to_end(mt: MT, live_server, browser: Browser) -> None:
     desk = browser.new_context(viewport={"width": 1200, "height": 900}, locale="zh-CN").new_page()
     login(desk, live_server.url, "command")
     desk.goto(f"{live_server.url}/testing/{mt.rnd.pk}/results/")
-    desk.set_input_files("#results-form input[type=file]", files=[{
-        "name": "results.csv", "mimeType": "text/csv",
-        "buffer": "试管条码,检测结果,检测时间\nG0001,阳性,2022-05-01 14:00\nHOME01,阴性,2022-05-01 14:00\n".encode()}])
+    csv = "试管条码,检测结果,检测时间\nG0001,阳性,2022-05-01 14:00\nHOME01,阴性,2022-05-01 14:00\n"
+    payload: FilePayload = {"name": "results.csv", "mimeType": "text/csv", "buffer": csv.encode()}
+    desk.set_input_files("#results-form input[type=file]", files=[payload])
     desk.click("#results-form button")
     expect(desk.locator("#job-message")).to_contain_text("待复核 2 人")
     desk.goto(f"{live_server.url}/testing/{mt.rnd.pk}/results/")

@@ -1,0 +1,171 @@
+"""Who sees and runs which rosters, staff and teams. One function per object type; refusals are 404
+and audited.
+
+* The command centre (and the supervisor, read-only) sees everything of its sub-district and is the
+  one who builds, solves and publishes rosters.
+* A gate chief sees the rosters that include their gate, only that gate's shifts, the staff who may
+  serve there or are rostered there, approves swaps and keeps attendance at that gate, and edits its
+  demand.
+* A village cadre sees the staff and the teams of their village.
+* A team leader sees their team (and its groups) and approves its sign-ups.
+* Anyone with a staff record sees their own shifts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from lianfang.accounts.roles import Role
+from lianfang.checkpoints.models import Gate
+from lianfang.core.models import AuditEvent
+from lianfang.rosters.models import Assignment, Roster, StaffMember, SwapRequest, Team
+
+if TYPE_CHECKING:
+    from lianfang.accounts.models import User
+
+
+def deny(user: User, object_type: str, pk: object) -> Http404:
+    AuditEvent.objects.create(user=user, action=AuditEvent.Action.DENIED, object_type=object_type, object_id=str(pk))
+    return Http404("不存在，或不在您的管辖范围内")
+
+
+def may_manage_rosters(user: User) -> bool:
+    return bool(user.is_command)
+
+
+def may_view_all(user: User) -> bool:
+    return bool(user.is_command or user.role == Role.SUPERVISOR)
+
+
+def may_see_contacts(user: User) -> bool:
+    """Full phone numbers of staff: the command centre and the gate chief who calls them in."""
+    return bool(user.is_command or user.role == Role.GATE_CHIEF)
+
+
+def chief_gate_id(user: User) -> int | None:
+    return user.scope_gate_id if user.role == Role.GATE_CHIEF else None
+
+
+def gates_for_user(user: User) -> QuerySet[Gate]:
+    if not user.scope_subdistrict_id:
+        return Gate.objects.none()
+    qs = Gate.objects.filter(subdistrict_id=user.scope_subdistrict_id)
+    if may_view_all(user):
+        return qs
+    if user.scope_gate_id:
+        return qs.filter(pk=user.scope_gate_id)
+    return qs.none()
+
+
+def rosters_for_user(user: User) -> QuerySet[Roster]:
+    if not user.scope_subdistrict_id:
+        return Roster.objects.none()
+    qs = Roster.objects.filter(subdistrict_id=user.scope_subdistrict_id)
+    if may_view_all(user):
+        return qs
+    if user.scope_gate_id and user.role in (Role.GATE_CHIEF, Role.GATE_STAFF):
+        return qs.filter(gates=user.scope_gate_id, status=Roster.Status.PUBLISHED).distinct()
+    return qs.none()
+
+
+def get_roster_for_user(user: User, pk: int) -> Roster:
+    roster = rosters_for_user(user).filter(pk=pk).first()
+    if roster is None:
+        raise deny(user, "roster", pk)
+    return roster
+
+
+def visible_gate_ids(user: User, roster: Roster) -> list[int]:
+    """The gates of a roster whose shifts this user sees."""
+    ids = list(roster.gates.values_list("pk", flat=True))
+    if may_view_all(user):
+        return ids
+    return [g for g in ids if g == user.scope_gate_id]
+
+
+def staff_for_user(user: User) -> QuerySet[StaffMember]:
+    if not user.scope_subdistrict_id:
+        return StaffMember.objects.none()
+    qs = StaffMember.objects.filter(subdistrict_id=user.scope_subdistrict_id)
+    if may_view_all(user):
+        return qs
+    if user.role == Role.GATE_CHIEF and user.scope_gate_id:
+        return qs.filter(Q(gates=user.scope_gate_id) | Q(assignments__gate_id=user.scope_gate_id)).distinct()
+    if user.role == Role.CADRE and user.scope_village_id:
+        return qs.filter(Q(home_village_id=user.scope_village_id) | Q(memberships__team__village_id=user.scope_village_id)
+                         ).distinct()
+    led = Team.objects.filter(Q(leader=user) | Q(parent__leader=user))
+    return qs.filter(Q(user=user) | Q(memberships__team__in=led)).distinct()
+
+
+def get_staff_for_user(user: User, pk: int) -> StaffMember:
+    staff = staff_for_user(user).filter(pk=pk).first()
+    if staff is None:
+        raise deny(user, "roster_staff", pk)
+    return staff
+
+
+def may_edit_staff(user: User, staff: StaffMember) -> bool:
+    if user.is_command:
+        return True
+    if user.role == Role.CADRE:
+        return staff.home_village_id is not None and staff.home_village_id == user.scope_village_id
+    return False
+
+
+def teams_for_user(user: User) -> QuerySet[Team]:
+    if not user.scope_subdistrict_id:
+        return Team.objects.none()
+    qs = Team.objects.filter(subdistrict_id=user.scope_subdistrict_id)
+    if may_view_all(user):
+        return qs
+    q = Q(leader=user) | Q(parent__leader=user)
+    if user.role == Role.CADRE and user.scope_village_id:
+        q |= Q(village_id=user.scope_village_id) | Q(parent__village_id=user.scope_village_id)
+    if user.role == Role.GATE_CHIEF and user.scope_gate_id:
+        q |= Q(gate_id=user.scope_gate_id)
+    return qs.filter(q).distinct()
+
+
+def get_team_for_user(user: User, pk: int) -> Team:
+    team = teams_for_user(user).filter(pk=pk).first()
+    if team is None:
+        raise deny(user, "team", pk)
+    return team
+
+
+def may_lead_team(user: User, team: Team) -> bool:
+    """Approve sign-ups and manage members."""
+    if user.is_command or team.leader_id == user.pk or (team.parent is not None and team.parent.leader_id == user.pk):
+        return True
+    return bool(user.role == Role.CADRE and team.village_id and team.village_id == user.scope_village_id)
+
+
+def swaps_for_user(user: User) -> QuerySet[SwapRequest]:
+    if not user.scope_subdistrict_id:
+        return SwapRequest.objects.none()
+    qs = SwapRequest.objects.filter(roster__subdistrict_id=user.scope_subdistrict_id)
+    if may_view_all(user):
+        return qs
+    if user.role == Role.GATE_CHIEF and user.scope_gate_id:
+        return qs.filter(Q(give__gate_id=user.scope_gate_id) | Q(take__gate_id=user.scope_gate_id))
+    return qs.filter(Q(requester__user=user) | Q(partner__user=user))
+
+
+def may_decide_swap(user: User, swap: SwapRequest) -> bool:
+    if user.is_command:
+        return True
+    gate = chief_gate_id(user)
+    return gate is not None and (swap.give.gate_id == gate or (swap.take is not None and swap.take.gate_id == gate))
+
+
+def get_assignment_for_attendance(user: User, pk: int) -> Assignment:
+    """The person on the shift, the chief of its gate, or the command centre."""
+    a = (Assignment.objects.filter(pk=pk, roster__subdistrict_id=user.scope_subdistrict_id or 0,
+                                   roster__status=Roster.Status.PUBLISHED)
+         .select_related("staff", "gate", "roster").first())
+    if a is None or not (user.is_command or a.staff.user_id == user.pk or chief_gate_id(user) == a.gate_id):
+        raise deny(user, "roster_assignment", pk)
+    return a

@@ -1,0 +1,63 @@
+"""The morning briefing (早会) of a gate for a day: who is on each shift, yesterday's counts and
+problems, the protocol in force and what changed, the command centre's notices, open escalations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from typing import Any
+
+from django.utils import timezone
+
+from lianfang.checkins.models import Notice
+from lianfang.checkpoints.models import Assessment, Gate, Scan
+from lianfang.control.models import InboxItem, ProtocolEdition, Sop
+from lianfang.engines import screening
+from lianfang.rosters import services
+from lianfang.rosters.models import Assignment, Roster
+
+
+def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    start = timezone.make_aware(dt.datetime.combine(day, dt.time()))
+    return start, start + dt.timedelta(days=1)
+
+
+def build(gate: Gate, day: dt.date) -> dict[str, Any]:
+    pattern = services.pattern_for(gate)
+    on_duty: dict[str, list[Assignment]] = defaultdict(list)
+    for a in (Assignment.objects.filter(gate=gate, date=day, roster__status=Roster.Status.PUBLISHED)
+              .select_related("staff").order_by("staff__kind", "staff__name")):
+        on_duty[a.shift_code].append(a)
+    shifts = [{"label": services.shift_label(sh), "people": on_duty.get(sh["code"], [])} for sh in pattern.shifts]
+
+    yesterday = day - dt.timedelta(days=1)
+    y_start, y_end = _day_bounds(yesterday)
+    scans = Scan.objects.filter(gate=gate, device_time__gte=y_start, device_time__lt=y_end)
+    outcomes = Counter(scans.values_list("outcome", flat=True))
+    assessments = Assessment.objects.filter(gate=gate, scan__device_time__gte=y_start, scan__device_time__lt=y_end)
+    decisions = Counter(a.get_decision_display() or "待研判" for a in assessments)
+    escalations = InboxItem.objects.filter(subdistrict=gate.subdistrict, kind=InboxItem.Kind.GATE,
+                                           title__startswith=f"{gate.name}：")
+    y_attendance = services.attendance(
+        Assignment.objects.filter(gate=gate, date=yesterday, roster__status=Roster.Status.PUBLISHED)
+        .select_related("staff").prefetch_related("attendance"))
+    problems = [f"{r.assignment.staff.name}（{r.assignment.shift_name}）{r.label}" for r in y_attendance
+                if r.state in ("late", "absent")]
+
+    d_start, _ = _day_bounds(day)
+    in_force = (ProtocolEdition.objects.filter(subdistrict=gate.subdistrict, status=ProtocolEdition.Status.PUBLISHED,
+                                               effective_from__lte=day).exclude(gate_rules={})
+                .order_by("-effective_from", "-pk").first())
+    changes = ProtocolEdition.objects.filter(subdistrict=gate.subdistrict, status=ProtocolEdition.Status.PUBLISHED,
+                                             effective_from__gt=day - dt.timedelta(days=7), effective_from__lte=day)
+    notices = Notice.objects.filter(subdistrict=gate.subdistrict, created_at__gte=d_start - dt.timedelta(days=3),
+                                    created_at__lt=d_start + dt.timedelta(days=1))
+    return {
+        "shifts": shifts, "yesterday": yesterday, "scan_total": sum(outcomes.values()),
+        "outcomes": [(screening.OUTCOMES.get(k, k), outcomes.get(k, 0)) for k in screening.OUTCOMES],
+        "redirects": outcomes.get("assess", 0), "assessments": sorted(decisions.items()),
+        "escalations_yesterday": escalations.filter(created_at__gte=y_start, created_at__lt=y_end).count(),
+        "open_escalations": list(escalations.exclude(status=InboxItem.Status.DONE).order_by("created_at")[:10]),
+        "attendance_problems": problems, "edition": in_force, "changes": list(changes), "notices": list(notices[:5]),
+        "sops": list(Sop.objects.filter(subdistrict=gate.subdistrict, applies_to="inbox:gate")[:5]),
+    }

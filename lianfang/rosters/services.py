@@ -1,0 +1,668 @@
+"""Roster services: staff and sign-ups, shift patterns and demand, turning rows into a
+lianfang.engines.roster Problem and the solution back into rows, publishing, swaps re-checked
+against the rules, attendance and the service-hours ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from lianfang.checkpoints.models import Gate, GateDemand
+from lianfang.core import services as core_services
+from lianfang.core.models import AuditEvent, SubDistrict, Village
+from lianfang.engines import roster as engine
+from lianfang.engines import roster_split
+from lianfang.rosters.models import (
+    Assignment,
+    AttendanceEvent,
+    DemandRule,
+    GateStaffing,
+    Kind,
+    Roster,
+    ServiceHours,
+    ShiftPattern,
+    ShiftRequest,
+    SignUp,
+    Skill,
+    StaffMember,
+    SwapRequest,
+    Team,
+    TeamMembership,
+    default_shifts,
+    twelve_hour_shifts,
+)
+
+if TYPE_CHECKING:
+    from lianfang.accounts.models import User
+
+LATE_GRACE_MINUTES = 5  # clocking in later than this after the start is late
+ABSENT_AFTER_MINUTES = 30  # no clock-in this long after the start: absent
+CLOCK_IN_EARLY_MINUTES = 60
+
+
+class RosterServiceError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# --- shift patterns ---------------------------------------------------------------------------
+
+def ensure_patterns(sub: SubDistrict) -> ShiftPattern:
+    """The sub-district's default pattern (three 8-hour shifts), creating it and the 12-hour one."""
+    default = ShiftPattern.objects.filter(subdistrict=sub, is_default=True).first()
+    if default is None:
+        default = ShiftPattern.objects.create(subdistrict=sub, name="三班倒（8小时）", shifts=default_shifts(),
+                                              is_default=True)
+        ShiftPattern.objects.create(subdistrict=sub, name="两班倒（12小时）", shifts=twelve_hour_shifts())
+    return default
+
+
+def pattern_for(gate: Gate) -> ShiftPattern:
+    staffing = GateStaffing.objects.filter(gate=gate).select_related("pattern").first()
+    return staffing.pattern if staffing else ensure_patterns(gate.subdistrict)
+
+
+def set_pattern(gate: Gate, pattern: ShiftPattern) -> None:
+    if pattern.subdistrict_id != gate.subdistrict_id:
+        raise RosterServiceError("pattern_scope", "班次模式不属于本街道")
+    codes = {s["code"] for s in pattern.shifts}
+    with transaction.atomic():
+        GateStaffing.objects.update_or_create(gate=gate, defaults={"pattern": pattern})
+        # Demand for shifts the new pattern does not have would never be met: drop it, say so.
+        DemandRule.objects.filter(gate=gate).exclude(shift_code__in=codes).delete()
+
+
+def shift_label(shift: dict[str, Any]) -> str:
+    start = shift["start"] % 1440
+    end = (shift["start"] + shift["minutes"]) % 1440
+    return f"{shift['name']} {start // 60:02d}:{start % 60:02d}–{end // 60:02d}:{end % 60:02d}"
+
+
+# --- staff and teams --------------------------------------------------------------------------
+
+def _skills(values: Iterable[str]) -> list[str]:
+    known = {s.value for s in Skill}
+    out = []
+    for v in values:
+        if v not in known:
+            raise RosterServiceError("skill_unknown", f"未知技能：{v}")
+        if v not in out:
+            out.append(v)
+    return out
+
+
+def _phone(raw: str) -> dict[str, str]:
+    try:
+        fields = core_services.phone_fields(raw)
+    except core_services.RegisterError as exc:
+        raise RosterServiceError(exc.code, exc.message) from exc
+    return {k: fields[k] for k in ("phone_cipher", "phone_hash", "phone_masked")}
+
+
+def create_staff(sub: SubDistrict, *, name: str, kind: str, skills: Iterable[str] = (), phone: str = "",
+                 home_village: Village | None = None, gates: Iterable[Gate] = (), max_week_hours: int = 48,
+                 max_consecutive_days: int = 6, user: Any = None) -> StaffMember:
+    name = name.strip()
+    if not name:
+        raise RosterServiceError("staff_name", "请填写姓名")
+    if kind not in Kind.values:
+        raise RosterServiceError("staff_kind", f"未知人员类别：{kind}")
+    if not 8 <= max_week_hours <= 84:
+        raise RosterServiceError("staff_hours", "每周最多工时应在 8 到 84 小时之间")
+    if not 1 <= max_consecutive_days <= 14:
+        raise RosterServiceError("staff_consecutive", "最多连续上班天数应在 1 到 14 天之间")
+    staff = StaffMember.objects.create(subdistrict=sub, name=name, kind=kind, skills=_skills(skills),
+                                       home_village=home_village, max_week_hours=max_week_hours,
+                                       max_consecutive_days=max_consecutive_days, user=user, **_phone(phone))
+    staff.gates.set(list(gates))
+    return staff
+
+
+def sign_up(team: Team, *, name: str, phone: str, kind: str, skills: Iterable[str], village: Village | None,
+            note: str, nonce: str) -> tuple[SignUp, bool]:
+    """A public sign-up; a retried submission (same nonce) returns the first one."""
+    if not team.signup_open:
+        raise RosterServiceError("signup_closed", "该队伍暂停报名")
+    existing = SignUp.objects.filter(team=team, nonce=nonce).first()
+    if existing:
+        return existing, False
+    name = name.strip()
+    if not name or len(name) > 50:
+        raise RosterServiceError("signup_name", "请填写姓名（不超过 50 个字）")
+    if not phone.strip():
+        raise RosterServiceError("signup_phone", "请填写手机号，便于队长联系您")
+    if kind not in Kind.values:
+        raise RosterServiceError("staff_kind", f"未知人员类别：{kind}")
+    fields = _phone(phone)
+    if SignUp.objects.filter(team=team, phone_hash=fields["phone_hash"], status=SignUp.Status.PENDING).exists():
+        raise RosterServiceError("signup_duplicate", "该手机号已报名，正在等待队长审核")
+    if StaffMember.objects.filter(memberships__team=team, phone_hash=fields["phone_hash"]).exists():
+        raise RosterServiceError("signup_member", "该手机号已是本队队员")
+    try:
+        with transaction.atomic():
+            return SignUp.objects.create(team=team, name=name, kind=kind, skills=_skills(skills), village=village,
+                                         note=note.strip()[:200], nonce=nonce, **fields), True
+    except IntegrityError:
+        return SignUp.objects.get(team=team, nonce=nonce), False
+
+
+def decide_signup(signup: SignUp, user: User, approve: bool) -> SignUp:
+    with transaction.atomic():
+        signup = SignUp.objects.select_for_update().select_related("team").get(pk=signup.pk)
+        if signup.status != SignUp.Status.PENDING:
+            return signup
+        signup.status = SignUp.Status.APPROVED if approve else SignUp.Status.REJECTED
+        signup.decided_by = user
+        signup.decided_at = timezone.now()
+        if approve:
+            team = signup.team
+            staff = StaffMember.objects.filter(subdistrict=team.subdistrict, phone_hash=signup.phone_hash).first()
+            if staff is None:
+                staff = StaffMember.objects.create(
+                    subdistrict=team.subdistrict, name=signup.name, kind=signup.kind, skills=signup.skills,
+                    home_village=signup.village or team.village, phone_cipher=signup.phone_cipher,
+                    phone_hash=signup.phone_hash, phone_masked=signup.phone_masked)
+                if team.gate_id:
+                    staff.gates.add(team.gate_id)
+            TeamMembership.objects.get_or_create(team=team, staff=staff)
+            signup.staff = staff
+        signup.save()
+    return signup
+
+
+def team_hours(team: Team) -> dict[int, int]:
+    """Minutes of service per member of the team (the ledger, all time)."""
+    out: dict[int, int] = defaultdict(int)
+    for staff_id, minutes in ServiceHours.objects.filter(staff__memberships__team=team).values_list("staff_id",
+                                                                                                   "minutes"):
+        out[staff_id] += minutes
+    return dict(out)
+
+
+# --- demand -----------------------------------------------------------------------------------
+
+_HOURS = re.compile(r"(\d{1,2})\s*[–\-~至]\s*(\d{1,2})")
+
+
+def _planning_window(shift_name: str) -> tuple[int, int] | None:
+    """Minutes [start, end) of a lane-sizing shift such as "早班 08–16" or "夜班 00–08"."""
+    m = _HOURS.search(shift_name)
+    if not m:
+        return None
+    start, end = int(m.group(1)) * 60, int(m.group(2)) * 60
+    if end <= start:
+        end += 1440
+    return start, end
+
+
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> int:
+    best = 0
+    for shift in (-1440, 0, 1440):  # a night shift 00–08 is the same hours as 24–32
+        lo, hi = max(a[0], b[0] + shift), min(a[1], b[1] + shift)
+        best = max(best, hi - lo)
+    return best
+
+
+def demand_from_planning(gate: Gate) -> list[DemandRule]:
+    """Replace the gate's planning-sourced demand by the lane sizing (GateDemand) of gate planning:
+    each shift of the gate's pattern needs the most staff of the sized shifts it overlaps."""
+    sized = [(w, d.staff) for d in GateDemand.objects.filter(gate=gate)
+             if (w := _planning_window(d.shift)) is not None]
+    if not sized:
+        raise RosterServiceError("no_planning", f"{gate.name} 还没有通道测算结果，请先在卡口规划中测算通道，或手工录入需求")
+    rules = []
+    for shift in pattern_for(gate).shifts:
+        window = (shift["start"], shift["start"] + shift["minutes"])
+        staff = max((n for w, n in sized if _overlap(window, w) > 0), default=0)
+        if staff:
+            rules.append(DemandRule(gate=gate, shift_code=shift["code"], required=staff,
+                                    source=DemandRule.Source.PLANNING, note="按通道测算（Erlang C）"))
+    with transaction.atomic():
+        DemandRule.objects.filter(gate=gate, source=DemandRule.Source.PLANNING).delete()
+        DemandRule.objects.bulk_create(rules)
+    return rules
+
+
+def add_demand(gate: Gate, *, shift_code: str, required: int, skill: str = "", lane_id: int | None = None,
+               weekdays: Iterable[int] = (), note: str = "") -> DemandRule:
+    codes = {s["code"]: s for s in pattern_for(gate).shifts}
+    if shift_code not in codes:
+        raise RosterServiceError("demand_shift", f"{gate.name} 没有班次 {shift_code}（可选：{'、'.join(codes)}）")
+    if not 1 <= required <= 50:
+        raise RosterServiceError("demand_required", "人数应在 1 到 50 之间")
+    if skill and skill not in set(Kind.values) | set(Skill.values):
+        raise RosterServiceError("demand_skill", f"未知的类别或技能：{skill}")
+    days = sorted(set(weekdays))
+    if any(not 0 <= d <= 6 for d in days):
+        raise RosterServiceError("demand_weekday", "星期应为 0（周一）到 6（周日）")
+    lane = gate.lanes.filter(pk=lane_id).first() if lane_id else None
+    if lane_id and lane is None:
+        raise RosterServiceError("demand_lane", "该通道不属于此卡口")
+    return DemandRule.objects.create(gate=gate, shift_code=shift_code, required=required, skill=skill, lane=lane,
+                                     weekdays=days, note=note.strip()[:100])
+
+
+# --- rows to the engine and back ---------------------------------------------------------------
+
+@dataclass
+class Built:
+    problem: engine.Problem
+    roster: Roster
+    gates: dict[str, Gate]  # post -> gate
+    shifts: dict[str, dict[str, Any]]  # engine shift id -> the pattern's shift (code, name, start, minutes, night)
+    staff: dict[str, StaffMember]  # engine staff id -> row
+    notes: list[str] = field(default_factory=list)
+
+    def post_of(self, gate_id: int) -> str:
+        return f"g{gate_id}"
+
+    def shift_id(self, gate: Gate, code: str) -> str | None:
+        for sid, sh in self.shifts.items():
+            if sh["code"] == code and sh["pattern"] == self.pattern_of[gate.pk]:
+                return sid
+        return None
+
+    pattern_of: dict[int, int] = field(default_factory=dict)
+
+
+def build_problem(roster: Roster, staff_ids: Iterable[int] | None = None) -> Built:
+    """The roster as an engine Problem. ``staff_ids`` restricts the people (for re-checking a swap)."""
+    gates = list(roster.gates.order_by("pk"))
+    if not gates:
+        raise RosterServiceError("roster_gates", "排班表至少要包含一个卡口")
+    dates = roster.dates()
+    shifts: dict[str, dict[str, Any]] = {}
+    pattern_of: dict[int, int] = {}
+    for gate in gates:
+        pattern = pattern_for(gate)
+        pattern_of[gate.pk] = pattern.pk
+        for sh in pattern.shifts:
+            shifts[f"{pattern.pk}.{sh['code']}"] = {**sh, "pattern": pattern.pk}
+    shift_types = tuple(
+        engine.ShiftType(sid, int(sh["minutes"]), start=int(sh["start"]), night=bool(sh.get("night")),
+                         requires=frozenset({"night"}) if sh.get("night") and roster.night_needs_skill else frozenset(),
+                         name=sh["name"])
+        for sid, sh in shifts.items())
+    posts = {f"g{g.pk}": g for g in gates}
+    gate_ids = {g.pk for g in gates}
+
+    demand: list[engine.Demand] = []
+    rules = defaultdict(list)
+    for rule in DemandRule.objects.filter(gate__in=gates):
+        rules[rule.gate_id].append(rule)
+    for gate in gates:
+        for day_index, day in enumerate(dates):
+            totals: dict[tuple[str, str], int] = defaultdict(int)
+            for rule in rules[gate.pk]:
+                if rule.applies_on(day):
+                    totals[(rule.shift_code, rule.skill)] += rule.required
+            for (code, skill), required in sorted(totals.items()):
+                sid = f"{pattern_of[gate.pk]}.{code}"
+                if sid not in shifts:
+                    continue
+                # Everybody counts for the total; a kind or skill row counts only those people and
+                # never penalises extra people (they are already counted in the total).
+                demand.append(engine.Demand(day_index, sid, f"g{gate.pk}", skill or None, required,
+                                            under_weight=100, over_weight=0 if skill else 1))
+
+    staff_qs = StaffMember.objects.filter(subdistrict_id=roster.subdistrict_id, active=True).prefetch_related(
+        "gates", "unavailable")
+    if staff_ids is not None:
+        staff_qs = staff_qs.filter(pk__in=list(staff_ids))
+    index_of = {d: i for i, d in enumerate(dates)}
+    staff: dict[str, StaffMember] = {}
+    engine_staff = []
+    notes: list[str] = []
+    for st in staff_qs:
+        allowed = {g.pk for g in st.gates.all()}
+        if allowed and not allowed & gate_ids:
+            continue  # serves other gates only
+        sid = f"s{st.pk}"
+        staff[sid] = st
+        days_off: set[int] = set()
+        unavailable: set[tuple[int, str]] = set()
+        for u in st.unavailable.all():
+            day = max(u.date_from, roster.start_date)
+            while day <= min(u.date_to, roster.end_date):
+                if u.shift_code:
+                    unavailable.update((index_of[day], s) for s, sh in shifts.items() if sh["code"] == u.shift_code)
+                else:
+                    days_off.add(index_of[day])
+                day += dt.timedelta(days=1)
+        engine_staff.append(engine.Staff(
+            sid, kind=st.kind, skills=frozenset(st.skills), max_consecutive=st.max_consecutive_days,
+            min_consecutive_off=st.min_days_off_in_row, max_week_minutes=st.max_week_hours * 60,
+            days_off=frozenset(days_off), unavailable=frozenset(unavailable),
+            posts=frozenset(f"g{g}" for g in allowed & gate_ids), name=st.name))
+    requests = []
+    for rq in ShiftRequest.objects.filter(staff__in=[s.pk for s in staff.values()], date__gte=roster.start_date,
+                                          date__lte=roster.end_date):
+        targets: list[str | None] = [None]
+        if rq.shift_code:
+            targets = [s for s, sh in shifts.items() if sh["code"] == rq.shift_code]
+            if not targets:
+                notes.append(f"{rq.staff.name} 的意愿中班次 {rq.shift_code} 不在本排班表中，已忽略。")
+        for target in targets:
+            requests.append(engine.Request(f"s{rq.staff_id}", index_of[rq.date], target, rq.on, rq.weight))
+    # Someone who can take none of the shifts that need people is almost always a data error
+    # (a missing skill, the wrong gate, a leave typed over the whole period): say so by name.
+    needed = {(d.day, d.shift, d.post) for d in demand}
+    requires = {st.id: st.requires for st in shift_types}
+    for es in engine_staff:
+        if not any((not es.posts or post in es.posts) and requires[shift] <= es.skills and day not in es.days_off
+                   and (day, shift) not in es.unavailable for day, shift, post in needed):
+            notes.append(f"{es.name} 在排班期内没有任何可上的班次（请检查其技能、可驻卡口和不可排班时段）。")
+    problem = engine.Problem(
+        days=roster.days, shifts=shift_types, staff=tuple(engine_staff), demand=tuple(demand),
+        requests=tuple(requests), fairness_weight=roster.fairness_weight, continuity_weight=roster.continuity_weight,
+        first_weekday=roster.start_date.weekday(), min_rest_minutes=roster.min_rest_hours * 60)
+    return Built(problem, roster, posts, shifts, staff, notes, pattern_of)
+
+
+def progress_key(roster_id: int) -> str:
+    return f"roster-progress:{roster_id}"
+
+
+def read_progress(roster: Roster) -> dict[str, Any]:
+    return cache.get(progress_key(roster.pk)) or {}
+
+
+def request_solve(roster: Roster, user: User) -> Roster:
+    if roster.status == Roster.Status.PUBLISHED:
+        raise RosterServiceError("roster_published", "排班表已发布，不能重新求解；请新建排班表")
+    if roster.status == Roster.Status.SOLVING:
+        raise RosterServiceError("roster_solving", "正在求解，请稍候")
+    build_problem(roster)  # bad input is reported now, not in the background
+    roster.status = Roster.Status.SOLVING
+    roster.solve_requested_at = timezone.now()
+    roster.save(update_fields=["status", "solve_requested_at"])
+    cache.set(progress_key(roster.pk), {"phase": "queued", "done": 0, "total": 1, "started": None}, 24 * 3600)
+    from lianfang.rosters.tasks import solve_roster
+
+    transaction.on_commit(lambda: solve_roster.enqueue(roster.pk))
+    return roster
+
+
+def run_solve(roster: Roster) -> Roster:
+    """Solve (in the background task) and store the best roster found, with its shortfalls."""
+    started = timezone.now()
+    try:
+        built = build_problem(roster)
+    except (RosterServiceError, engine.RosterError) as exc:
+        return _fail(roster, [getattr(exc, "message", str(exc))])
+
+    def progress(done: int, total: int, part: engine.Solution | None) -> None:
+        cache.set(progress_key(roster.pk), {"phase": "solving", "done": done, "total": total,
+                                            "started": started.isoformat(),
+                                            "seconds": round((timezone.now() - started).total_seconds(), 1)}, 24 * 3600)
+
+    cache.set(progress_key(roster.pk), {"phase": "solving", "done": 0, "total": len(roster_split.parts(built.problem)),
+                                        "started": started.isoformat(), "seconds": 0}, 24 * 3600)
+    try:
+        solution = roster_split.solve_split(built.problem, time_limit_s=float(roster.time_limit_s), workers=2,
+                                            progress=progress)
+    except engine.RosterError as exc:
+        return _fail(roster, [str(exc)])
+    if solution.status not in ("optimal", "feasible"):
+        return _fail(roster, built.notes + solution.messages)
+    save_solution(roster, built, solution)
+    return roster
+
+
+def _fail(roster: Roster, messages: list[str]) -> Roster:
+    roster.status = Roster.Status.FAILED
+    roster.messages = messages
+    roster.solved_at = timezone.now()
+    roster.save(update_fields=["status", "messages", "solved_at"])
+    cache.set(progress_key(roster.pk), {"phase": "failed", "done": 1, "total": 1}, 24 * 3600)
+    return roster
+
+
+def _times(day: dt.date, shift: dict[str, Any]) -> tuple[dt.datetime, dt.datetime]:
+    start = timezone.make_aware(dt.datetime.combine(day, dt.time())) + dt.timedelta(minutes=int(shift["start"]))
+    return start, start + dt.timedelta(minutes=int(shift["minutes"]))
+
+
+def save_solution(roster: Roster, built: Built, solution: engine.Solution) -> None:
+    dates = roster.dates()
+    rows = []
+    for (sid, day), shift_id in solution.assignments.items():
+        sh = built.shifts[shift_id]
+        post = solution.posts.get((sid, day)) or ""
+        gate = built.gates.get(post)
+        if gate is None:
+            continue  # a person with nothing to staff that day (no demand anywhere for the shift)
+        start, end = _times(dates[day], sh)
+        rows.append(Assignment(roster=roster, staff=built.staff[sid], date=dates[day], gate=gate,
+                               shift_code=sh["code"], shift_name=sh["name"], starts_at=start, ends_at=end))
+    shortfalls = []
+    for s in solution.shortfalls:
+        sh = built.shifts[s.shift]
+        gate = built.gates.get(s.post)
+        shortfalls.append({"date": dates[s.day].isoformat(), "gate": gate.name if gate else "",
+                           "gate_id": gate.pk if gate else None,
+                           "shift": sh["name"], "skill": s.skill or "", "required": s.required, "assigned": s.assigned,
+                           "missing": s.missing, "reason": _readable(s.reason_zh, built)})
+    with transaction.atomic():
+        roster.assignments.all().delete()
+        Assignment.objects.bulk_create(rows, batch_size=2000)
+        roster.status = Roster.Status.SOLVED
+        roster.solver_status = solution.status
+        roster.objective = solution.objective
+        roster.bound = solution.bound
+        roster.seconds = round(solution.seconds, 2)
+        roster.breakdown = solution.breakdown
+        roster.shortfalls = shortfalls
+        roster.messages = built.notes + [_readable(m, built) for m in solution.messages]
+        roster.solved_at = timezone.now()
+        roster.save()
+    cache.set(progress_key(roster.pk), {"phase": "done", "done": 1, "total": 1}, 24 * 3600)
+
+
+def _readable(text: str, built: Built) -> str:
+    """The engine names people, posts and shifts by their ids: give their names."""
+    for sid, st in built.staff.items():
+        text = re.sub(rf"\b{sid}\b", st.name, text)
+    for post, gate in built.gates.items():
+        text = re.sub(rf"\b{post}\b", gate.name, text)
+    for shift_id, sh in built.shifts.items():
+        text = text.replace(shift_id, sh["name"])
+    return text
+
+
+def publish(roster: Roster, user: User) -> Roster:
+    if roster.status != Roster.Status.SOLVED:
+        raise RosterServiceError("roster_not_solved", "只有已求解的排班表才能发布")
+    roster.status = Roster.Status.PUBLISHED
+    roster.published_by = user
+    roster.published_at = timezone.now()
+    roster.save(update_fields=["status", "published_by", "published_at"])
+    AuditEvent.objects.create(user=user, action=AuditEvent.Action.CHANGE, object_type="roster",
+                              object_id=str(roster.pk), detail={"published": True})
+    return roster
+
+
+# --- swaps --------------------------------------------------------------------------------------
+
+def _swap_check(roster: Roster, give: Assignment, take: Assignment | None, partner: StaffMember) -> list[str]:
+    """Hard-rule violations the swap would cause for the two people, in Chinese ([] = allowed)."""
+    requester = give.staff
+    problems = []
+    if take is None and Assignment.objects.filter(roster=roster, staff=partner, date=give.date).exists():
+        problems.append(f"{partner.name} {give.date:%m月%d日} 已有班次，不能再代班。")
+    if take is not None and take.date != give.date:
+        if Assignment.objects.filter(roster=roster, staff=requester, date=take.date).exists():
+            problems.append(f"{requester.name} {take.date:%m月%d日} 已有班次。")
+        if Assignment.objects.filter(roster=roster, staff=partner, date=give.date).exists():
+            problems.append(f"{partner.name} {give.date:%m月%d日} 已有班次。")
+    if problems:
+        return problems
+    built = build_problem(roster, staff_ids=[requester.pk, partner.pk])
+    if f"s{partner.pk}" not in built.staff:
+        return [f"{partner.name} 不在本排班表的可排人员中。"]
+    day_of = {d: i for i, d in enumerate(roster.dates())}
+    assignments: dict[tuple[str, int], str] = {}
+    posts: dict[tuple[str, int], str] = {}
+    for a in Assignment.objects.filter(roster=roster, staff__in=[requester, partner]).exclude(
+            pk__in=[give.pk] + ([take.pk] if take else [])):
+        key = (f"s{a.staff_id}", day_of[a.date])
+        assignments[key] = built.shift_id(a.gate, a.shift_code) or ""
+        posts[key] = f"g{a.gate_id}"
+    moves = [(partner, give)] + ([(requester, take)] if take else [])
+    for person, a in moves:
+        key = (f"s{person.pk}", day_of[a.date])
+        assignments[key] = built.shift_id(a.gate, a.shift_code) or ""
+        posts[key] = f"g{a.gate_id}"
+    return [_readable(m, built) for m in engine.check(built.problem, assignments, posts)]
+
+
+def request_swap(requester: StaffMember, give: Assignment, partner: StaffMember, take: Assignment | None,
+                 *, reason: str, nonce: str, user: User) -> SwapRequest:
+    """A swap (exchange with the partner's shift ``take``) or a hand-over (``take`` None): refused at
+    once, with the rules it breaks, when it breaks any; otherwise waiting for the gate chief."""
+    existing = SwapRequest.objects.filter(requester=requester, nonce=nonce).first()
+    if existing:
+        return existing
+    roster = give.roster
+    if give.staff_id != requester.pk:
+        raise RosterServiceError("swap_not_yours", "只能让出自己的班次")
+    if roster.status != Roster.Status.PUBLISHED:
+        raise RosterServiceError("swap_unpublished", "排班表尚未发布")
+    if partner.pk == requester.pk:
+        raise RosterServiceError("swap_self", "请选择另一位人员")
+    if partner.subdistrict_id != requester.subdistrict_id:
+        raise RosterServiceError("swap_partner", "对方不在本街道")
+    if take is not None and (take.roster_id != roster.pk or take.staff_id != partner.pk):
+        raise RosterServiceError("swap_take", "换来的班次必须是对方在同一排班表中的班次")
+    now = timezone.now()
+    if give.starts_at <= now or (take is not None and take.starts_at <= now):
+        raise RosterServiceError("swap_past", "已开始或已结束的班次不能再换")
+    problems = _swap_check(roster, give, take, partner)
+    status = SwapRequest.Status.REFUSED if problems else SwapRequest.Status.PENDING
+    try:
+        with transaction.atomic():
+            return SwapRequest.objects.create(roster=roster, requester=requester, give=give, partner=partner, take=take,
+                                              reason=reason.strip()[:200], status=status, problems=problems,
+                                              nonce=nonce, created_by=user)
+    except IntegrityError:
+        return SwapRequest.objects.get(requester=requester, nonce=nonce)
+
+
+def decide_swap(swap: SwapRequest, user: User, approve: bool) -> SwapRequest:
+    """The gate chief's decision; approving re-checks the rules against the roster as it is now."""
+    with transaction.atomic():
+        swap = SwapRequest.objects.select_for_update().select_related("give", "take", "partner", "requester",
+                                                                      "roster").get(pk=swap.pk)
+        if swap.status != SwapRequest.Status.PENDING:
+            raise RosterServiceError("swap_decided", f"该申请已处理（{swap.get_status_display()}）")
+        swap.decided_by = user
+        swap.decided_at = timezone.now()
+        if not approve:
+            swap.status = SwapRequest.Status.REJECTED
+            swap.save()
+            return swap
+        problems = _swap_check(swap.roster, swap.give, swap.take, swap.partner)
+        if problems:
+            swap.status = SwapRequest.Status.REFUSED
+            swap.problems = problems
+            swap.save()
+            return swap
+        give, take = swap.give, swap.take
+        if take is None:
+            Assignment.objects.filter(pk=give.pk).update(staff=swap.partner)
+        elif take.date != give.date:
+            Assignment.objects.filter(pk=give.pk).update(staff=swap.partner)
+            Assignment.objects.filter(pk=take.pk).update(staff=swap.requester)
+        else:
+            # Same day: a row is unique per (roster, person, day), so exchange what the rows hold.
+            fields = ("gate_id", "shift_code", "shift_name", "starts_at", "ends_at")
+            give_values = {f: getattr(give, f) for f in fields}
+            Assignment.objects.filter(pk=give.pk).update(**{f: getattr(take, f) for f in fields})
+            Assignment.objects.filter(pk=take.pk).update(**give_values)
+        swap.status = SwapRequest.Status.APPROVED
+        swap.save()
+    AuditEvent.objects.create(user=user, action=AuditEvent.Action.CHANGE, object_type="roster_swap",
+                              object_id=str(swap.pk), detail={"roster": swap.roster_id})
+    return swap
+
+
+# --- attendance ----------------------------------------------------------------------------------
+
+def clock(assignment: Assignment, user: User, action: str, nonce: str, at: dt.datetime | None = None) -> AttendanceEvent:
+    """签到/签退. A retry with the same nonce returns the first event; a second clock-in is refused."""
+    existing = AttendanceEvent.objects.filter(assignment=assignment, nonce=nonce).first()
+    if existing:
+        return existing
+    now = at or timezone.now()
+    if action not in AttendanceEvent.Action.values:
+        raise RosterServiceError("clock_action", "只能签到或签退")
+    done = {e.action: e for e in assignment.attendance.all()}
+    if action == AttendanceEvent.Action.IN:
+        if AttendanceEvent.Action.IN in done:
+            raise RosterServiceError("clock_twice", f"{assignment.staff.name} 已于 "
+                                     f"{timezone.localtime(done['in'].at):%H:%M} 签到")
+        if now < assignment.starts_at - dt.timedelta(minutes=CLOCK_IN_EARLY_MINUTES):
+            raise RosterServiceError("clock_early", f"班次 {timezone.localtime(assignment.starts_at):%m-%d %H:%M} "
+                                     f"开始，最早提前 {CLOCK_IN_EARLY_MINUTES} 分钟签到")
+        if now > assignment.ends_at:
+            raise RosterServiceError("clock_over", "班次已结束，不能再签到")
+        late = max(0, int((now - assignment.starts_at).total_seconds() // 60))
+        late = late if late > LATE_GRACE_MINUTES else 0
+    else:
+        if AttendanceEvent.Action.IN not in done:
+            raise RosterServiceError("clock_no_in", "尚未签到，不能签退")
+        if AttendanceEvent.Action.OUT in done:
+            raise RosterServiceError("clock_twice", "已签退")
+        late = 0
+    with transaction.atomic():
+        event = AttendanceEvent.objects.create(assignment=assignment, action=action, at=now, late_minutes=late,
+                                               recorded_by=user, nonce=nonce)
+        if action == AttendanceEvent.Action.OUT:
+            worked = int((min(now, assignment.ends_at + dt.timedelta(hours=2)) - done["in"].at).total_seconds() // 60)
+            team = Team.objects.filter(memberships__staff=assignment.staff).order_by("pk").first()
+            ServiceHours.objects.create(staff=assignment.staff, team=team, assignment=assignment,
+                                        date=assignment.date, minutes=max(0, worked), note=assignment.gate.name)
+    return event
+
+
+@dataclass
+class AttendanceRow:
+    assignment: Assignment
+    state: str  # upcoming / on_duty / late / absent / done
+    label: str
+    clock_in: dt.datetime | None
+    clock_out: dt.datetime | None
+    late_minutes: int
+
+
+def attendance(assignments: Iterable[Assignment], now: dt.datetime | None = None) -> list[AttendanceRow]:
+    now = now or timezone.now()
+    rows = []
+    for a in assignments:
+        events = {e.action: e for e in a.attendance.all()}
+        cin, cout = events.get("in"), events.get("out")
+        if cout:
+            state, label = "done", "已签退"
+        elif cin and cin.late_minutes:
+            state, label = "late", f"迟到 {cin.late_minutes} 分钟"
+        elif cin:
+            state, label = "on_duty", "在岗"
+        elif now > a.starts_at + dt.timedelta(minutes=ABSENT_AFTER_MINUTES):
+            state, label = "absent", "缺勤" if now > a.ends_at else "未到岗"
+        elif now > a.starts_at + dt.timedelta(minutes=LATE_GRACE_MINUTES):
+            state, label = "late", "已过开始时间未签到"
+        else:
+            state, label = "upcoming", "待上岗"
+        rows.append(AttendanceRow(a, state, label, cin.at if cin else None, cout.at if cout else None,
+                                  cin.late_minutes if cin else 0))
+    return rows

@@ -1,0 +1,621 @@
+"""Roster pages: rosters (build, solve with progress, publish, per gate and per person, print and
+export), my shifts on the phone (clock in/out, swaps), swap approval, attendance, staff, teams and
+their public sign-up page, demand per gate, and the morning briefing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q, Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from lianfang.checkpoints.models import Gate
+from lianfang.core.http import AuthedRequest
+from lianfang.core.models import AuditEvent, Village
+from lianfang.rosters import access, briefing, exports, services
+from lianfang.rosters.models import (
+    Assignment,
+    DemandRule,
+    Kind,
+    Roster,
+    ServiceHours,
+    ShiftPattern,
+    ShiftRequest,
+    SignUp,
+    Skill,
+    StaffMember,
+    SwapRequest,
+    Team,
+    TeamMembership,
+    Unavailability,
+)
+
+
+def _error(request: HttpRequest, exc: services.RosterServiceError) -> None:
+    messages.error(request, exc.message)
+
+
+def _int(value: Any, default: int = 0) -> int:
+    """A number from a form field; ``default`` (0 matches no row) when it is not one."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _date(value: Any, default: dt.date) -> dt.date:
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        return default
+
+
+# --- rosters ---------------------------------------------------------------------------------
+
+@login_required
+@require_GET
+def home(request: AuthedRequest) -> HttpResponse:
+    user = request.user
+    rosters = access.rosters_for_user(user).annotate(gate_count=Count("gates", distinct=True))
+    if not rosters.exists() and not access.may_view_all(user) and access.chief_gate_id(user) is None:
+        return redirect("my_shifts")
+    gate = Gate.objects.filter(pk=user.scope_gate_id).first() if user.scope_gate_id else None
+    pending_swaps = access.swaps_for_user(user).filter(status=SwapRequest.Status.PENDING).count()
+    return render(request, "rosters/home.html", {
+        "rosters": rosters, "may_manage": access.may_manage_rosters(user), "gate": gate,
+        "pending_swaps": pending_swaps, "today": timezone.localdate(),
+        "staff_count": access.staff_for_user(user).filter(active=True).count(),
+        "team_count": access.teams_for_user(user).count(),
+        "gates": access.gates_for_user(user).order_by("pk")[:200]})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def roster_new(request: AuthedRequest) -> HttpResponse:
+    user = request.user
+    if not access.may_manage_rosters(user):
+        raise PermissionDenied("只有指挥部可以编排排班表")
+    gates = access.gates_for_user(user).order_by("pk")
+    with_demand = set(DemandRule.objects.filter(gate__in=gates).values_list("gate_id", flat=True))
+    today = timezone.localdate()
+    form: dict[str, Any] = {"name": f"{today + dt.timedelta(days=1):%m月%d日}起排班", "start_date":
+                            (today + dt.timedelta(days=1)).isoformat(), "days": 28, "time_limit_s": 60,
+                            "min_rest_hours": 8, "gates": with_demand}
+    errors: list[str] = []
+    if request.method == "POST":
+        form = {"name": request.POST.get("name", "").strip(), "start_date": request.POST.get("start_date", ""),
+                "days": _int(request.POST.get("days")), "time_limit_s": _int(request.POST.get("time_limit_s")),
+                "min_rest_hours": _int(request.POST.get("min_rest_hours"), -1),
+                "gates": {g for g in (_int(x) for x in request.POST.getlist("gates")) if g}}
+        start = None
+        try:
+            start = dt.date.fromisoformat(form["start_date"])
+        except ValueError:
+            errors.append("请填写开始日期")
+        if not form["name"]:
+            errors.append("请填写名称")
+        if not form["days"] or not 1 <= form["days"] <= 42:
+            errors.append("天数应在 1 到 42 天之间")
+        if not form["time_limit_s"] or not 5 <= form["time_limit_s"] <= 600:
+            errors.append("求解时限应在 5 到 600 秒之间")
+        if not 0 <= form["min_rest_hours"] <= 24:
+            errors.append("最少休息应在 0 到 24 小时之间")
+        chosen = list(gates.filter(pk__in=form["gates"]))
+        if not chosen:
+            errors.append("请至少选择一个卡口")
+        no_demand = [g.name for g in chosen if g.pk not in with_demand]
+        if no_demand:
+            errors.append(f"以下卡口还没有人力需求，请先录入：{'、'.join(no_demand)}")
+        if not errors and start is not None and user.scope_subdistrict is not None:
+            roster = Roster.objects.create(subdistrict=user.scope_subdistrict, name=form["name"][:60],
+                                           start_date=start, days=form["days"], time_limit_s=form["time_limit_s"],
+                                           min_rest_hours=form["min_rest_hours"], created_by=user)
+            roster.gates.set(chosen)
+            return redirect("roster_detail", roster.pk)
+    return render(request, "rosters/roster_new.html", {"form": form, "errors": errors, "gates": gates,
+                                                        "with_demand": with_demand})
+
+
+def _grid(roster: Roster, gate: Gate, assignments: list[Assignment]) -> dict[str, Any]:
+    shifts = services.pattern_for(gate).shifts
+    cells: dict[tuple[dt.date, str], list[Assignment]] = defaultdict(list)
+    for a in assignments:
+        if a.gate_id == gate.pk:
+            cells[(a.date, a.shift_code)].append(a)
+    short: dict[tuple[str, str], int] = defaultdict(int)
+    for s in roster.shortfalls:
+        if s.get("gate_id") == gate.pk and not s.get("skill"):
+            short[(s["date"], s["shift"])] += s["missing"]
+    rows = []
+    for day in roster.dates():
+        rows.append({"date": day, "weekend": day.weekday() >= 5, "cells": [
+            {"people": cells.get((day, sh["code"]), []), "short": short.get((day.isoformat(), sh["name"]), 0)}
+            for sh in shifts]})
+    return {"gate": gate, "shifts": [{**sh, "label": services.shift_label(sh)} for sh in shifts], "rows": rows}
+
+
+@login_required
+@require_GET
+def roster_detail(request: AuthedRequest, pk: int) -> HttpResponse:
+    user = request.user
+    roster = access.get_roster_for_user(user, pk)
+    gate_ids = access.visible_gate_ids(user, roster)
+    gates = list(Gate.objects.filter(pk__in=gate_ids).order_by("pk"))
+    gate = next((g for g in gates if g.pk == _int(request.GET.get("gate"))), gates[0] if gates else None)
+    assignments = list(roster.assignments.filter(gate=gate).select_related("staff")) if gate else []
+    per_day: dict[dt.date, int] = defaultdict(int)
+    for a in roster.assignments.filter(gate_id__in=gate_ids).values("date").annotate(n=Count("pk")):
+        per_day[a["date"]] = a["n"]
+    short_day: dict[str, int] = defaultdict(int)
+    for s in roster.shortfalls:
+        if s.get("gate_id") in gate_ids and not s.get("skill"):
+            short_day[s["date"]] += s["missing"]
+    chart = {"dates": [f"{d:%m-%d}" for d in roster.dates()], "assigned": [per_day[d] for d in roster.dates()],
+             "short": [short_day[d.isoformat()] for d in roster.dates()]}
+    shortfalls = [s for s in roster.shortfalls if s.get("gate_id") in gate_ids]
+    return render(request, "rosters/roster_detail.html", {
+        "roster": roster, "gates": gates, "gate": gate, "grid": _grid(roster, gate, assignments) if gate else None,
+        "may_manage": access.may_manage_rosters(user), "progress": services.read_progress(roster),
+        "chart": chart, "shortfalls": shortfalls[:300], "shortfall_count": len(shortfalls),
+        "missing_total": sum(s["missing"] for s in shortfalls),
+        "staff_count": roster.assignments.values("staff").distinct().count()})
+
+
+@login_required
+@require_GET
+def roster_progress(request: AuthedRequest, pk: int) -> HttpResponse:
+    roster = access.get_roster_for_user(request.user, pk)
+    response = render(request, "rosters/_progress.html", {"roster": roster, "progress": services.read_progress(roster)})
+    if roster.status != Roster.Status.SOLVING:
+        response["HX-Refresh"] = "true"  # the result is in: show the whole page
+    return response
+
+
+@login_required
+@require_POST
+def roster_solve(request: AuthedRequest, pk: int) -> HttpResponse:
+    roster = access.get_roster_for_user(request.user, pk)
+    if not access.may_manage_rosters(request.user):
+        raise PermissionDenied("只有指挥部可以求解排班表")
+    try:
+        services.request_solve(roster, request.user)
+    except services.RosterServiceError as exc:
+        _error(request, exc)
+    return redirect("roster_detail", roster.pk)
+
+
+@login_required
+@require_POST
+def roster_publish(request: AuthedRequest, pk: int) -> HttpResponse:
+    roster = access.get_roster_for_user(request.user, pk)
+    if not access.may_manage_rosters(request.user):
+        raise PermissionDenied("只有指挥部可以发布排班表")
+    try:
+        services.publish(roster, request.user)
+        messages.success(request, "排班表已发布，值守人员可以在手机上看到自己的班次")
+    except services.RosterServiceError as exc:
+        _error(request, exc)
+    return redirect("roster_detail", roster.pk)
+
+
+def _export_gates(request: AuthedRequest, roster: Roster) -> list[Gate]:
+    ids = access.visible_gate_ids(request.user, roster)
+    wanted = _int(request.GET.get("gate"))
+    if wanted:
+        ids = [g for g in ids if g == wanted]
+    return list(Gate.objects.filter(pk__in=ids).order_by("pk"))
+
+
+def _audit_export(request: AuthedRequest, roster: Roster, fmt: str, gates: list[Gate]) -> None:
+    AuditEvent.objects.create(user=request.user, action=AuditEvent.Action.EXPORT, object_type="roster",
+                              object_id=str(roster.pk), detail={"format": fmt, "gates": [g.pk for g in gates]},
+                              ip=request.META.get("REMOTE_ADDR"))
+
+
+@login_required
+@require_GET
+def roster_pdf(request: AuthedRequest, pk: int) -> HttpResponse:
+    roster = access.get_roster_for_user(request.user, pk)
+    gates = _export_gates(request, roster)
+    grids = [_grid(roster, g, list(roster.assignments.filter(gate=g).select_related("staff"))) for g in gates]
+    data = exports.pdf("rosters/print_roster.html", {"roster": roster, "grids": grids, "printed_at": timezone.now()})
+    _audit_export(request, roster, "pdf", gates)
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="roster-{roster.pk}.pdf"'
+    return response
+
+
+@login_required
+@require_GET
+def roster_xlsx(request: AuthedRequest, pk: int) -> HttpResponse:
+    roster = access.get_roster_for_user(request.user, pk)
+    gates = _export_gates(request, roster)
+    data = exports.roster_xlsx(roster, gates, with_phones=access.may_see_contacts(request.user))
+    _audit_export(request, roster, "xlsx", gates)
+    response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f'attachment; filename="roster-{roster.pk}.xlsx"'
+    return response
+
+
+@login_required
+@require_GET
+def roster_ics(request: AuthedRequest, pk: int) -> HttpResponse:
+    roster = access.get_roster_for_user(request.user, pk)
+    gates = _export_gates(request, roster)
+    qs = roster.assignments.filter(gate__in=gates).select_related("staff", "gate")
+    _audit_export(request, roster, "ics", gates)
+    response = HttpResponse(exports.ical(qs, f"{roster.name}"), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="roster-{roster.pk}.ics"'
+    return response
+
+
+@login_required
+@require_GET
+def roster_person(request: AuthedRequest, pk: int, staff_pk: int) -> HttpResponse:
+    roster = access.get_roster_for_user(request.user, pk)
+    staff = access.get_staff_for_user(request.user, staff_pk)
+    shifts = roster.assignments.filter(staff=staff, gate_id__in=access.visible_gate_ids(request.user, roster)
+                                       ).select_related("gate")
+    return render(request, "rosters/person.html", {"roster": roster, "staff": staff, "shifts": shifts,
+                                                   "minutes": sum((a.ends_at - a.starts_at).seconds // 60 for a in shifts)})
+
+
+# --- my shifts (the phone of the person on duty) ----------------------------------------------
+
+def _my_staff(request: AuthedRequest) -> StaffMember:
+    staff = StaffMember.objects.filter(user=request.user).first()
+    if staff is None:
+        raise PermissionDenied("您的账号没有关联值守人员档案，请联系卡口长或指挥部")
+    return staff
+
+
+@login_required
+@require_GET
+def my_shifts(request: AuthedRequest) -> HttpResponse:
+    staff = _my_staff(request)
+    now = timezone.now()
+    mine = list(Assignment.objects.filter(staff=staff, roster__status=Roster.Status.PUBLISHED,
+                                          ends_at__gte=now - dt.timedelta(hours=12))
+                .select_related("gate", "roster").prefetch_related("attendance").order_by("starts_at")[:60])
+    rows = services.attendance(mine, now)
+    upcoming = [a for a in mine if a.starts_at > now]
+    rosters = {a.roster_id for a in mine}
+    colleagues = (StaffMember.objects.filter(assignments__roster_id__in=rosters, active=True).exclude(pk=staff.pk)
+                  .distinct().order_by("name"))
+    partner_shifts = (Assignment.objects.filter(roster_id__in=rosters, starts_at__gt=now).exclude(staff=staff)
+                      .select_related("staff", "gate").order_by("starts_at")[:400])
+    swaps = SwapRequest.objects.filter(Q(requester=staff) | Q(partner=staff)).select_related(
+        "give__gate", "take__gate", "partner", "requester")[:20]
+    hours = ServiceHours.objects.filter(staff=staff).aggregate(m=Sum("minutes"))["m"] or 0
+    return render(request, "rosters/my_shifts.html", {
+        "staff": staff, "rows": rows, "upcoming": upcoming, "colleagues": colleagues, "partner_shifts": partner_shifts,
+        "swaps": swaps, "hours": round(hours / 60, 1), "nonce": uuid.uuid4().hex, "now": now})
+
+
+@login_required
+@require_GET
+def my_shifts_ics(request: AuthedRequest) -> HttpResponse:
+    staff = _my_staff(request)
+    qs = Assignment.objects.filter(staff=staff, roster__status=Roster.Status.PUBLISHED).select_related("gate", "staff")
+    response = HttpResponse(exports.ical(qs, f"{staff.name}的班次"), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="my-shifts.ics"'
+    return response
+
+
+@login_required
+@require_POST
+def clock(request: AuthedRequest, pk: int) -> HttpResponse:
+    assignment = access.get_assignment_for_attendance(request.user, pk)
+    action = request.POST.get("action", "")
+    try:
+        event = services.clock(assignment, request.user, action, request.POST.get("nonce") or uuid.uuid4().hex)
+        note = f"（迟到 {event.late_minutes} 分钟）" if event.late_minutes else ""
+        messages.success(request, f"{assignment.staff.name} {event.get_action_display()}成功 "
+                                  f"{timezone.localtime(event.at):%H:%M}{note}")
+    except services.RosterServiceError as exc:
+        _error(request, exc)
+    return redirect(request.POST.get("next") or "my_shifts")
+
+
+@login_required
+@require_POST
+def swap_request(request: AuthedRequest) -> HttpResponse:
+    staff = _my_staff(request)
+    give = Assignment.objects.filter(pk=_int(request.POST.get("give")), staff=staff).select_related("roster").first()
+    take_value = request.POST.get("take", "")
+    take = None
+    partner = None
+    if take_value.startswith("a"):  # exchange with this shift of a colleague
+        take = Assignment.objects.filter(pk=_int(take_value[1:]), roster__subdistrict=staff.subdistrict
+                                         ).select_related("staff").first()
+        partner = take.staff if take else None
+    else:  # hand over to this colleague
+        partner = StaffMember.objects.filter(pk=_int(request.POST.get("partner")), subdistrict=staff.subdistrict).first()
+    if give is None or partner is None:
+        messages.error(request, "请选择要让出的班次，以及换班的对方（或对方的班次）")
+        return redirect("my_shifts")
+    try:
+        swap = services.request_swap(staff, give, partner, take, reason=request.POST.get("reason", ""),
+                                     nonce=request.POST.get("nonce") or uuid.uuid4().hex, user=request.user)
+    except services.RosterServiceError as exc:
+        _error(request, exc)
+        return redirect("my_shifts")
+    if swap.status == SwapRequest.Status.REFUSED:
+        messages.error(request, "换班不符合排班规则，未提交：" + "；".join(swap.problems))
+    else:
+        messages.success(request, "换班申请已提交，等待卡口长审批")
+    return redirect("my_shifts")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def swap_list(request: AuthedRequest) -> HttpResponse:
+    user = request.user
+    swaps = access.swaps_for_user(user).select_related("give__gate", "take__gate", "partner", "requester", "roster")
+    if request.method == "POST":
+        swap = get_object_or_404(swaps, pk=_int(request.POST.get("swap")))
+        if not access.may_decide_swap(user, swap):
+            raise PermissionDenied("只有该卡口的卡口长或指挥部可以审批换班")
+        try:
+            swap = services.decide_swap(swap, user, request.POST.get("decision") == "approve")
+            if swap.status == SwapRequest.Status.REFUSED:
+                messages.error(request, "复核未通过，已退回：" + "；".join(swap.problems))
+            else:
+                messages.success(request, f"已{swap.get_status_display()}：{swap.requester.name} ↔ {swap.partner.name}")
+        except services.RosterServiceError as exc:
+            _error(request, exc)
+        return redirect("swap_list")
+    return render(request, "rosters/swaps.html", {
+        "pending": swaps.filter(status=SwapRequest.Status.PENDING),
+        "recent": swaps.exclude(status=SwapRequest.Status.PENDING)[:50]})
+
+
+@login_required
+@require_GET
+def attendance_board(request: AuthedRequest) -> HttpResponse:
+    user = request.user
+    gates = access.gates_for_user(user).order_by("pk")
+    gate = gates.filter(pk=_int(request.GET.get("gate"))).first() or gates.filter(
+        pk=user.scope_gate_id or 0).first() or gates.filter(assignments__roster__status=Roster.Status.PUBLISHED).first()
+    if gate is None:
+        raise PermissionDenied("您没有可查看考勤的卡口")
+    day = _date(request.GET.get("date"), timezone.localdate())
+    qs = (Assignment.objects.filter(gate=gate, date=day, roster__status=Roster.Status.PUBLISHED)
+          .select_related("staff").prefetch_related("attendance").order_by("starts_at", "staff__name"))
+    rows = services.attendance(qs)
+    counts: dict[str, int] = defaultdict(int)
+    for r in rows:
+        counts[r.state] += 1
+    return render(request, "rosters/attendance.html", {
+        "gate": gate, "gates": gates if access.may_view_all(user) else [], "day": day, "rows": rows,
+        "counts": dict(counts), "may_clock": user.is_command or access.chief_gate_id(user) == gate.pk,
+        "prev": day - dt.timedelta(days=1), "next": day + dt.timedelta(days=1)})
+
+
+# --- staff -----------------------------------------------------------------------------------
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def staff_list(request: AuthedRequest) -> HttpResponse:
+    user = request.user
+    qs = access.staff_for_user(user).select_related("home_village").prefetch_related("gates")
+    kind = request.GET.get("kind", "")
+    if kind in Kind.values:
+        qs = qs.filter(kind=kind)
+    q = request.GET.get("q", "").strip()
+    if q:
+        qs = qs.filter(name__contains=q)
+    may_add = bool(user.is_command or user.role == "cadre")
+    villages = Village.objects.filter(subdistrict_id=user.scope_subdistrict_id or 0).order_by("code")
+    if user.role == "cadre":
+        villages = villages.filter(pk=user.scope_village_id or 0)
+    gates = access.gates_for_user(user) if user.is_command else Gate.objects.none()
+    if request.method == "POST":
+        if not may_add:
+            raise PermissionDenied("您的角色不能登记值守人员")
+        village = villages.filter(pk=_int(request.POST.get("home_village"))).first()
+        if user.role == "cadre" and village is None:
+            messages.error(request, "请选择所属村/社区")
+            return redirect("staff_list")
+        assert user.scope_subdistrict is not None  # staff_for_user would have shown nothing
+        try:
+            staff = services.create_staff(
+                user.scope_subdistrict, name=request.POST.get("name", ""), kind=request.POST.get("kind", ""),
+                skills=request.POST.getlist("skills"), phone=request.POST.get("phone", ""), home_village=village,
+                gates=gates.filter(pk__in=[g for g in (_int(x) for x in request.POST.getlist("gates")) if g]),
+                max_week_hours=_int(request.POST.get("max_week_hours")) or 48,
+                max_consecutive_days=_int(request.POST.get("max_consecutive_days")) or 6)
+            messages.success(request, f"已登记 {staff.name}")
+            return redirect("staff_detail", staff.pk)
+        except services.RosterServiceError as exc:
+            _error(request, exc)
+    counts = {k: n for k, n in access.staff_for_user(user).values_list("kind").annotate(n=Count("pk"))}
+    return render(request, "rosters/staff_list.html", {
+        "staff": qs.order_by("kind", "pk")[:500], "kinds": Kind.choices, "skills": Skill.choices, "kind": kind,
+        "q": q, "may_add": may_add, "villages": villages, "gates": gates.order_by("pk"),
+        "counts": [(label, counts.get(value, 0)) for value, label in Kind.choices]})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def staff_detail(request: AuthedRequest, pk: int) -> HttpResponse:
+    user = request.user
+    staff = access.get_staff_for_user(user, pk)
+    may_edit = access.may_edit_staff(user, staff) or staff.user_id == user.pk
+    if request.method == "POST":
+        if not may_edit:
+            raise PermissionDenied("您不能修改此人员")
+        what = request.POST.get("what")
+        try:
+            if what == "unavailable":
+                start = dt.date.fromisoformat(request.POST.get("date_from", ""))
+                end = dt.date.fromisoformat(request.POST.get("date_to") or request.POST.get("date_from", ""))
+                if end < start:
+                    raise services.RosterServiceError("unavailable_dates", "结束日期不能早于开始日期")
+                Unavailability.objects.create(staff=staff, date_from=start, date_to=end,
+                                              shift_code=request.POST.get("shift_code", "")[:8],
+                                              reason=request.POST.get("reason", "")[:100])
+                messages.success(request, "已登记不可排班时段")
+            elif what == "request":
+                day = dt.date.fromisoformat(request.POST.get("date", ""))
+                ShiftRequest.objects.update_or_create(
+                    staff=staff, date=day, shift_code=request.POST.get("shift_code", "")[:8],
+                    defaults={"on": request.POST.get("on") == "1", "note": request.POST.get("note", "")[:100]})
+                messages.success(request, "已登记排班意愿（下次求解时考虑）")
+            elif what == "delete_unavailable":
+                Unavailability.objects.filter(staff=staff, pk=_int(request.POST.get("id"))).delete()
+            elif what == "active" and access.may_edit_staff(user, staff):
+                staff.active = request.POST.get("active") == "1"
+                staff.save(update_fields=["active"])
+        except ValueError:
+            messages.error(request, "请填写正确的日期")
+        except services.RosterServiceError as exc:
+            _error(request, exc)
+        return redirect("staff_detail", staff.pk)
+    hours = ServiceHours.objects.filter(staff=staff).aggregate(m=Sum("minutes"))["m"] or 0
+    upcoming = (Assignment.objects.filter(staff=staff, roster__status=Roster.Status.PUBLISHED,
+                                          date__gte=timezone.localdate()).select_related("gate")[:14])
+    return render(request, "rosters/staff_detail.html", {
+        "staff": staff, "may_edit": may_edit, "unavailable": staff.unavailable.order_by("-date_from")[:30],
+        "requests": staff.shift_requests.order_by("-date")[:30], "hours": round(hours / 60, 1),
+        "teams": Team.objects.filter(memberships__staff=staff), "upcoming": upcoming,
+        "phone": staff.phone_number() if access.may_see_contacts(user) else staff.phone_masked})
+
+
+# --- teams and sign-up -----------------------------------------------------------------------
+
+@login_required
+@require_GET
+def team_list(request: AuthedRequest) -> HttpResponse:
+    teams = (access.teams_for_user(request.user).select_related("parent", "village", "leader")
+             .annotate(members=Count("memberships", distinct=True),
+                       pending=Count("signups", filter=Q(signups__status=SignUp.Status.PENDING), distinct=True))
+             .order_by("parent_id", "pk"))
+    return render(request, "rosters/team_list.html", {"teams": teams})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def team_detail(request: AuthedRequest, pk: int) -> HttpResponse:
+    user = request.user
+    team = access.get_team_for_user(user, pk)
+    may_lead = access.may_lead_team(user, team)
+    if request.method == "POST":
+        if not may_lead:
+            raise PermissionDenied("只有队长、本村干部或指挥部可以审核报名")
+        signup = get_object_or_404(SignUp, pk=_int(request.POST.get("signup")), team=team)
+        signup = services.decide_signup(signup, user, request.POST.get("decision") == "approve")
+        messages.success(request, f"{signup.name}：{signup.get_status_display()}")
+        return redirect("team_detail", team.pk)
+    hours = services.team_hours(team)
+    members = [{"m": m, "hours": round(hours.get(m.staff_id, 0) / 60, 1)}
+               for m in TeamMembership.objects.filter(team=team).select_related("staff", "staff__home_village")]
+    join_url = request.build_absolute_uri(reverse("team_join", args=[team.signup_token]))
+    import segno
+
+    qr = segno.make(join_url, error="m").svg_inline(scale=4)
+    return render(request, "rosters/team_detail.html", {
+        "team": team, "may_lead": may_lead, "members": members, "groups": team.groups.annotate(n=Count("memberships")),
+        "pending": team.signups.filter(status=SignUp.Status.PENDING) if may_lead else [],
+        "total_hours": round(sum(hours.values()) / 60, 1), "join_url": join_url, "qr": qr})
+
+
+@require_http_methods(["GET", "POST"])
+def team_join(request: HttpRequest, token: str) -> HttpResponse:
+    """The public sign-up page of a team (no login): a QR code in the village's WeChat group."""
+    team = get_object_or_404(Team, signup_token=token)
+    villages = Village.objects.filter(subdistrict=team.subdistrict).order_by("code")
+    done = None
+    error = None
+    form: dict[str, Any] = {"nonce": uuid.uuid4().hex, "kind": Kind.VOLUNTEER}
+    if request.method == "POST":
+        form = {k: request.POST.get(k, "") for k in ("name", "phone", "kind", "note", "nonce", "village")}
+        form["skills"] = request.POST.getlist("skills")
+        try:
+            done, _created = services.sign_up(
+                team, name=form["name"], phone=form["phone"], kind=form["kind"] or Kind.VOLUNTEER,
+                skills=form["skills"], village=villages.filter(pk=_int(form["village"])).first(), note=form["note"],
+                nonce=form["nonce"] or uuid.uuid4().hex)
+        except services.RosterServiceError as exc:
+            error = exc.message
+    return render(request, "rosters/join.html", {"team": team, "villages": villages, "kinds": Kind.choices,
+                                                 "skills": Skill.choices, "form": form, "done": done, "error": error})
+
+
+# --- demand per gate -------------------------------------------------------------------------
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def gate_demand(request: AuthedRequest, gate_pk: int) -> HttpResponse:
+    user = request.user
+    gate = access.gates_for_user(user).filter(pk=gate_pk).first()
+    if gate is None:
+        raise access.deny(user, "gate", gate_pk)
+    may_edit = bool(user.is_command or access.chief_gate_id(user) == gate.pk)
+    patterns = ShiftPattern.objects.filter(subdistrict_id=gate.subdistrict_id)
+    if request.method == "POST":
+        if not may_edit:
+            raise PermissionDenied("只有指挥部或本卡口卡口长可以修改人力需求")
+        what = request.POST.get("what")
+        try:
+            if what == "pattern":
+                pattern = patterns.filter(pk=_int(request.POST.get("pattern"))).first()
+                if pattern is None:
+                    raise services.RosterServiceError("pattern", "请选择班次模式")
+                services.set_pattern(gate, pattern)
+                messages.success(request, f"已改为{pattern.name}")
+            elif what == "planning":
+                created = services.demand_from_planning(gate)
+                messages.success(request, f"已按通道测算生成 {len(created)} 条需求")
+            elif what == "delete":
+                DemandRule.objects.filter(gate=gate, pk=_int(request.POST.get("id"))).delete()
+            else:
+                services.add_demand(gate, shift_code=request.POST.get("shift_code", ""),
+                                    required=_int(request.POST.get("required")) or 0,
+                                    skill=request.POST.get("skill", ""), lane_id=_int(request.POST.get("lane")),
+                                    weekdays=[d for d in (_int(x) for x in request.POST.getlist("weekdays")) if d is not None],
+                                    note=request.POST.get("note", ""))
+                messages.success(request, "已添加需求")
+        except services.RosterServiceError as exc:
+            _error(request, exc)
+        return redirect("gate_demand", gate.pk)
+    services.ensure_patterns(gate.subdistrict)
+    pattern = services.pattern_for(gate)
+    labels = dict(Kind.choices) | dict(Skill.choices)
+    rules: list[dict[str, Any]] = [{"r": r, "skill": labels.get(r.skill, "任何人"),
+              "days": "每天" if not r.weekdays else "、".join("一二三四五六日"[d] for d in r.weekdays)}
+             for r in DemandRule.objects.filter(gate=gate).select_related("lane")]
+    return render(request, "rosters/demand.html", {
+        "gate": gate, "pattern": pattern, "patterns": patterns, "rules": rules, "may_edit": may_edit,
+        "shifts": [{**s, "label": services.shift_label(s)} for s in pattern.shifts], "lanes": gate.lanes.all(),
+        "skill_choices": list(Kind.choices) + list(Skill.choices), "planning": gate.demands.all()})
+
+
+# --- the morning briefing --------------------------------------------------------------------
+
+@login_required
+@require_GET
+def briefing_page(request: AuthedRequest, gate_pk: int) -> HttpResponse:
+    user = request.user
+    gate = access.gates_for_user(user).filter(pk=gate_pk).first()
+    if gate is None:
+        raise access.deny(user, "gate", gate_pk)
+    day = _date(request.GET.get("date"), timezone.localdate())
+    context = {"b": briefing.build(gate, day), "gate": gate, "day": day,
+               "prev": day - dt.timedelta(days=1), "next": day + dt.timedelta(days=1)}
+    if request.GET.get("format") == "pdf":
+        data = exports.pdf("rosters/print_briefing.html", context)
+        response = HttpResponse(data, content_type="application/pdf")
+        response["Content-Disposition"] = f'inline; filename="briefing-{gate.pk}-{day}.pdf"'
+        return response
+    return render(request, "rosters/briefing.html", context)

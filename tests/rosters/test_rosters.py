@@ -1,0 +1,405 @@
+"""Rosters: rows to the solver and back, shortfalls explained, publishing, access, swaps re-checked
+against the rules, attendance and the service-hours ledger, sign-up, demand from gate planning,
+exports and the morning briefing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import zlib
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from icalendar import Calendar
+from openpyxl import load_workbook
+
+from lianfang.checkins.models import Notice
+from lianfang.checkpoints import services as checkpoint_services
+from lianfang.core.models import AuditEvent
+from lianfang.engines import roster as engine
+from lianfang.rosters import briefing, services
+from lianfang.rosters.models import (
+    AttendanceEvent,
+    DemandRule,
+    Roster,
+    ServiceHours,
+    ShiftRequest,
+    SignUp,
+    StaffMember,
+    SwapRequest,
+    Team,
+    TeamMembership,
+    Unavailability,
+)
+from tests.rosters.conftest import RosterWorld, add_demand, new_roster, place
+
+
+def embeds_cjk_font(pdf: bytes) -> bool:
+    """Whether a PDF embeds a Noto CJK font (its name is inside the compressed font program)."""
+    for m in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
+        try:
+            if b"CJK" in zlib.decompress(m.group(1)):
+                return True
+        except zlib.error:
+            continue
+    return False
+
+
+def solved(rw: RosterWorld, **kw: object) -> Roster:
+    roster = new_roster(rw, **kw)  # type: ignore[arg-type]
+    roster.status = Roster.Status.SOLVING
+    roster.save()
+    return services.run_solve(roster)
+
+
+# --- rows to the engine ------------------------------------------------------------------------
+
+def test_problem_has_the_gates_shifts_people_and_demand(rw: RosterWorld) -> None:
+    add_demand(rw.gate1, {"M": 2, "E": 2, "N": 1})
+    DemandRule.objects.create(gate=rw.gate1, shift_code="M", skill="medical", required=1)
+    DemandRule.objects.create(gate=rw.gate2, shift_code="M", required=3, weekdays=[5, 6])  # weekends only
+    start = dt.date(2022, 7, 4)  # a Monday
+    roster = new_roster(rw, start=start)
+    Unavailability.objects.create(staff=rw.staff["v2"], date_from=dt.date(2022, 7, 5), date_to=dt.date(2022, 7, 6))
+    Unavailability.objects.create(staff=rw.staff["x1"], date_from=dt.date(2022, 7, 4), date_to=dt.date(2022, 7, 4),
+                                  shift_code="N")
+    ShiftRequest.objects.create(staff=rw.staff["v1"], date=dt.date(2022, 7, 9), on=False)
+    built = services.build_problem(roster)
+    p = built.problem
+    assert p.days == 7 and p.first_weekday == 0 and p.min_rest_minutes == 8 * 60
+    assert sorted(sh.name for sh in p.shifts) == ["中班", "夜班", "早班"]
+    night = next(sh for sh in p.shifts if sh.night)
+    assert night.requires == frozenset({"night"}) and night.start == 1440
+    g1, g2 = f"g{rw.gate1.pk}", f"g{rw.gate2.pk}"
+    assert sum(d.required for d in p.demand if d.post == g1 and d.skill is None) == 7 * 5
+    assert sum(d.required for d in p.demand if d.post == g1 and d.skill == "medical") == 7
+    assert sorted(d.day for d in p.demand if d.post == g2) == [5, 6]  # Saturday and Sunday
+    v2 = next(s for s in p.staff if s.name == "志愿者乙")
+    assert v2.days_off == {1, 2} and v2.posts == {g1} and v2.max_week_minutes == 48 * 60
+    x1 = next(s for s in p.staff if s.name == "属地庚")
+    assert {(d, sh) for d, sh in x1.unavailable} == {(0, night.id)}
+    assert [(r.day, r.on) for r in p.requests] == [(5, False)]
+
+
+def test_solve_meets_demand_without_breaking_a_rule(rw: RosterWorld) -> None:
+    add_demand(rw.gate1, {"M": 1, "E": 1, "N": 1})
+    DemandRule.objects.create(gate=rw.gate1, shift_code="M", skill="medical", required=1)
+    add_demand(rw.gate2, {"M": 1})
+    roster = solved(rw, days=6)  # the only medic may work at most 6 days in a row
+    assert roster.status == Roster.Status.SOLVED and roster.shortfalls == []
+    assert roster.objective == roster.bound == 0 and roster.solver_status == "optimal"
+    rows = list(roster.assignments.select_related("staff", "gate"))
+    for day in roster.dates():
+        for code, n in (("M", 1), ("E", 1), ("N", 1)):
+            assert sum(1 for a in rows if a.gate == rw.gate1 and a.date == day and a.shift_code == code) == n
+        assert any(a.staff.kind == "medical" for a in rows if a.gate == rw.gate1 and a.date == day and a.shift_code == "M")
+    assert all(a.gate == rw.gate2 for a in rows if a.staff.pk in (rw.staff["x1"].pk, rw.staff["x2"].pk))
+    # An independent check of every hard rule on the rows as stored.
+    built = services.build_problem(roster)
+    day_of = {d: i for i, d in enumerate(roster.dates())}
+    assignments = {(f"s{a.staff_id}", day_of[a.date]): built.shift_id(a.gate, a.shift_code) or "" for a in rows}
+    posts = {(f"s{a.staff_id}", day_of[a.date]): f"g{a.gate_id}" for a in rows}
+    assert engine.check(built.problem, assignments, posts) == []
+    night = next(a for a in rows if a.shift_code == "N")  # the night of a date starts at its midnight
+    assert timezone.localtime(night.starts_at) == timezone.make_aware(
+        dt.datetime.combine(night.date + dt.timedelta(days=1), dt.time(0)))
+    assert (night.ends_at - night.starts_at) == dt.timedelta(hours=8)
+
+
+def test_demand_no_one_can_meet_is_a_shortfall_with_the_reason_in_chinese(rw: RosterWorld) -> None:
+    add_demand(rw.gate1, {"M": 1})
+    DemandRule.objects.create(gate=rw.gate2, shift_code="M", skill="medical", required=1)  # no medic at gate 2
+    add_demand(rw.gate2, {"M": 1})
+    roster = solved(rw, days=3)
+    assert roster.status == Roster.Status.SOLVED  # never an empty roster
+    assert roster.assignments.filter(gate=rw.gate1).count() == 3
+    short = [s for s in roster.shortfalls if s["skill"] == "medical"]
+    assert len(short) == 3 and all(s["gate"] == "2号卡口" and s["missing"] == 1 for s in short)
+    assert all("医" in s["reason"] for s in short), short[0]["reason"]
+    assert any("缺员" in m for m in roster.messages)
+
+
+def test_a_person_with_no_allowed_shift_is_named(rw: RosterWorld) -> None:
+    add_demand(rw.gate2, {"N": 1})
+    roster = solved(rw, days=3, gates=[rw.gate2])
+    # 志愿者壬 cannot work nights (no night skill) and gate 2 only has a night shift with demand.
+    assert any("志愿者壬" in m for m in roster.messages), roster.messages
+
+
+def test_a_roster_without_demand_is_refused_before_solving(rw: RosterWorld) -> None:
+    roster = new_roster(rw)
+    roster.gates.clear()
+    with pytest.raises(services.RosterServiceError) as exc:
+        services.request_solve(roster, rw.w.users["command"])
+    assert "至少要包含一个卡口" in exc.value.message
+
+
+def test_solving_through_the_page_runs_the_background_task_and_publishes(
+        rw: RosterWorld, django_capture_on_commit_callbacks) -> None:
+    add_demand(rw.gate1, {"M": 1, "E": 1})
+    roster = new_roster(rw, days=3)
+    c = rw.client("command")
+    with django_capture_on_commit_callbacks(execute=True):
+        c.post(reverse("roster_solve", args=[roster.pk]))
+    roster.refresh_from_db()
+    assert roster.status == Roster.Status.SOLVED and roster.assignments.count() == 6
+    page = c.get(reverse("roster_detail", args=[roster.pk])).content.decode()
+    names = {a.staff.name for a in roster.assignments.select_related("staff")}
+    assert "最优" in page and all(n in page for n in names)
+    c.post(reverse("roster_publish", args=[roster.pk]))
+    roster.refresh_from_db()
+    assert roster.status == Roster.Status.PUBLISHED
+    # Published rosters are never solved again.
+    with pytest.raises(services.RosterServiceError):
+        services.request_solve(roster, rw.w.users["command"])
+
+
+# --- access ------------------------------------------------------------------------------------
+
+def test_gate_chief_sees_published_rosters_of_their_gate_only_and_cadre_none(rw: RosterWorld) -> None:
+    add_demand(rw.gate1, {"M": 1})
+    add_demand(rw.gate2, {"M": 1})
+    roster = solved(rw, days=2)
+    chief = rw.client("gate_chief")
+    assert chief.get(reverse("roster_detail", args=[roster.pk])).status_code == 404  # not yet published
+    services.publish(roster, rw.w.users["command"])
+    page = chief.get(reverse("roster_detail", args=[roster.pk])).content.decode()
+    assert "1号卡口" in page and "属地庚" not in page  # gate 2's people are not shown
+    assert rw.client("cadre_xinwei").get(reverse("roster_detail", args=[roster.pk])).status_code == 404
+    assert AuditEvent.objects.filter(action="denied", object_type="roster").exists()
+    assert chief.post(reverse("roster_solve", args=[roster.pk])).status_code == 403
+    # Excel export of the chief: only gate 1, phones in full (the chief calls people in), audited.
+    wb = load_workbook(io.BytesIO(chief.get(reverse("roster_xlsx", args=[roster.pk])).content))
+    assert wb.sheetnames == ["1号卡口", "全部班次"]
+    assert AuditEvent.objects.filter(action="export", object_type="roster", user=rw.chief).exists()
+
+
+def test_volunteer_sees_own_shifts_but_not_the_roster_or_staff(rw: RosterWorld) -> None:
+    add_demand(rw.gate1, {"M": 2, "E": 2})
+    roster = solved(rw, days=3)
+    services.publish(roster, rw.w.users["command"])
+    c = rw.client("volunteer")
+    page = c.get(reverse("my_shifts")).content.decode()
+    mine = roster.assignments.filter(staff=rw.staff["v1"]).count()
+    assert page.count("shift-card") == mine
+    assert c.get(reverse("roster_detail", args=[roster.pk])).status_code == 404
+    assert c.get(reverse("staff_detail", args=[rw.staff["v2"].pk])).status_code == 404
+    ics = Calendar.from_ical(c.get(reverse("my_shifts_ics")).content)
+    assert len(list(ics.walk("VEVENT"))) == mine
+
+
+def test_cadre_sees_staff_of_their_village_with_masked_phones(rw: RosterWorld) -> None:
+    other = services.create_staff(rw.w.sub, name="江东志愿者", kind="volunteer", phone="13900000000",
+                                  home_village=rw.w.jiangdong)
+    page = rw.client("cadre_xinwei").get(reverse("staff_list")).content.decode()
+    assert "志愿者甲" in page and "江东志愿者" not in page and "13800000000" not in page and "138****0000" in page
+    assert rw.client("cadre_xinwei").get(reverse("staff_detail", args=[other.pk])).status_code == 404
+
+
+# --- swaps -------------------------------------------------------------------------------------
+
+@pytest.fixture
+def published(rw: RosterWorld) -> Roster:
+    add_demand(rw.gate1, {"M": 1, "N": 1})
+    roster = new_roster(rw, days=5, gates=[rw.gate1])
+    roster.status = Roster.Status.PUBLISHED
+    roster.save()
+    return roster
+
+
+def test_a_swap_that_breaks_the_rest_rule_is_refused_at_once(rw: RosterWorld, published: Roster) -> None:
+    d1, d2 = published.dates()[1], published.dates()[2]
+    place(published, rw.staff["v2"], d1, "N")  # night d1 ends at 08:00 on d2
+    give = place(published, rw.staff["v1"], d2, "M")  # 08:00 on d2
+    swap = services.request_swap(rw.staff["v1"], give, rw.staff["v2"], None, reason="", nonce="n1",
+                                 user=rw.w.users["volunteer"])
+    assert swap.status == SwapRequest.Status.REFUSED
+    assert any("志愿者乙" in p and "休息" in p for p in swap.problems), swap.problems
+    assert give.staff_id == rw.staff["v1"].pk  # nothing changed
+    # A retry with the same nonce returns the same request.
+    again = services.request_swap(rw.staff["v1"], give, rw.staff["v2"], None, reason="", nonce="n1",
+                                  user=rw.w.users["volunteer"])
+    assert again.pk == swap.pk and SwapRequest.objects.count() == 1
+
+
+def test_a_legal_swap_waits_for_the_chief_and_is_rechecked_when_approved(rw: RosterWorld, published: Roster) -> None:
+    d = published.dates()
+    give = place(published, rw.staff["v1"], d[2], "M")
+    take = place(published, rw.staff["v2"], d[3], "N")
+    swap = services.request_swap(rw.staff["v1"], give, rw.staff["v2"], take, reason="换一下", nonce="n2",
+                                 user=rw.w.users["volunteer"])
+    assert swap.status == SwapRequest.Status.PENDING and swap.problems == []
+    # The chief approves: the two shifts change hands.
+    c = rw.client("gate_chief")
+    c.post(reverse("swap_list"), {"swap": swap.pk, "decision": "approve"})
+    give.refresh_from_db()
+    take.refresh_from_db()
+    assert give.staff_id == rw.staff["v2"].pk and take.staff_id == rw.staff["v1"].pk
+    assert SwapRequest.objects.get(pk=swap.pk).status == SwapRequest.Status.APPROVED
+
+
+def test_approval_refuses_a_swap_the_roster_no_longer_allows(rw: RosterWorld, published: Roster) -> None:
+    d = published.dates()
+    give = place(published, rw.staff["v1"], d[3], "M")
+    swap = services.request_swap(rw.staff["v1"], give, rw.staff["l2"], None, reason="", nonce="n3",
+                                 user=rw.w.users["volunteer"])
+    assert swap.status == SwapRequest.Status.PENDING
+    place(published, rw.staff["l2"], d[2], "N")  # meanwhile 属地丁 got the night before
+    swap = services.decide_swap(swap, rw.chief, approve=True)
+    assert swap.status == SwapRequest.Status.REFUSED and swap.problems
+    give.refresh_from_db()
+    assert give.staff_id == rw.staff["v1"].pk
+
+
+def test_swap_form_on_the_phone_reports_the_refusal_in_chinese(rw: RosterWorld, published: Roster) -> None:
+    d = published.dates()
+    place(published, rw.staff["v2"], d[1], "N")
+    give = place(published, rw.staff["v1"], d[2], "M")
+    response = rw.client("volunteer").post(reverse("swap_request"), {"give": give.pk, "partner": rw.staff["v2"].pk,
+                                                                     "nonce": "x"}, follow=True)
+    assert "不符合排班规则" in response.content.decode()
+
+
+def test_only_the_chief_of_the_gate_decides(rw: RosterWorld, published: Roster) -> None:
+    give = place(published, rw.staff["v1"], published.dates()[3], "M")
+    swap = services.request_swap(rw.staff["v1"], give, rw.staff["l2"], None, reason="", nonce="n4",
+                                 user=rw.w.users["volunteer"])
+    response = rw.client("volunteer").post(reverse("swap_list"), {"swap": swap.pk, "decision": "approve"})
+    assert response.status_code == 403
+    assert SwapRequest.objects.get(pk=swap.pk).status == SwapRequest.Status.PENDING
+
+
+# --- attendance --------------------------------------------------------------------------------
+
+def test_clock_in_late_out_and_the_service_hours_ledger(rw: RosterWorld, published: Roster) -> None:
+    a = place(published, rw.staff["v1"], published.dates()[0], "M")
+    team = Team.objects.create(subdistrict=rw.w.sub, name="新围村志愿者队")
+    TeamMembership.objects.create(team=team, staff=rw.staff["v1"])
+    user = rw.w.users["volunteer"]
+    with pytest.raises(services.RosterServiceError) as exc:
+        services.clock(a, user, "in", "e0", at=a.starts_at - dt.timedelta(hours=2))
+    assert "最早提前" in exc.value.message
+    with pytest.raises(services.RosterServiceError):
+        services.clock(a, user, "out", "e1", at=a.starts_at)  # not clocked in yet
+    event = services.clock(a, user, "in", "e2", at=a.starts_at + dt.timedelta(minutes=17))
+    assert event.late_minutes == 17
+    assert services.clock(a, user, "in", "e2").pk == event.pk  # a retry
+    with pytest.raises(services.RosterServiceError):
+        services.clock(a, user, "in", "e3", at=a.starts_at + dt.timedelta(minutes=20))
+    services.clock(a, user, "out", "e4", at=a.ends_at + dt.timedelta(minutes=5))
+    hours = ServiceHours.objects.get(assignment=a)
+    assert hours.minutes == 8 * 60 - 17 + 5 and hours.team == team
+    assert services.team_hours(team) == {rw.staff["v1"].pk: hours.minutes}
+    [row] = services.attendance([a], now=a.ends_at)
+    assert row.state == "done"
+
+
+def test_absent_and_late_are_flagged_on_the_board(rw: RosterWorld, published: Roster) -> None:
+    today = timezone.localdate()
+    published.start_date = today
+    published.save()
+    now = timezone.now()
+    a = place(published, rw.staff["v1"], today, "M")
+    b = place(published, rw.staff["v2"], today, "E")
+    rows = services.attendance([a, b], now=a.starts_at + dt.timedelta(minutes=45))
+    assert [r.state for r in rows] == ["absent", "upcoming"]
+    rows = services.attendance([a], now=a.starts_at + dt.timedelta(minutes=10))
+    assert rows[0].state == "late"
+    assert now  # the board renders for the chief with both people
+    page = rw.client("gate_chief").get(reverse("attendance_board") + f"?date={today}").content.decode()
+    assert "志愿者甲" in page and "志愿者乙" in page
+    assert AttendanceEvent.objects.count() == 0
+
+
+# --- teams and sign-up --------------------------------------------------------------------------
+
+def test_public_sign_up_is_approved_by_the_leader_into_a_staff_member(rw: RosterWorld) -> None:
+    from django.test import Client
+
+    team = Team.objects.create(subdistrict=rw.w.sub, name="新围村志愿者队", village=rw.w.xinwei)
+    url = reverse("team_join", args=[team.signup_token])
+    anon = Client()
+    bad = anon.post(url, {"name": "周小红", "phone": "12345", "kind": "volunteer", "nonce": "s1"}).content.decode()
+    assert "手机号" in bad and SignUp.objects.count() == 0
+    ok = anon.post(url, {"name": "周小红", "phone": "13812345678", "kind": "volunteer", "skills": ["driver"],
+                         "nonce": "s2"}).content.decode()
+    assert "报名已提交" in ok
+    anon.post(url, {"name": "周小红", "phone": "13812345678", "kind": "volunteer", "nonce": "s2"})  # retried
+    assert SignUp.objects.count() == 1
+    again = anon.post(url, {"name": "周小红", "phone": "13812345678", "kind": "volunteer", "nonce": "s3"})
+    assert "等待队长审核" in again.content.decode()
+    signup = SignUp.objects.get()
+    assert rw.client("cadre_jiangdong").get(reverse("team_detail", args=[team.pk])).status_code == 404
+    rw.client("cadre_xinwei").post(reverse("team_detail", args=[team.pk]), {"signup": signup.pk, "decision": "approve"})
+    staff = StaffMember.objects.get(name="周小红")
+    assert staff.skills == ["driver"] and staff.phone_masked == "138****5678"
+    assert TeamMembership.objects.filter(team=team, staff=staff).exists()
+
+
+# --- demand from gate planning -----------------------------------------------------------------
+
+def test_demand_comes_from_the_lane_sizing_of_gate_planning(rw: RosterWorld) -> None:
+    for shift, arrivals in (("早班 08–16", 120.0), ("中班 16–24", 60.0), ("夜班 00–08", 10.0)):
+        checkpoint_services.size_lanes(rw.gate1, shift, arrivals, 60.0)
+    sized = {d.shift[:2]: d.staff for d in rw.gate1.demands.all()}
+    rules = {r.shift_code: r.required for r in services.demand_from_planning(rw.gate1)}
+    assert rules == {"M": sized["早班"], "E": sized["中班"], "N": sized["夜班"]}
+    assert sized["早班"] > sized["夜班"]  # heavier by day
+    # Two 12-hour shifts: the day shift covers the morning and the evening sizing, so the larger.
+    services.set_pattern(rw.gate1, services.ensure_patterns(rw.w.sub).__class__.objects.get(name="两班倒（12小时）"))
+    rules = {r.shift_code: r.required for r in services.demand_from_planning(rw.gate1)}
+    assert rules["D"] == max(sized["早班"], sized["中班"])
+    with pytest.raises(services.RosterServiceError) as exc:
+        services.demand_from_planning(rw.gate2)
+    assert "通道测算" in exc.value.message
+
+
+def test_demand_form_refuses_an_unknown_shift(rw: RosterWorld) -> None:
+    services.ensure_patterns(rw.w.sub)
+    response = rw.client("gate_chief").post(reverse("gate_demand", args=[rw.gate1.pk]),
+                                            {"what": "add", "shift_code": "Z", "required": 2}, follow=True)
+    assert "没有班次 Z" in response.content.decode()
+    assert rw.client("gate_chief").get(reverse("gate_demand", args=[rw.gate2.pk])).status_code == 404
+
+
+# --- exports and the briefing -------------------------------------------------------------------
+
+def test_pdf_excel_and_ical_of_a_roster(rw: RosterWorld) -> None:
+    add_demand(rw.gate1, {"M": 1, "E": 1, "N": 1})
+    roster = solved(rw, days=3, gates=[rw.gate1])
+    c = rw.client("command")
+    pdf = c.get(reverse("roster_pdf", args=[roster.pk]))
+    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    assert embeds_cjk_font(pdf.content)
+    wb = load_workbook(io.BytesIO(c.get(reverse("roster_xlsx", args=[roster.pk])).content))
+    listed = list(wb["全部班次"].iter_rows(min_row=2, values_only=True))
+    assert len(listed) == roster.assignments.count() == 9
+    assert all(row[5] == "13800000000" for row in listed)  # the command centre sees phones in full
+    cal = Calendar.from_ical(c.get(reverse("roster_ics", args=[roster.pk])).content)
+    events = list(cal.walk("VEVENT"))
+    assert len(events) == 9 and all("1号卡口" in str(e["summary"]) for e in events)
+    assert AuditEvent.objects.filter(action="export", object_type="roster").count() == 3
+
+
+def test_briefing_has_the_shifts_yesterdays_counts_and_notices(rw: RosterWorld) -> None:
+    from lianfang.checkpoints.models import Scan
+
+    today = timezone.localdate()
+    roster = new_roster(rw, start=today - dt.timedelta(days=1), days=3, gates=[rw.gate1])
+    roster.status = Roster.Status.PUBLISHED
+    roster.save()
+    place(roster, rw.staff["p1"], today, "M")
+    yesterday_noon = timezone.make_aware(dt.datetime.combine(today - dt.timedelta(days=1), dt.time(12)))
+    for i, outcome in enumerate(["pass", "pass", "assess"]):
+        Scan.objects.create(subdistrict=rw.w.sub, gate=rw.gate1, staff=rw.w.users["gate_staff"], nonce=f"b{i}",
+                            content_hash=f"h{i}", device_time=yesterday_noon, subject="person", raw={}, outcome=outcome)
+    Notice.objects.create(subdistrict=rw.w.sub, title="今日起查验行程卡", body="所有车辆查验行程卡")
+    b = briefing.build(rw.gate1, today)
+    assert b["scan_total"] == 3 and b["redirects"] == 1
+    assert [a.staff.name for a in b["shifts"][0]["people"]] == ["交警戊"]
+    page = rw.client("gate_chief").get(reverse("briefing", args=[rw.gate1.pk])).content.decode()
+    assert "交警戊" in page and "今日起查验行程卡" in page
+    pdf = rw.client("gate_chief").get(reverse("briefing", args=[rw.gate1.pk]) + "?format=pdf")
+    assert pdf.content.startswith(b"%PDF") and embeds_cjk_font(pdf.content)

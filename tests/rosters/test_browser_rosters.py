@@ -1,0 +1,88 @@
+"""In a real browser: the command centre solves, publishes and prints the zone's roster; on the phone
+a volunteer's swap that breaks the rest rule is refused and a legal one is approved by the chief."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+from playwright.sync_api import Browser, expect
+
+from lianfang.checkpoints.models import Gate
+from lianfang.rosters import services
+from lianfang.rosters.demo import create_zone_roster
+from lianfang.rosters.models import Assignment, Roster, StaffMember, SwapRequest
+from tests.conftest import login
+from tests.rosters.conftest import RosterWorld
+
+
+def test_solve_publish_print_and_swaps(rw: RosterWorld, live_server, browser: Browser) -> None:  # type: ignore[no-untyped-def]
+    w = rw.w
+    StaffMember.objects.all().delete()  # the zone's generated gate teams only
+    gate3 = Gate.objects.create(subdistrict=w.sub, zone=w.zone, name="3号卡口")
+    roster = create_zone_roster(w.sub, [rw.gate1, rw.gate2, gate3], timezone.localdate() + dt.timedelta(days=1),
+                                days=7, villages=[w.xinwei, w.jiangdong], time_limit_s=9)
+    volunteer = StaffMember.objects.filter(gates=rw.gate1, kind="volunteer").order_by("pk").first()
+    assert volunteer is not None
+    volunteer.user = w.users["volunteer"]
+    volunteer.save()
+
+    desk = browser.new_page()
+    login(desk, live_server.url, "command")
+    desk.goto(f"{live_server.url}/rosters/{roster.pk}/")
+    desk.click("#solve")  # the background task runs within the request under the test settings
+    expect(desk.locator("#roster-status")).to_have_text("已求解（待发布）", timeout=60_000)
+    expect(desk.locator("#solve-result")).to_be_visible()
+    roster.refresh_from_db()
+    assert roster.assignments.count() > 0 and roster.objective is not None and roster.bound is not None
+    desk.click("#publish")
+    expect(desk.locator("#roster-status")).to_have_text("已发布")
+    expect(desk.locator("#roster-grid")).to_contain_text(volunteer.name)
+    href = desk.locator("#print-pdf").get_attribute("href")
+    pdf = desk.request.get(live_server.url + str(href))
+    assert pdf.ok and pdf.headers["content-type"] == "application/pdf" and pdf.body().startswith(b"%PDF")
+    desk.close()
+
+    # Set the scene: a morning shift of the volunteer, a colleague free that day but on the night before.
+    give = (Assignment.objects.filter(roster=roster, staff=volunteer, date__gte=roster.start_date + dt.timedelta(days=1))
+            .order_by("date").first())
+    assert give is not None
+    d = give.date
+    Assignment.objects.filter(pk=give.pk).update(shift_code="M", shift_name="早班", starts_at=timezone.make_aware(
+        dt.datetime.combine(d, dt.time(8))), ends_at=timezone.make_aware(dt.datetime.combine(d, dt.time(16))))
+    give.refresh_from_db()
+    colleagues = [s for s in StaffMember.objects.filter(gates=rw.gate1).exclude(pk=volunteer.pk)
+                  if not Assignment.objects.filter(roster=roster, staff=s, date=d).exists()]
+    tired = next(s for s in colleagues if "night" in s.skills)
+    Assignment.objects.filter(roster=roster, staff=tired, date=d - dt.timedelta(days=1)).delete()
+    night_start = timezone.make_aware(dt.datetime.combine(d, dt.time(0)))
+    Assignment.objects.create(roster=roster, staff=tired, date=d - dt.timedelta(days=1), gate=rw.gate1, shift_code="N",
+                              shift_name="夜班", starts_at=night_start, ends_at=night_start + dt.timedelta(hours=8))
+    fresh = next(s for s in colleagues if s != tired and not services._swap_check(roster, give, None, s))
+
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()
+    login(phone, live_server.url, "volunteer")
+    phone.goto(f"{live_server.url}/my/shifts/")
+    expect(phone.locator(".shift-card").first).to_be_visible()
+    phone.select_option("#swap-give", str(give.pk))
+    phone.select_option("#swap-partner", str(tired.pk))
+    phone.click("#swap-submit")
+    expect(phone.locator(".messages .error")).to_contain_text("不符合排班规则")
+    expect(phone.locator(".messages .error")).to_contain_text("休息")
+    assert SwapRequest.objects.get(partner=tired).status == SwapRequest.Status.REFUSED
+    phone.select_option("#swap-give", str(give.pk))
+    phone.select_option("#swap-partner", str(fresh.pk))
+    phone.fill("input[name=reason]", "家里有事")
+    phone.click("#swap-submit")
+    expect(phone.locator(".messages .success")).to_contain_text("等待卡口长审批")
+    swap = SwapRequest.objects.get(partner=fresh)
+    assert swap.status == SwapRequest.Status.PENDING
+
+    chief = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()
+    login(chief, live_server.url, "gate_chief")
+    chief.goto(f"{live_server.url}/rosters/swaps/")
+    chief.locator(f"#swap-{swap.pk} button[value=approve]").click()
+    expect(chief.locator(".messages .success")).to_contain_text("已批准")
+    give.refresh_from_db()
+    assert give.staff_id == fresh.pk
+    assert Roster.objects.get(pk=roster.pk).status == Roster.Status.PUBLISHED

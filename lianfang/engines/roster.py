@@ -28,8 +28,9 @@ Soft rules (the objective, minimised, integer):
   Demand is therefore never a reason for infeasibility: a shortfall is a penalised slack, and the
   solution lists each one with the reason in Chinese (:class:`Shortfall`).
 * requests: an unmet on-request or a granted off-request costs its weight.
-* fairness (``Problem.fairness_weight``): per kind of staff, the spread (max - min) of night
-  shifts among those who may work nights, plus the spread of weekend days worked.
+* fairness (``Problem.fairness_weight``): each night shift (among those who may work nights) and
+  each weekend day (among everybody) a person works beyond the fair share, the demand spread
+  evenly over them and rounded up.
 * continuity (``Problem.continuity_weight``): per person, each extra post beyond the first.
 
 Model: a Boolean per person, day, shift and post. Each person's runs of working days and days off
@@ -367,19 +368,22 @@ def _night_eligible(idx: _Index, st: Staff) -> bool:
     return any(sh.night and st.max_shifts.get(sh.id) != 0 and sh.requires <= st.skills for sh in idx.problem.shifts)
 
 
-def _fairness_groups(idx: _Index) -> list[tuple[str, tuple[Staff, ...]]]:
-    """(what, staff) groups whose spread the fairness term penalises: nights and weekend days per kind."""
-    by_kind: dict[str, list[Staff]] = defaultdict(list)
-    for st in idx.problem.staff:
-        by_kind[st.kind].append(st)
-    groups: list[tuple[str, tuple[Staff, ...]]] = []
-    has_nights = any(sh.night for sh in idx.problem.shifts)
-    for _kind, members in sorted(by_kind.items()):
-        nightly = tuple(st for st in members if _night_eligible(idx, st))
-        if has_nights and len(nightly) >= 2:
-            groups.append(("nights", nightly))
-        if idx.weekends and len(members) >= 2:
-            groups.append(("weekends", tuple(members)))
+def _fairness_groups(idx: _Index) -> list[tuple[str, tuple[Staff, ...], int]]:
+    """(what, staff, fair share) of the fairness term: night shifts among those who may work nights,
+    weekend days among everybody. The fair share is the demand spread evenly over them, rounded up;
+    each night or weekend day a person works beyond it costs ``fairness_weight``. (An excess over
+    a share, unlike a spread max - min, is 0 whenever the work can be shared evenly, so a fair
+    roster can be proven optimal: the LP bound of a spread is always 0.)"""
+    p = idx.problem
+    groups: list[tuple[str, tuple[Staff, ...], int]] = []
+    nightly = tuple(st for st in p.staff if _night_eligible(idx, st))
+    night_demand = sum(dm.required for dm in p.demand if dm.skill is None and idx.shifts[dm.shift].night)
+    if nightly and any(sh.night for sh in p.shifts):
+        groups.append(("nights", nightly, math.ceil(night_demand / len(nightly))))
+    weekend_days = {d for wk in idx.weekends for d in wk}
+    weekend_demand = sum(dm.required for dm in p.demand if dm.skill is None and dm.day in weekend_days)
+    if weekend_days and p.staff:
+        groups.append(("weekends", tuple(p.staff), math.ceil(weekend_demand / len(p.staff))))
     return groups
 
 
@@ -536,12 +540,12 @@ def objective_breakdown(problem: Problem, assignments: Assignments, posts: Posts
             requests += rq.weight
     fairness = 0
     if problem.fairness_weight:
-        for what, members in _fairness_groups(idx):
+        for what, members, share in _fairness_groups(idx):
             if what == "nights":
                 values = [sum(1 for s, _ in by_staff[st.id].values() if idx.shifts[s].night) for st in members]
             else:
                 values = [sum(1 for wk in idx.weekends for d in wk if d in by_staff[st.id]) for st in members]
-            fairness += problem.fairness_weight * (max(values) - min(values))
+            fairness += problem.fairness_weight * sum(max(0, v - share) for v in values)
     continuity = 0
     if problem.continuity_weight:
         for st in problem.staff:
@@ -798,19 +802,17 @@ class _Model:
             elif lits_:
                 terms.append(rq.weight * sum(lits_))
         if p.fairness_weight:
-            for n, (what, members) in enumerate(_fairness_groups(idx)):
-                values: list[cp_model.LinearExprT] = []
+            for what, members, share in _fairness_groups(idx):
                 for st in members:
                     if what == "nights":
                         lits = [v for _d, sid, _post, v in self.vars_of[st.id] if idx.shifts[sid].night]
                     else:
                         lits = [v for d, _sid, _post, v in self.vars_of[st.id] if idx.weekday(d) >= 5]
-                    values.append(sum(lits))
-                hi = m.new_int_var(0, p.days, f"{what}_hi[{n}]")
-                lo = m.new_int_var(0, p.days, f"{what}_lo[{n}]")
-                m.add_max_equality(hi, values)
-                m.add_min_equality(lo, values)
-                terms.append(p.fairness_weight * (hi - lo))
+                    if len(lits) <= share:
+                        continue  # can never exceed the share
+                    excess = m.new_int_var(0, len(lits) - share, f"{what}_excess[{st.id}]")
+                    m.add(excess >= sum(lits) - share)
+                    terms.append(p.fairness_weight * excess)
         if p.continuity_weight:
             real_posts = sorted({dm.post for dm in p.demand if dm.post})
             if len(real_posts) > 1:

@@ -3,6 +3,8 @@ cases in every stage with an overdue one and a full isolation site."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.utils import timezone
 
@@ -47,6 +49,21 @@ def test_demo_loads_register_and_every_stage_and_reloads_idempotently() -> None:
     load_checkin_demo(summary.subdistrict)
     story = Anomaly.objects.get(reply__text=STORY_TEXT)
     assert story.outcome == "transferred" and story.case is not None and story.case.stage == Stage.CONTROL
+
+    from lianfang.rosters.demo import load_roster_demo
+    from lianfang.rosters.models import AttendanceEvent, Roster, ServiceHours, StaffMember, SwapRequest, Team
+
+    rosters = load_roster_demo(summary.subdistrict, time_limit_s=12)
+    published = Roster.objects.get(status=Roster.Status.PUBLISHED)
+    assert rosters["staff"] == StaffMember.objects.count() == 120 and published.gates.count() == 8
+    assert published.days == 28 and published.assignments.count() > 1000
+    assert published.objective is not None and published.bound is not None and published.bound <= published.objective
+    assert Roster.objects.filter(status=Roster.Status.DRAFT, start_date=published.end_date + dt.timedelta(days=1)).exists()
+    assert StaffMember.objects.get(user__username="volunteer").assignments.exists()
+    assert AttendanceEvent.objects.filter(late_minutes__gt=0).exists() and ServiceHours.objects.exists()
+    assert SwapRequest.objects.filter(status=SwapRequest.Status.PENDING).count() == 1
+    squad = Team.objects.get(kind=Team.TeamKind.SQUAD)
+    assert squad.groups.count() == 3 and 0 < squad.memberships.count() <= 42
 
     again = load_demo(persons=1500)
     assert not again.created and Person.objects.count() == 1500

@@ -151,7 +151,7 @@ def _attendance(roster: Roster, rng: random.Random) -> int:
     return len(events) // 2
 
 
-def load_roster_demo(sub: SubDistrict, seed: int = 2022, time_limit_s: int = 16) -> dict[str, int]:
+def load_roster_demo(sub: SubDistrict, seed: int = 2022, time_limit_s: int = 30) -> dict[str, int]:
     if Roster.objects.filter(subdistrict=sub).exists():
         return {"rosters": Roster.objects.filter(subdistrict=sub).count()}
     zone = Zone.objects.filter(subdistrict=sub).first()

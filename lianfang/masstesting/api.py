@@ -64,6 +64,8 @@ class SampleItem(Schema):
     device_id: str = ""
     code_colour: str = ""
     entered_by: str = "scan"
+    pool_size: int | None = None  # in a batch: open this (unknown) tube at the batch's site and lane
+    kind: str = ""
 
 
 class SampleResult(Schema):
@@ -89,6 +91,9 @@ class SampleResult(Schema):
 
 class BatchIn(Schema):
     samples: list[SampleItem]
+    site_id: int | None = None  # where the device stands: tubes it opened offline open here
+    lane_id: int | None = None
+    home: bool = False
 
 
 class BatchOut(Schema):
@@ -239,9 +244,21 @@ def record_sample(request: AuthedRequest, round_id: int, payload: SampleItem) ->
 def record_batch(request: AuthedRequest, round_id: int, payload: BatchIn) -> Any:
     """A device's queue (up to 1,000): each item judged alone, the accepted ones written together."""
     rnd = _round(request, round_id)
+    user = request.user
+    open_at = None
+    if payload.site_id:
+        site = access.get_site_for_user(user, rnd, payload.site_id)
+        if not access.may_sample_at(user, site):
+            raise RegisterError("sampling_forbidden", "您不是该采样点的工作人员")
+        lane = Lane.objects.filter(site=site, pk=payload.lane_id).first() if payload.lane_id else None
+        if payload.lane_id and lane is None:
+            raise Http404("不存在，或不在您的管辖范围内")
+        open_at = services.OpenAt(site=site, lane=lane)
+    elif payload.home and access.may_sample_in(user, rnd):
+        open_at = services.OpenAt(home=True)
     try:
-        return {"results": services.record_samples(request.user, rnd, _items(payload.samples),
-                                                   may_use=_tube_checker(request))}
+        return {"results": services.record_samples(user, rnd, _items(payload.samples),
+                                                   may_use=_tube_checker(request), open_at=open_at)}
     except MassTestError as exc:
         raise _error(exc) from exc
 

@@ -331,6 +331,19 @@ class SampleIn:
     device_id: str = ""
     code_colour: str = ""  # what the sampler saw on the person's phone, if entered
     entered_by: str = "scan"
+    # A device's offline queue also holds the tubes it opened: the first item of a tube the server
+    # does not know yet says how to open it (its pool size or kind), at the batch's site and lane.
+    pool_size: int | None = None
+    kind: str = ""
+
+
+@dataclass(frozen=True)
+class OpenAt:
+    """Where a batch's new tubes are opened: the device's site and lane, or a home visit."""
+
+    site: Site | None = None
+    lane: Lane | None = None
+    home: bool = False
 
 
 @dataclass
@@ -405,7 +418,7 @@ def record_sample(user: User, rnd: Round, item: SampleIn) -> SampleOut:
 
 
 def record_samples(user: User, rnd: Round, items: Sequence[SampleIn],
-                   may_use: Callable[[Tube], bool] | None = None) -> list[SampleOut]:
+                   may_use: Callable[[Tube], bool] | None = None, open_at: OpenAt | None = None) -> list[SampleOut]:
     """Record a device's samples: each item judged on its own (a bad item is refused alone), all
     accepted ones written in one transaction. A nonce already received is acknowledged, never
     written twice; the same nonce with other content is refused."""
@@ -413,21 +426,21 @@ def record_samples(user: User, rnd: Round, items: Sequence[SampleIn],
         raise MassTestError("batch_size", f"一次最多提交 {MAX_BATCH} 条")
     try:
         with transaction.atomic():
-            return _record(user, rnd, items, may_use)
+            return _record(user, rnd, items, may_use, open_at)
     except IntegrityError:
         # Another device won a race (the same nonce, or the same person's first sample at once):
         # judge the items one by one against what is now in the database.
         if len(items) == 1:
             with transaction.atomic():
-                return _record(user, rnd, items, may_use)
+                return _record(user, rnd, items, may_use, open_at)
         out: list[SampleOut] = []
         for item in items:
-            out.extend(record_samples(user, rnd, [item], may_use))
+            out.extend(record_samples(user, rnd, [item], may_use, open_at))
         return out
 
 
 def _record(user: User, rnd: Round, items: Sequence[SampleIn],
-            may_use: Callable[[Tube], bool] | None) -> list[SampleOut]:
+            may_use: Callable[[Tube], bool] | None, open_at: OpenAt | None = None) -> list[SampleOut]:
     now = timezone.now()
     sub_id = rnd.subdistrict_id
     results: list[SampleOut | None] = [None] * len(items)
@@ -462,10 +475,14 @@ def _record(user: User, rnd: Round, items: Sequence[SampleIn],
     barcodes = {"".join(it.tube.split()).upper() for it in items if it.tube}
     sites: dict[int, Site] = {}
     tubes = {t.barcode: t for t in Tube.objects.select_for_update().filter(barcode__in=barcodes)}
+    if open_at is not None and len(tubes) < len(barcodes):
+        tubes.update(_open_queued(rnd, user, items, tubes, open_at))
+    site_ids = {t.site_id for t in tubes.values() if t.site_id is not None}
+    if site_ids:
+        sites.update((s.pk, s) for s in Site.objects.filter(pk__in=site_ids))
     for t in tubes.values():
         if t.site_id is not None:  # the sites, once, for the permission check
-            t.site = sites.get(t.site_id) or Site.objects.get(pk=t.site_id)
-            sites[t.site_id] = t.site
+            t.site = sites[t.site_id]
     rules = rules_of(rnd)
     village_ids = round_village_ids(rnd)
     household_sizes: dict[int, int] = {}
@@ -533,6 +550,40 @@ def _record(user: User, rnd: Round, items: Sequence[SampleIn],
                 status__in=[HomeRequest.Status.DONE, HomeRequest.Status.CANCELLED]).update(
                 status=HomeRequest.Status.DONE, done_at=now)
     return [r for r in results if r is not None]
+
+
+def _open_queued(rnd: Round, user: User, items: Sequence[SampleIn], known: dict[str, Tube],
+                 open_at: OpenAt) -> dict[str, Tube]:
+    """Open the tubes a device's queue opened offline (first item of each unknown barcode)."""
+    if not rnd.is_open:
+        return {}
+    specs: dict[str, tuple[str, int]] = {}
+    for it in items:
+        code = "".join(it.tube.split()).upper()
+        if code in known or code in specs or not (it.pool_size or it.kind):
+            continue
+        try:
+            code = _barcode(code)
+        except MassTestError:
+            continue
+        kind = it.kind or (Tube.Kind.SINGLE if it.pool_size == 1 else Tube.Kind.POOL)
+        if open_at.lane is not None and open_at.lane.kind == Lane.Kind.SINGLE:
+            kind = Tube.Kind.SINGLE
+        size = 1 if kind == Tube.Kind.SINGLE else (
+            pooling.ALLOWED_POOL_SIZES[-1] if kind == Tube.Kind.HOUSEHOLD else it.pool_size or rnd.default_pool_size)
+        if kind not in Tube.Kind.values or size not in pooling.ALLOWED_POOL_SIZES:
+            continue  # judged later as an unknown tube
+        specs[code] = (kind, size)
+    if not specs:
+        return {}
+    # A barcode used in another round is not "unknown": it stays refused as such.
+    taken = set(Tube.objects.filter(barcode__in=list(specs)).values_list("barcode", flat=True))
+    new = [Tube(round=rnd, barcode=code, kind=kind, pool_size=size, site=open_at.site, lane=open_at.lane,
+                home=open_at.home, opened_by=user) for code, (kind, size) in specs.items() if code not in taken]
+    Tube.objects.bulk_create(new)
+    if any(t.pk is None for t in new):
+        return {t.barcode: t for t in Tube.objects.select_for_update().filter(barcode__in=[t.barcode for t in new])}
+    return {t.barcode: t for t in new}
 
 
 def _judge(rnd: Round, item: SampleIn, key: tuple[str, str], code: str, chash: str,

@@ -65,10 +65,17 @@
       tube = r.body;
       show("ok", (r.body.created ? "已开管 " : "继续使用 ") + esc(tube.barcode));
       renderTube();
-    }).catch(function () { show("error", "网络中断：请联网后再开管"); });
+    }).catch(function () {
+      // Offline: the tube opens on this device; its first queued entry tells the server how to open it.
+      tube = {barcode: code.toUpperCase(), pool_size: body.kind === "household" ? 20 : (body.pool_size || 10), count: 0,
+              members: [], status: "open", offline: true, kind: body.kind || ""};
+      show("warn", "网络中断：已在本机开管 " + esc(tube.barcode) + "，录入将暂存，联网后补传");
+      renderTube();
+    });
   });
 
   function entry(item, label) {
+    if (tube.offline && tube.count === 0) { if (tube.kind) item.kind = tube.kind; else item.pool_size = tube.pool_size; }
     item.nonce = nonce();
     item.tube = tube.barcode;
     item.device_id = device;
@@ -109,7 +116,10 @@
   function flush() {
     var q = JSON.parse(localStorage.getItem(queueKey) || "[]");
     if (!q.length || !navigator.onLine) return;
-    post("/samples/batch", {samples: q.slice(0, 500)}).then(function (r) {
+    var body = {samples: q.slice(0, 500), home: home};
+    if (site) body.site_id = parseInt(site, 10);
+    if (lane) body.lane_id = parseInt(lane, 10);
+    post("/samples/batch", body).then(function (r) {
       if (r.status >= 400) return;
       var rest = q.slice(500);
       localStorage.setItem(queueKey, JSON.stringify(rest));

@@ -136,3 +136,21 @@ def test_samplers_only_at_their_site(mt: MT) -> None:
     assert status == 404
     status, body = mt.api("volunteer", "/persons?q=chen", {}, method="get")
     assert body == []  # 陈国强 lives outside the round
+
+
+def test_a_device_queue_opens_its_tubes_and_replays_safely(mt: MT) -> None:
+    w = mt.w
+    items = [{"nonce": f"q{i}", "tube": "Q0001", "person_id": pid, "pool_size": 5 if i == 0 else None}
+             for i, pid in enumerate((w.zhang.pk, w.wang.pk))]
+    items.append({"nonce": "q9", "tube": "Q0002", "person_id": w.li.pk})  # no size: unknown tube
+    body = {"samples": items, "site_id": mt.site.pk, "lane_id": mt.student.pk}
+    res = mt.api("volunteer", "/samples/batch", body)[1]["results"]
+    assert [r["ok"] for r in res] == [True, True, False] and res[2]["error_code"] == "tube_unknown"
+    tube = Tube.objects.get(barcode="Q0001")
+    assert (tube.pool_size, tube.count, tube.lane_id, tube.site_id) == (5, 2, mt.student.pk, mt.site.pk)
+    res = mt.api("volunteer", "/samples/batch", body)[1]["results"]
+    assert [r["created"] for r in res] == [False, False, False]
+    assert Sample.objects.count() == 2 and Tube.objects.count() == 1
+    # Another site's staff cannot open tubes at this site.
+    status, _ = mt.api("cadre_jiangdong", "/samples/batch", {"samples": [], "site_id": mt.site.pk})
+    assert status == 404

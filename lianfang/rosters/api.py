@@ -1,7 +1,147 @@
-"""The 值班排班 API."""
+"""The roster API: rosters and their shifts (per the same access rules as the pages), my shifts,
+clocking in and out (with a nonce, so a retried request never records twice), swap requests."""
 
 from __future__ import annotations
 
-from ninja import Router
+import datetime as dt
+from typing import Any
+
+from django.utils import timezone
+from ninja import Router, Schema
+
+from lianfang.core.http import AuthedRequest
+from lianfang.core.services import RegisterError
+from lianfang.rosters import access, services
+from lianfang.rosters.models import Assignment, Roster, StaffMember
 
 router = Router(tags=["rosters"])
+
+
+class ShiftOut(Schema):
+    id: int
+    roster_id: int
+    date: dt.date
+    gate_id: int
+    gate: str
+    shift_code: str
+    shift_name: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    staff_id: int
+    staff: str
+    kind: str
+
+    @staticmethod
+    def resolve_gate(obj: Assignment) -> str:
+        return obj.gate.name
+
+    @staticmethod
+    def resolve_staff(obj: Assignment) -> str:
+        return obj.staff.name
+
+    @staticmethod
+    def resolve_kind(obj: Assignment) -> str:
+        return obj.staff.kind
+
+
+class RosterOut(Schema):
+    id: int
+    name: str
+    start_date: dt.date
+    days: int
+    status: str
+    solver_status: str
+    objective: int | None
+    bound: int | None
+    gate_ids: list[int]
+    shortfalls: list[dict[str, Any]]
+
+    @staticmethod
+    def resolve_gate_ids(obj: Roster) -> list[int]:
+        return list(obj.gates.values_list("pk", flat=True))
+
+
+class ClockIn(Schema):
+    action: str
+    nonce: str
+
+
+class ClockOut(Schema):
+    id: int
+    action: str
+    at: dt.datetime
+    late_minutes: int
+
+
+class SwapIn(Schema):
+    give_id: int
+    partner_id: int | None = None
+    take_id: int | None = None
+    reason: str = ""
+    nonce: str
+
+
+class SwapOut(Schema):
+    id: int
+    status: str
+    problems: list[str]
+
+
+def _error(exc: services.RosterServiceError) -> RegisterError:
+    return RegisterError(exc.code, exc.message)  # the API's error handler answers 400 {code, message}
+
+
+@router.get("/", response=list[RosterOut])
+def list_rosters(request: AuthedRequest) -> Any:
+    return access.rosters_for_user(request.user).prefetch_related("gates")[:100]
+
+
+@router.get("/mine", response=list[ShiftOut])
+def my_shifts(request: AuthedRequest, days: int = 14) -> Any:
+    staff = StaffMember.objects.filter(user=request.user).first()
+    if staff is None:
+        return []
+    now = timezone.now()
+    return (Assignment.objects.filter(staff=staff, roster__status=Roster.Status.PUBLISHED, ends_at__gte=now,
+                                      starts_at__lte=now + dt.timedelta(days=max(1, min(days, 60))))
+            .select_related("gate", "staff").order_by("starts_at"))
+
+
+@router.get("/{int:roster_id}", response=RosterOut)
+def get_roster(request: AuthedRequest, roster_id: int) -> Any:
+    roster = access.get_roster_for_user(request.user, roster_id)
+    roster.shortfalls = [s for s in roster.shortfalls if s.get("gate_id") in access.visible_gate_ids(request.user, roster)]
+    return roster
+
+
+@router.get("/{int:roster_id}/shifts", response=list[ShiftOut])
+def roster_shifts(request: AuthedRequest, roster_id: int, date: dt.date | None = None) -> Any:
+    roster = access.get_roster_for_user(request.user, roster_id)
+    qs = roster.assignments.filter(gate_id__in=access.visible_gate_ids(request.user, roster)).select_related("gate", "staff")
+    return qs.filter(date=date) if date else qs
+
+
+@router.post("/shifts/{assignment_id}/clock", response={200: ClockOut, 400: dict[str, str]})
+def clock(request: AuthedRequest, assignment_id: int, payload: ClockIn) -> Any:
+    assignment = access.get_assignment_for_attendance(request.user, assignment_id)
+    try:
+        return services.clock(assignment, request.user, payload.action, payload.nonce)
+    except services.RosterServiceError as exc:
+        raise _error(exc) from exc
+
+
+@router.post("/swaps", response={200: SwapOut, 400: dict[str, str]})
+def request_swap(request: AuthedRequest, payload: SwapIn) -> Any:
+    staff = StaffMember.objects.filter(user=request.user).first()
+    give = Assignment.objects.filter(pk=payload.give_id, staff=staff).select_related("roster").first() if staff else None
+    take = (Assignment.objects.filter(pk=payload.take_id, roster__subdistrict_id=staff.subdistrict_id).select_related("staff")
+            .first() if payload.take_id and staff else None)
+    partner = take.staff if take else StaffMember.objects.filter(
+        pk=payload.partner_id or 0, subdistrict_id=staff.subdistrict_id if staff else 0).first()
+    if staff is None or give is None or partner is None:
+        raise RegisterError("swap_input", "请给出自己的班次（give_id），以及对方（partner_id）或对方的班次（take_id）")
+    try:
+        return services.request_swap(staff, give, partner, take, reason=payload.reason, nonce=payload.nonce,
+                                     user=request.user)
+    except services.RosterServiceError as exc:
+        raise _error(exc) from exc

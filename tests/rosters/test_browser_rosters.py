@@ -16,7 +16,7 @@ from tests.conftest import login
 from tests.rosters.conftest import RosterWorld
 
 
-def test_solve_publish_print_and_swaps(rw: RosterWorld, live_server, browser: Browser) -> None:  # type: ignore[no-untyped-def]
+def test_solve_publish_print_and_swaps(rw: RosterWorld, live_server, browser: Browser) -> None:
     w = rw.w
     StaffMember.objects.all().delete()  # the zone's generated gate teams only
     gate3 = Gate.objects.create(subdistrict=w.sub, zone=w.zone, name="3号卡口")

@@ -403,3 +403,38 @@ def test_briefing_has_the_shifts_yesterdays_counts_and_notices(rw: RosterWorld) 
     assert "交警戊" in page and "今日起查验行程卡" in page
     pdf = rw.client("gate_chief").get(reverse("briefing", args=[rw.gate1.pk]) + "?format=pdf")
     assert pdf.content.startswith(b"%PDF") and embeds_cjk_font(pdf.content)
+
+
+# --- the API -----------------------------------------------------------------------------------
+
+def test_api_my_shifts_clock_with_nonce_and_swap(rw: RosterWorld, published: Roster) -> None:
+    today = timezone.localdate()
+    published.start_date = today
+    published.save()
+    now = timezone.localtime()
+    current = place(published, rw.staff["v1"], today, "M")
+    Assignment = type(current)
+    start = now - dt.timedelta(minutes=10)
+    Assignment.objects.filter(pk=current.pk).update(starts_at=start, ends_at=start + dt.timedelta(hours=8))
+    later = place(published, rw.staff["v1"], today + dt.timedelta(days=3), "M")
+    c = rw.client("volunteer")
+    mine = c.get("/api/rosters/mine").json()
+    assert [s["id"] for s in mine] == [current.pk, later.pk] and mine[0]["gate"] == "1号卡口"
+    first = c.post(f"/api/rosters/shifts/{current.pk}/clock", {"action": "in", "nonce": "k1"},
+                   content_type="application/json")
+    again = c.post(f"/api/rosters/shifts/{current.pk}/clock", {"action": "in", "nonce": "k1"},
+                   content_type="application/json")
+    assert first.status_code == again.status_code == 200 and first.json()["id"] == again.json()["id"]
+    assert first.json()["late_minutes"] == 10 and AttendanceEvent.objects.count() == 1
+    twice = c.post(f"/api/rosters/shifts/{current.pk}/clock", {"action": "in", "nonce": "k2"},
+                   content_type="application/json")
+    assert twice.status_code == 400 and twice.json()["code"] == "clock_twice"
+    other = place(published, rw.staff["v2"], today, "E")
+    assert c.post(f"/api/rosters/shifts/{other.pk}/clock", {"action": "in", "nonce": "k3"},
+                  content_type="application/json").status_code == 404
+    swap = c.post("/api/rosters/swaps", {"give_id": later.pk, "partner_id": rw.staff["l2"].pk, "nonce": "w1"},
+                  content_type="application/json")
+    assert swap.status_code == 200 and swap.json()["status"] == "pending"
+    assert c.get(f"/api/rosters/{published.pk}").status_code == 404  # volunteers see their own shifts only
+    chief = rw.client("gate_chief").get(f"/api/rosters/{published.pk}/shifts?date={today}").json()
+    assert {s["staff"] for s in chief} == {"志愿者甲", "志愿者乙"}

@@ -67,8 +67,8 @@ def _date(value: Any, default: dt.date) -> dt.date:
 def home(request: AuthedRequest) -> HttpResponse:
     user = request.user
     rosters = access.rosters_for_user(user).annotate(gate_count=Count("gates", distinct=True))
-    if not rosters.exists() and not access.may_view_all(user) and access.chief_gate_id(user) is None:
-        return redirect("my_shifts")
+    if user.role in ("volunteer", "gate_staff") and StaffMember.objects.filter(user=user).exists():
+        return redirect("my_shifts")  # people on duty start from their own shifts
     gate = Gate.objects.filter(pk=user.scope_gate_id).first() if user.scope_gate_id else None
     pending_swaps = access.swaps_for_user(user).filter(status=SwapRequest.Status.PENDING).count()
     return render(request, "rosters/home.html", {

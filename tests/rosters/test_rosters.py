@@ -438,3 +438,11 @@ def test_api_my_shifts_clock_with_nonce_and_swap(rw: RosterWorld, published: Ros
     assert c.get(f"/api/rosters/{published.pk}").status_code == 404  # volunteers see their own shifts only
     chief = rw.client("gate_chief").get(f"/api/rosters/{published.pk}/shifts?date={today}").json()
     assert {s["staff"] for s in chief} == {"志愿者甲", "志愿者乙"}
+
+
+def test_roster_home_per_role(rw: RosterWorld) -> None:
+    assert rw.client("volunteer").get(reverse("roster_home"))["Location"] == reverse("my_shifts")
+    cadre = rw.client("cadre_xinwei").get(reverse("roster_home"))
+    assert cadre.status_code == 200 and "值守人员" in cadre.content.decode()
+    assert rw.client("command").get(reverse("roster_home")).status_code == 200
+    assert "今日早会" in rw.client("gate_chief").get(reverse("roster_home")).content.decode()

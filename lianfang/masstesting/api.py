@@ -176,13 +176,12 @@ def _tube_checker(request: AuthedRequest) -> Any:
     user = request.user
 
     def may_use(tube: Tube) -> bool:
-        if tube.pk not in cache:
-            if tube.site_id is not None:
-                site = tube.site
-                cache[tube.pk] = bool(site and access.may_sample_at(user, site))
-            else:
-                cache[tube.pk] = user.is_command or tube.opened_by_id == user.pk
-        return cache[tube.pk]
+        if tube.site_id is None:  # a home visit's tube: its opener's (or the command centre's)
+            return bool(user.is_command or tube.opened_by_id == user.pk)
+        if tube.site_id not in cache:  # once per site and request
+            site = tube.site
+            cache[tube.site_id] = bool(site and access.may_sample_at(user, site))
+        return cache[tube.site_id]
 
     return may_use
 

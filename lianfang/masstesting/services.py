@@ -20,6 +20,7 @@ from lianfang.core import crypto
 from lianfang.core.models import Household, Person, SubDistrict, Village
 from lianfang.engines import documents, pooling
 from lianfang.engines.documents import DocumentError, DocumentType
+from lianfang.masstesting.fastinsert import insert_rows
 from lianfang.masstesting.models import (
     Bag,
     Exemption,
@@ -411,6 +412,10 @@ def alerts_for(person_ids: Iterable[int], now: dt.datetime | None = None) -> dic
 
 
 COLOUR_ALERT = {"yellow": "黄码", "red": "红码"}
+# The columns _judge fills, in its row order (fastinsert writes them without per-field preparation).
+SAMPLE_COLUMNS = ("subdistrict_id", "round_id", "tube_id", "person_id", "village_id", "grid_id", "household_id",
+                  "site_id", "lane_id", "home", "first", "duplicate", "alert", "entered_by", "nonce", "content_hash",
+                  "device_id", "device_time", "server_time", "staff_id")
 
 
 def record_sample(user: User, rnd: Round, item: SampleIn) -> SampleOut:
@@ -487,7 +492,7 @@ def _record(user: User, rnd: Round, items: Sequence[SampleIn],
     village_ids = round_village_ids(rnd)
     household_sizes: dict[int, int] = {}
     exempt = set(Exemption.objects.filter(round=rnd, person_id__in=pids).values_list("person_id", flat=True))
-    new: list[Sample] = []
+    new: list[tuple[Any, ...]] = []
     new_out: list[SampleOut] = []
     touched: dict[int, Tube] = {}
     retests_sampled: dict[int, Tube] = {}
@@ -527,17 +532,17 @@ def _record(user: User, rnd: Round, items: Sequence[SampleIn],
         batch_nonces[item.nonce] = chash
         tube = tubes[code]
         touched[tube.pk] = tube
+        person_id = sample[3]
         if out.retest:
-            retests_sampled[sample.person_id] = tube
+            retests_sampled[person_id] = tube
         if tube.home:
-            homes_done.add(sample.person_id)
+            homes_done.add(person_id)
         new.append(sample)
         new_out.append(out)
         results[i] = out
     if new:
-        Sample.objects.bulk_create(new)
-        for s, out in zip(new, new_out, strict=True):
-            out.sample_id = s.pk
+        for sample_id, out in zip(insert_rows(Sample, SAMPLE_COLUMNS, new), new_out, strict=True):
+            out.sample_id = sample_id
         for tube in touched.values():
             Tube.objects.filter(pk=tube.pk).update(count=tube.count, status=tube.status, closed_at=tube.closed_at,
                                                    household=tube.household_id, pool_size=tube.pool_size,
@@ -590,7 +595,7 @@ def _judge(rnd: Round, item: SampleIn, key: tuple[str, str], code: str, chash: s
            people: dict[tuple[str, str], Person], tubes: dict[str, Tube], rules: dict[tuple[int, int | None], AreaRule],
            village_ids: set[int], alerts: dict[int, str], firsts: dict[int, str], pending_retest: dict[int, int],
            exempt: set[int], household_sizes: dict[int, int], user: User,
-           now: dt.datetime) -> tuple[SampleOut, Sample]:
+           now: dt.datetime) -> tuple[SampleOut, tuple[Any, ...]]:
     if not rnd.is_open:
         raise MassTestError("round_closed", "本轮不在采样中")
     if not code:
@@ -660,12 +665,10 @@ def _judge(rnd: Round, item: SampleIn, key: tuple[str, str], code: str, chash: s
         tube.closed_at = now
     out.tube_count, out.tube_size, out.tube_closed = tube.count, tube.pool_size, tube.status == Tube.Status.CLOSED
     device_time = item.device_time or now
-    sample = Sample(subdistrict_id=rnd.subdistrict_id, round=rnd, tube=tube, person_id=person.pk,
-                    village_id=person.village_id, grid_id=person.grid_id, household_id=person.household_id,
-                    site_id=tube.site_id, lane_id=tube.lane_id, home=tube.home, first=first, duplicate=duplicate,
-                    alert=alert[:100], entered_by=item.entered_by[:10] or "scan", nonce=item.nonce, content_hash=chash,
-                    device_id=item.device_id[:64], device_time=device_time, server_time=now, staff=user)
-    return out, sample
+    row = (rnd.subdistrict_id, rnd.pk, tube.pk, person.pk, person.village_id, person.grid_id, person.household_id,
+           tube.site_id, tube.lane_id, tube.home, first, duplicate, alert[:100], item.entered_by[:10] or "scan",
+           item.nonce, chash, item.device_id[:64], device_time, now, user.pk)
+    return out, row
 
 
 # --- coverage -------------------------------------------------------------------------------

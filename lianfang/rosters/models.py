@@ -115,7 +115,7 @@ class Team(models.Model):
     leader = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True,
                                related_name="led_teams", verbose_name="负责人")
     signup_open = models.BooleanField("开放报名", default=True)
-    signup_token = models.CharField(max_length=32, unique=True, default=secrets.token_urlsafe)
+    signup_token = models.CharField(max_length=64, unique=True, default=secrets.token_urlsafe)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

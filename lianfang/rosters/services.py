@@ -158,7 +158,7 @@ def sign_up(team: Team, *, name: str, phone: str, kind: str, skills: Iterable[st
 
 def decide_signup(signup: SignUp, user: User, approve: bool) -> SignUp:
     with transaction.atomic():
-        signup = SignUp.objects.select_for_update().select_related("team").get(pk=signup.pk)
+        signup = SignUp.objects.select_for_update(of=("self",)).select_related("team").get(pk=signup.pk)
         if signup.status != SignUp.Status.PENDING:
             return signup
         signup.status = SignUp.Status.APPROVED if approve else SignUp.Status.REJECTED
@@ -561,7 +561,7 @@ def request_swap(requester: StaffMember, give: Assignment, partner: StaffMember,
 def decide_swap(swap: SwapRequest, user: User, approve: bool) -> SwapRequest:
     """The gate chief's decision; approving re-checks the rules against the roster as it is now."""
     with transaction.atomic():
-        swap = SwapRequest.objects.select_for_update().select_related("give", "take", "partner", "requester",
+        swap = SwapRequest.objects.select_for_update(of=("self",)).select_related("give", "take", "partner", "requester",
                                                                       "roster").get(pk=swap.pk)
         if swap.status != SwapRequest.Status.PENDING:
             raise RosterServiceError("swap_decided", f"该申请已处理（{swap.get_status_display()}）")

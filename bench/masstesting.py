@@ -596,7 +596,8 @@ def bench_all(args: argparse.Namespace, var_dir: Path, db: Database) -> dict[str
         recorded = Sample.objects.filter(round=rnd).count()
         report["sampling"] = {
             "server": f"gunicorn lianfang.wsgi -w 2 --threads 2 -b {HOST}:<port>",
-            "payload": "18-digit resident ID of a register person (the scanner's input), 10-in-1 tubes opened by API",
+            "payload": ("18-digit resident ID of a register person (the scanner's input); 10-in-1 tubes opened by "
+                        "POST .../tubes for single requests, by the first queued item for batches"),
             "single_requests": single, "batched_queues": batch, "replay_of_one_queue": replay,
             "recorded_in_round": recorded, "expected_recorded": 100 + single["samples"] + batch["samples"],
             "raw_baseline": raw,

@@ -175,8 +175,9 @@ class ShiftPattern(models.Model):
     """The shifts of a day at a gate, e.g. three 8-hour shifts or two 12-hour shifts.
 
     ``shifts``: [{"code": "M", "name": "早班", "start": 480, "minutes": 480, "night": false}, ...]; the
-    start is the minute of the day (1440 = midnight at the end of the day: the night shift of a date
-    runs from its midnight to 08:00 the next morning)."""
+    start is the minute of the day the shift begins; a shift belongs to the date it begins on (the
+    night shift of 3 December is 00:00–08:00 on 3 December; a 12-hour night begins at 20:00 and
+    ends the next morning)."""
 
     subdistrict = models.ForeignKey("core.SubDistrict", models.CASCADE, related_name="shift_patterns")
     name = models.CharField("名称", max_length=40)
@@ -372,7 +373,7 @@ class ServiceHours(AppendOnly):
 def default_shifts() -> list[dict[str, Any]]:
     return [{"code": "M", "name": "早班", "start": 480, "minutes": 480, "night": False},
             {"code": "E", "name": "中班", "start": 960, "minutes": 480, "night": False},
-            {"code": "N", "name": "夜班", "start": 1440, "minutes": 480, "night": True}]
+            {"code": "N", "name": "夜班", "start": 0, "minutes": 480, "night": True}]
 
 
 def twelve_hour_shifts() -> list[dict[str, Any]]:

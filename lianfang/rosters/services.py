@@ -121,9 +121,14 @@ def create_staff(sub: SubDistrict, *, name: str, kind: str, skills: Iterable[str
         raise RosterServiceError("staff_hours", "每周最多工时应在 8 到 84 小时之间")
     if not 1 <= max_consecutive_days <= 14:
         raise RosterServiceError("staff_consecutive", "最多连续上班天数应在 1 到 14 天之间")
+    phone_fields = _phone(phone)
+    same = (StaffMember.objects.filter(subdistrict=sub, phone_hash=phone_fields["phone_hash"]).first()
+            if phone_fields["phone_hash"] else None)
+    if same is not None:
+        raise RosterServiceError("staff_duplicate", f"该手机号已登记为值守人员：{same.name}（{same.get_kind_display()}）")
     staff = StaffMember.objects.create(subdistrict=sub, name=name, kind=kind, skills=_skills(skills),
                                        home_village=home_village, max_week_hours=max_week_hours,
-                                       max_consecutive_days=max_consecutive_days, user=user, **_phone(phone))
+                                       max_consecutive_days=max_consecutive_days, user=user, **phone_fields)
     staff.gates.set(list(gates))
     return staff
 
@@ -237,7 +242,8 @@ def add_demand(gate: Gate, *, shift_code: str, required: int, skill: str = "", l
                weekdays: Iterable[int] = (), note: str = "") -> DemandRule:
     codes = {s["code"]: s for s in pattern_for(gate).shifts}
     if shift_code not in codes:
-        raise RosterServiceError("demand_shift", f"{gate.name} 没有班次 {shift_code}（可选：{'、'.join(codes)}）")
+        choices = "、".join(shift_label(s) for s in codes.values())
+        raise RosterServiceError("demand_shift", f"{gate.name} 没有此班次（可选：{choices}）")
     if not 1 <= required <= 50:
         raise RosterServiceError("demand_required", "人数应在 1 到 50 之间")
     if skill and skill not in set(Kind.values) | set(Skill.values):
@@ -320,6 +326,13 @@ def build_problem(roster: Roster, staff_ids: Iterable[int] | None = None) -> Bui
     if staff_ids is not None:
         staff_qs = staff_qs.filter(pk__in=list(staff_ids))
     index_of = {d: i for i, d in enumerate(dates)}
+    # Days already worked in another published roster are days off here: one shift a day in all.
+    busy: dict[int, set[int]] = defaultdict(set)
+    for staff_id, day in (Assignment.objects.filter(roster__subdistrict_id=roster.subdistrict_id,
+                                                    roster__status=Roster.Status.PUBLISHED, date__gte=roster.start_date,
+                                                    date__lte=roster.end_date).exclude(roster=roster)
+                          .values_list("staff_id", "date")):
+        busy[staff_id].add(index_of[day])
     staff: dict[str, StaffMember] = {}
     engine_staff = []
     notes: list[str] = []
@@ -329,7 +342,7 @@ def build_problem(roster: Roster, staff_ids: Iterable[int] | None = None) -> Bui
             continue  # serves other gates only
         sid = f"s{st.pk}"
         staff[sid] = st
-        days_off: set[int] = set()
+        days_off: set[int] = set(busy.get(st.pk, ()))
         unavailable: set[tuple[int, str]] = set()
         for u in st.unavailable.all():
             day = max(u.date_from, roster.start_date)
@@ -470,7 +483,14 @@ def save_solution(roster: Roster, built: Built, solution: engine.Solution) -> No
 
 
 def _readable(text: str, built: Built) -> str:
-    """The engine names people, posts and shifts by their ids: give their names."""
+    """The engine names people, posts, shifts and days by their ids and numbers: give names and dates."""
+    dates = built.roster.dates()
+
+    def date_of(m: re.Match[str]) -> str:
+        n = int(m.group(1))
+        return f"{dates[n - 1]:%m月%d日}" if 1 <= n <= len(dates) else m.group(0)
+
+    text = re.sub(r"第 ?(\d+) ?天(?:（周.）)?", date_of, text).rstrip("。")
     for sid, st in built.staff.items():
         text = re.sub(rf"\b{sid}\b", st.name, text)
     for post, gate in built.gates.items():
@@ -480,9 +500,22 @@ def _readable(text: str, built: Built) -> str:
     return text
 
 
+def overlaps(roster: Roster) -> list[str]:
+    """People this roster gives a shift on a day they already work in another published roster."""
+    mine = set(roster.assignments.values_list("staff_id", "date"))
+    clashes = (Assignment.objects.filter(roster__subdistrict_id=roster.subdistrict_id, roster__status=Roster.Status.PUBLISHED,
+                                         date__gte=roster.start_date, date__lte=roster.end_date)
+               .exclude(roster=roster).select_related("staff", "roster").order_by("date"))
+    return [f"{a.staff.name} {a.date:%m月%d日} 已在「{a.roster.name}」排班" for a in clashes if (a.staff_id, a.date) in mine]
+
+
 def publish(roster: Roster, user: User) -> Roster:
     if roster.status != Roster.Status.SOLVED:
         raise RosterServiceError("roster_not_solved", "只有已求解的排班表才能发布")
+    clashes = overlaps(roster)
+    if clashes:
+        more = f"等 {len(clashes)} 处" if len(clashes) > 5 else ""
+        raise RosterServiceError("roster_overlap", "与已发布的排班表冲突，请重新求解后再发布：" + "；".join(clashes[:5]) + more)
     roster.status = Roster.Status.PUBLISHED
     roster.published_by = user
     roster.published_at = timezone.now()
@@ -643,6 +676,8 @@ class AttendanceRow:
     clock_in: dt.datetime | None
     clock_out: dt.datetime | None
     late_minutes: int
+    can_clock_in: bool = False  # within the window clock() accepts
+    can_clock_out: bool = False
 
 
 def attendance(assignments: Iterable[Assignment], now: dt.datetime | None = None) -> list[AttendanceRow]:
@@ -663,6 +698,8 @@ def attendance(assignments: Iterable[Assignment], now: dt.datetime | None = None
             state, label = "late", "已过开始时间未签到"
         else:
             state, label = "upcoming", "待上岗"
-        rows.append(AttendanceRow(a, state, label, cin.at if cin else None, cout.at if cout else None,
-                                  cin.late_minutes if cin else 0))
+        rows.append(AttendanceRow(
+            a, state, label, cin.at if cin else None, cout.at if cout else None, cin.late_minutes if cin else 0,
+            can_clock_in=cin is None and a.starts_at - dt.timedelta(minutes=CLOCK_IN_EARLY_MINUTES) <= now <= a.ends_at,
+            can_clock_out=cin is not None and cout is None))
     return rows

@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from lianfang.checkpoints.models import Gate
@@ -162,8 +163,14 @@ def roster_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             short_day[s["date"]] += s["missing"]
     chart = {"dates": [f"{d:%m-%d}" for d in roster.dates()], "assigned": [per_day[d] for d in roster.dates()],
              "short": [short_day[d.isoformat()] for d in roster.dates()]}
-    shortfalls = [s for s in roster.shortfalls if s.get("gate_id") in gate_ids]
+    labels = dict(Kind.choices) | dict(Skill.choices)
+    shortfalls = [{**s, "skill": labels.get(s["skill"], s["skill"])} for s in roster.shortfalls
+                  if s.get("gate_id") in gate_ids]
+    parts = {"cover_under": "缺员", "cover_over": "超员", "requests": "未满足的意愿", "fairness": "夜班/周末超出均摊",
+             "continuity": "跨卡口调配"}
     return render(request, "rosters/roster_detail.html", {
+        "full_view": len(gate_ids) == roster.gates.count(),
+        "breakdown": [(label, roster.breakdown.get(key, 0)) for key, label in parts.items()],
         "roster": roster, "gates": gates, "gate": gate, "grid": _grid(roster, gate, assignments) if gate else None,
         "may_manage": access.may_manage_rosters(user), "progress": services.read_progress(roster),
         "chart": chart, "shortfalls": shortfalls[:300], "shortfall_count": len(shortfalls),
@@ -216,6 +223,10 @@ def _export_gates(request: AuthedRequest, roster: Roster) -> list[Gate]:
     return list(Gate.objects.filter(pk__in=ids).order_by("pk"))
 
 
+def _suffix(gates: list[Gate]) -> str:
+    return f"-gate{gates[0].pk}" if len(gates) == 1 else ""
+
+
 def _audit_export(request: AuthedRequest, roster: Roster, fmt: str, gates: list[Gate]) -> None:
     AuditEvent.objects.create(user=request.user, action=AuditEvent.Action.EXPORT, object_type="roster",
                               object_id=str(roster.pk), detail={"format": fmt, "gates": [g.pk for g in gates]},
@@ -231,7 +242,7 @@ def roster_pdf(request: AuthedRequest, pk: int) -> HttpResponse:
     data = exports.pdf("rosters/print_roster.html", {"roster": roster, "grids": grids, "printed_at": timezone.now()})
     _audit_export(request, roster, "pdf", gates)
     response = HttpResponse(data, content_type="application/pdf")
-    response["Content-Disposition"] = f'inline; filename="roster-{roster.pk}.pdf"'
+    response["Content-Disposition"] = f'inline; filename="roster-{roster.pk}{_suffix(gates)}.pdf"'
     return response
 
 
@@ -243,7 +254,7 @@ def roster_xlsx(request: AuthedRequest, pk: int) -> HttpResponse:
     data = exports.roster_xlsx(roster, gates, with_phones=access.may_see_contacts(request.user))
     _audit_export(request, roster, "xlsx", gates)
     response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response["Content-Disposition"] = f'attachment; filename="roster-{roster.pk}.xlsx"'
+    response["Content-Disposition"] = f'attachment; filename="roster-{roster.pk}{_suffix(gates)}.xlsx"'
     return response
 
 
@@ -255,7 +266,7 @@ def roster_ics(request: AuthedRequest, pk: int) -> HttpResponse:
     qs = roster.assignments.filter(gate__in=gates).select_related("staff", "gate")
     _audit_export(request, roster, "ics", gates)
     response = HttpResponse(exports.ical(qs, f"{roster.name}"), content_type="text/calendar; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="roster-{roster.pk}.ics"'
+    response["Content-Disposition"] = f'attachment; filename="roster-{roster.pk}{_suffix(gates)}.ics"'
     return response
 
 
@@ -290,10 +301,13 @@ def my_shifts(request: AuthedRequest) -> HttpResponse:
     rows = services.attendance(mine, now)
     upcoming = [a for a in mine if a.starts_at > now]
     rosters = {a.roster_id for a in mine}
-    colleagues = (StaffMember.objects.filter(assignments__roster_id__in=rosters, active=True).exclude(pk=staff.pk)
-                  .distinct().order_by("name"))
-    partner_shifts = (Assignment.objects.filter(roster_id__in=rosters, starts_at__gt=now).exclude(staff=staff)
-                      .select_related("staff", "gate").order_by("starts_at")[:400])
+    # Swap partners: only the people and shifts of the gates this person works at (a volunteer
+    # never sees who is on duty at the other gates of the sub-district).
+    my_gates = set(staff.gates.values_list("pk", flat=True)) | {a.gate_id for a in mine}
+    colleagues = (StaffMember.objects.filter(assignments__roster_id__in=rosters, assignments__gate_id__in=my_gates,
+                                             active=True).exclude(pk=staff.pk).distinct().order_by("name"))
+    partner_shifts = (Assignment.objects.filter(roster_id__in=rosters, gate_id__in=my_gates, starts_at__gt=now)
+                      .exclude(staff=staff).select_related("staff", "gate").order_by("starts_at")[:200])
     swaps = SwapRequest.objects.filter(Q(requester=staff) | Q(partner=staff)).select_related(
         "give__gate", "take__gate", "partner", "requester")[:20]
     hours = ServiceHours.objects.filter(staff=staff).aggregate(m=Sum("minutes"))["m"] or 0
@@ -324,7 +338,11 @@ def clock(request: AuthedRequest, pk: int) -> HttpResponse:
                                   f"{timezone.localtime(event.at):%H:%M}{note}")
     except services.RosterServiceError as exc:
         _error(request, exc)
-    return redirect(request.POST.get("next") or "my_shifts")
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                  require_https=request.is_secure()):
+        return redirect(target)
+    return redirect("my_shifts")
 
 
 @login_required
@@ -371,12 +389,15 @@ def swap_list(request: AuthedRequest) -> HttpResponse:
             if swap.status == SwapRequest.Status.REFUSED:
                 messages.error(request, "复核未通过，已退回：" + "；".join(swap.problems))
             else:
-                messages.success(request, f"已{swap.get_status_display()}：{swap.requester.name} ↔ {swap.partner.name}")
+                messages.success(request, f"{swap.get_status_display()}：{swap.requester.name} ↔ {swap.partner.name}")
         except services.RosterServiceError as exc:
             _error(request, exc)
         return redirect("swap_list")
+    pending = list(swaps.filter(status=SwapRequest.Status.PENDING))
+    for s in pending:
+        s.may_decide = access.may_decide_swap(user, s)  # type: ignore[attr-defined]
     return render(request, "rosters/swaps.html", {
-        "pending": swaps.filter(status=SwapRequest.Status.PENDING),
+        "pending": pending,
         "recent": swaps.exclude(status=SwapRequest.Status.PENDING)[:50]})
 
 
@@ -439,7 +460,8 @@ def staff_list(request: AuthedRequest) -> HttpResponse:
             return redirect("staff_detail", staff.pk)
         except services.RosterServiceError as exc:
             _error(request, exc)
-    counts = {k: n for k, n in access.staff_for_user(user).values_list("kind").annotate(n=Count("pk"))}
+    counts = dict(StaffMember.objects.filter(pk__in=access.staff_for_user(user).values("pk")).order_by()
+                  .values_list("kind").annotate(n=Count("pk")).values_list("kind", "n"))
     return render(request, "rosters/staff_list.html", {
         "staff": qs.order_by("kind", "pk")[:500], "kinds": Kind.choices, "skills": Skill.choices, "kind": kind,
         "q": q, "may_add": may_add, "villages": villages, "gates": gates.order_by("pk"),
@@ -462,10 +484,17 @@ def staff_detail(request: AuthedRequest, pk: int) -> HttpResponse:
                 end = dt.date.fromisoformat(request.POST.get("date_to") or request.POST.get("date_from", ""))
                 if end < start:
                     raise services.RosterServiceError("unavailable_dates", "结束日期不能早于开始日期")
-                Unavailability.objects.create(staff=staff, date_from=start, date_to=end,
-                                              shift_code=request.POST.get("shift_code", "")[:8],
+                code = request.POST.get("shift_code", "")[:8]
+                Unavailability.objects.create(staff=staff, date_from=start, date_to=end, shift_code=code,
                                               reason=request.POST.get("reason", "")[:100])
-                messages.success(request, "已登记不可排班时段")
+                messages.success(request, "已登记不可排班时段（下次求解时生效）")
+                clashes = Assignment.objects.filter(staff=staff, roster__status=Roster.Status.PUBLISHED, date__gte=start,
+                                                    date__lte=end).select_related("gate")
+                if code:
+                    clashes = clashes.filter(shift_code=code)
+                if clashes:
+                    messages.warning(request, "已发布的排班中此期间仍有班次，请安排换班或代班："
+                                     + "；".join(f"{a.date:%m月%d日} {a.shift_name} {a.gate.name}" for a in clashes[:10]))
             elif what == "request":
                 day = dt.date.fromisoformat(request.POST.get("date", ""))
                 ShiftRequest.objects.update_or_create(
@@ -592,7 +621,9 @@ def gate_demand(request: AuthedRequest, gate_pk: int) -> HttpResponse:
     services.ensure_patterns(gate.subdistrict)
     pattern = services.pattern_for(gate)
     labels = dict(Kind.choices) | dict(Skill.choices)
+    shift_names = {s["code"]: services.shift_label(s) for s in pattern.shifts}
     rules: list[dict[str, Any]] = [{"r": r, "skill": labels.get(r.skill, "任何人"),
+                                    "shift": shift_names.get(r.shift_code, r.shift_code),
               "days": "每天" if not r.weekdays else "、".join("一二三四五六日"[d] for d in r.weekdays)}
              for r in DemandRule.objects.filter(gate=gate).select_related("lane")]
     return render(request, "rosters/demand.html", {

@@ -49,8 +49,8 @@ def rw(world: World) -> RosterWorld:
         ("x2", "志愿者辛", "volunteer", ["night"], gate2),
         ("x3", "志愿者壬", "volunteer", [], gate2),
     ]
-    for key, name, kind, skills, gate in people:
-        r.staff[key] = services.create_staff(world.sub, name=name, kind=kind, skills=skills, phone="13800000000",
+    for n, (key, name, kind, skills, gate) in enumerate(people):
+        r.staff[key] = services.create_staff(world.sub, name=name, kind=kind, skills=skills, phone=f"1380000000{n}",
                                              home_village=world.xinwei, gates=[gate])
     r.staff["v1"].user = world.users["volunteer"]
     r.staff["v1"].save()

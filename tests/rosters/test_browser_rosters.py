@@ -35,6 +35,7 @@ def test_solve_publish_print_and_swaps(rw: RosterWorld, live_server, browser: Br
     expect(desk.locator("#solve-result")).to_be_visible()
     roster.refresh_from_db()
     assert roster.assignments.count() > 0 and roster.objective is not None and roster.bound is not None
+    desk.once("dialog", lambda dialog: dialog.accept())  # 确定发布？
     desk.click("#publish")
     expect(desk.locator("#roster-status")).to_have_text("已发布")
     expect(desk.locator("#roster-grid")).to_contain_text(volunteer.name)
@@ -43,21 +44,22 @@ def test_solve_publish_print_and_swaps(rw: RosterWorld, live_server, browser: Br
     assert pdf.ok and pdf.headers["content-type"] == "application/pdf" and pdf.body().startswith(b"%PDF")
     desk.close()
 
-    # Set the scene: a morning shift of the volunteer, a colleague free that day but on the night before.
+    # Set the scene: a night shift of the volunteer (00:00–08:00), a colleague free that day but on the
+    # evening shift (16:00–24:00) of the day before: taking over would leave no rest at all.
     give = (Assignment.objects.filter(roster=roster, staff=volunteer, date__gte=roster.start_date + dt.timedelta(days=1))
             .order_by("date").first())
     assert give is not None
     d = give.date
-    Assignment.objects.filter(pk=give.pk).update(shift_code="M", shift_name="早班", starts_at=timezone.make_aware(
-        dt.datetime.combine(d, dt.time(8))), ends_at=timezone.make_aware(dt.datetime.combine(d, dt.time(16))))
+    Assignment.objects.filter(pk=give.pk).update(shift_code="N", shift_name="夜班", starts_at=timezone.make_aware(
+        dt.datetime.combine(d, dt.time(0))), ends_at=timezone.make_aware(dt.datetime.combine(d, dt.time(8))))
     give.refresh_from_db()
     colleagues = [s for s in StaffMember.objects.filter(gates=rw.gate1).exclude(pk=volunteer.pk)
                   if not Assignment.objects.filter(roster=roster, staff=s, date=d).exists()]
-    tired = next(s for s in colleagues if "night" in s.skills)
+    tired = next(s for s in colleagues if "night" in s.skills)  # could take a night but for the rest rule
     Assignment.objects.filter(roster=roster, staff=tired, date=d - dt.timedelta(days=1)).delete()
-    night_start = timezone.make_aware(dt.datetime.combine(d, dt.time(0)))
-    Assignment.objects.create(roster=roster, staff=tired, date=d - dt.timedelta(days=1), gate=rw.gate1, shift_code="N",
-                              shift_name="夜班", starts_at=night_start, ends_at=night_start + dt.timedelta(hours=8))
+    evening = timezone.make_aware(dt.datetime.combine(d - dt.timedelta(days=1), dt.time(16)))
+    Assignment.objects.create(roster=roster, staff=tired, date=d - dt.timedelta(days=1), gate=rw.gate1, shift_code="E",
+                              shift_name="中班", starts_at=evening, ends_at=evening + dt.timedelta(hours=8))
     fresh = next(s for s in colleagues if s != tired and not services._swap_check(roster, give, None, s))
 
     phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()

@@ -25,7 +25,6 @@ from lianfang.rosters.models import (
     ShiftRequest,
     Skill,
     StaffMember,
-    SwapRequest,
     Team,
     TeamMembership,
     Unavailability,
@@ -187,14 +186,14 @@ def load_roster_demo(sub: SubDistrict, seed: int = 2022, time_limit_s: int = 30)
     nxt = Roster.objects.create(subdistrict=sub, name=f"江东片联防区 {next_start:%m月%d日}起四周排班", start_date=next_start,
                                 days=28, created_by=command)
     nxt.gates.set(gates)
-    if volunteer and roster.status == Roster.Status.PUBLISHED:
-        later = roster.assignments.filter(staff=volunteer, starts_at__gt=timezone.now() + dt.timedelta(days=2)).first()
-        partner = next((s for s in first_gate_staff if s.pk != volunteer.pk and s.kind == Kind.VOLUNTEER), None)
-        volunteer_user = User.objects.filter(username="volunteer").first()
-        if later and partner and volunteer_user:
-            swap = services.request_swap(volunteer, later, partner, None, reason="家中老人复诊，请代班",
-                                         nonce="demo-swap", user=volunteer_user)
-            if swap.status != SwapRequest.Status.PENDING:
-                swap.delete()
+    volunteer_user = User.objects.filter(username="volunteer").first()
+    if volunteer and volunteer_user and roster.status == Roster.Status.PUBLISHED:
+        # A pending hand-over for the gate chief: the first the rules allow.
+        later = roster.assignments.filter(staff=volunteer, starts_at__gt=timezone.now() + dt.timedelta(days=2))
+        partners = [s for s in first_gate_staff if s.pk != volunteer.pk]
+        legal = next(((a, p) for a in later for p in partners if not services.swap_problems(roster, a, None, p)), None)
+        if legal:
+            services.request_swap(volunteer, legal[0], legal[1], None, reason="家中老人复诊，请代班", nonce="demo-swap",
+                                  user=volunteer_user)
     return {"rosters": 2, "staff": StaffMember.objects.filter(subdistrict=sub).count(), "teams": teams,
             "shifts": roster.assignments.count(), "attendance": attended}

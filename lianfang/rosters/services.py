@@ -527,7 +527,7 @@ def publish(roster: Roster, user: User) -> Roster:
 
 # --- swaps --------------------------------------------------------------------------------------
 
-def _swap_check(roster: Roster, give: Assignment, take: Assignment | None, partner: StaffMember) -> list[str]:
+def swap_problems(roster: Roster, give: Assignment, take: Assignment | None, partner: StaffMember) -> list[str]:
     """Hard-rule violations the swap would cause for the two people, in Chinese ([] = allowed)."""
     requester = give.staff
     problems = []
@@ -580,7 +580,7 @@ def request_swap(requester: StaffMember, give: Assignment, partner: StaffMember,
     now = timezone.now()
     if give.starts_at <= now or (take is not None and take.starts_at <= now):
         raise RosterServiceError("swap_past", "已开始或已结束的班次不能再换")
-    problems = _swap_check(roster, give, take, partner)
+    problems = swap_problems(roster, give, take, partner)
     status = SwapRequest.Status.REFUSED if problems else SwapRequest.Status.PENDING
     try:
         with transaction.atomic():
@@ -604,7 +604,7 @@ def decide_swap(swap: SwapRequest, user: User, approve: bool) -> SwapRequest:
             swap.status = SwapRequest.Status.REJECTED
             swap.save()
             return swap
-        problems = _swap_check(swap.roster, swap.give, swap.take, swap.partner)
+        problems = swap_problems(swap.roster, swap.give, swap.take, swap.partner)
         if problems:
             swap.status = SwapRequest.Status.REFUSED
             swap.problems = problems

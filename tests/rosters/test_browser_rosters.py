@@ -60,7 +60,7 @@ def test_solve_publish_print_and_swaps(rw: RosterWorld, live_server, browser: Br
     evening = timezone.make_aware(dt.datetime.combine(d - dt.timedelta(days=1), dt.time(16)))
     Assignment.objects.create(roster=roster, staff=tired, date=d - dt.timedelta(days=1), gate=rw.gate1, shift_code="E",
                               shift_name="中班", starts_at=evening, ends_at=evening + dt.timedelta(hours=8))
-    fresh = next(s for s in colleagues if s != tired and not services._swap_check(roster, give, None, s))
+    fresh = next(s for s in colleagues if s != tired and not services.swap_problems(roster, give, None, s))
 
     phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()
     login(phone, live_server.url, "volunteer")

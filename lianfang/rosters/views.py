@@ -512,13 +512,19 @@ def staff_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             _error(request, exc)
         return redirect("staff_detail", staff.pk)
     hours = ServiceHours.objects.filter(staff=staff).aggregate(m=Sum("minutes"))["m"] or 0
+    phone = staff.phone_masked
+    if access.may_see_contacts(user) and staff.phone_cipher:
+        phone = staff.phone_number()  # the command centre and the gate chief call people in; audited
+        AuditEvent.objects.create(user=user, action=AuditEvent.Action.REVEAL, object_type="roster_staff",
+                                  object_id=str(staff.pk), fields="phone", reason="值班联系",
+                                  ip=request.META.get("REMOTE_ADDR"))
     upcoming = (Assignment.objects.filter(staff=staff, roster__status=Roster.Status.PUBLISHED,
                                           date__gte=timezone.localdate()).select_related("gate")[:14])
     return render(request, "rosters/staff_detail.html", {
         "staff": staff, "may_edit": may_edit, "unavailable": staff.unavailable.order_by("-date_from")[:30],
         "requests": staff.shift_requests.order_by("-date")[:30], "hours": round(hours / 60, 1),
         "teams": Team.objects.filter(memberships__staff=staff), "upcoming": upcoming,
-        "phone": staff.phone_number() if access.may_see_contacts(user) else staff.phone_masked})
+        "phone": phone})
 
 
 # --- teams and sign-up -----------------------------------------------------------------------

@@ -493,3 +493,13 @@ def test_leave_over_published_shifts_warns(rw: RosterWorld, published: Roster) -
         "what": "unavailable", "date_from": d[0].isoformat(), "date_to": d[2].isoformat(), "reason": "家中有事"},
         follow=True).content.decode()
     assert "仍有班次" in page and f"{d[1]:%m月%d日} 早班" in page
+
+
+def test_full_phone_only_for_command_and_chief_and_audited(rw: RosterWorld) -> None:
+    url = reverse("staff_detail", args=[rw.staff["v1"].pk])
+    assert "13800000000" in rw.client("gate_chief").get(url).content.decode()
+    assert AuditEvent.objects.filter(action="reveal", object_type="roster_staff", user=rw.chief).count() == 1
+    page = rw.client("cadre_xinwei").get(url).content.decode()
+    assert "13800000000" not in page and "138****0000" in page
+    counts = rw.client("gate_chief").get(reverse("staff_list")).context["counts"]
+    assert dict(counts) == {"属地工作人员": 2, "交警": 1, "志愿者": 2, "医护人员": 1}

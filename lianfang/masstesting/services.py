@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from lianfang.checkpoints.models import Scan
@@ -638,8 +638,8 @@ def _judge(rnd: Round, item: SampleIn, key: tuple[str, str], code: str, chash: s
         if tube.count == 0:
             if person.household_id not in household_sizes:
                 household_sizes[person.household_id] = Person.objects.filter(
-                    household_id=person.household_id).exclude(pk__in=Exemption.objects.filter(round=rnd).values(
-                        "person_id")).count()
+                    household_id=person.household_id).exclude(Exists(Exemption.objects.filter(
+                        round=rnd, person_id=OuterRef("pk")))).count()
             tube.household_id = person.household_id
             tube.pool_size = max(1, min(household_sizes[person.household_id], pooling.ALLOWED_POOL_SIZES[-1]))
         elif tube.household_id != person.household_id:
@@ -741,8 +741,9 @@ def coverage(rnd: Round, scope: Scope, level: str = "village") -> list[CoverageR
                     n=Count("pk")).order_by():
                 sampled[k] = sampled.get(k, 0) - n
     else:
-        tested = Sample.objects.filter(round=rnd, first=True).values("person_id")
-        sampled = dict(persons.filter(pk__in=tested).exclude(pk__in=exempt_ids).values_list(fieldname)
+        tested = Exists(Sample.objects.filter(round=rnd, first=True, person_id=OuterRef("pk")))
+        is_exempt = Exists(Exemption.objects.filter(round=rnd, person_id=OuterRef("pk")))
+        sampled = dict(persons.filter(tested).exclude(is_exempt).values_list(fieldname)
                        .annotate(n=Count("pk")).order_by())
     labels = _labels(level, set(registered))
     rows = [CoverageRow(k, labels.get(k, "（未分配）"), registered.get(k, 0), exempt.get(k, 0), sampled.get(k, 0))
@@ -775,8 +776,11 @@ def total(rows: list[CoverageRow]) -> CoverageRow:
 
 def untested(rnd: Round, scope: Scope) -> Any:
     """The people still to chase: in scope, not exempt, with no sample this round."""
-    return (scope.persons().exclude(pk__in=Exemption.objects.filter(round=rnd).values("person_id"))
-            .exclude(pk__in=Sample.objects.filter(round=rnd, first=True).values("person_id"))
+    # NOT EXISTS, never NOT IN: PostgreSQL runs NOT IN over a subquery bigger than work_mem as a
+    # nested loop (quadratic: minutes at a million samples), NOT EXISTS as an anti-join.
+    return (scope.persons()
+            .exclude(Exists(Exemption.objects.filter(round=rnd, person_id=OuterRef("pk"))))
+            .exclude(Exists(Sample.objects.filter(round=rnd, first=True, person_id=OuterRef("pk"))))
             .select_related("village", "grid", "household__building").order_by("village_id", "household_id", "pk"))
 
 

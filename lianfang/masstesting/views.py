@@ -319,9 +319,23 @@ def results_page(request: AuthedRequest, pk: int) -> HttpResponse:
     alerts = Sample.objects.filter(round=rnd, person__in=persons).filter(~Q(alert="") | Q(duplicate=True)) \
         .select_related("person", "tube").order_by("-server_time")[:100]
     imports = ResultImport.objects.filter(round=rnd).order_by("-created_at")[:10] if access.may_plan(user) else []
+    # One person's samples and results this round: for the people of this user's scope only.
+    q = request.GET.get("q", "").strip()
+    lookups: list[dict[str, Any]] = []
+    if q:
+        try:
+            found = list(register.search_persons(persons, q).select_related("village")[:20])
+        except register.RegisterError as exc:
+            messages.error(request, exc.message)
+            found = []
+        by_person: dict[int, list[Sample]] = {}
+        for smp in Sample.objects.filter(round=rnd, person__in=found).select_related("tube__result", "site") \
+                .order_by("server_time"):
+            by_person.setdefault(smp.person_id, []).append(smp)
+        lookups = [{"person": p, "samples": by_person.get(p.pk, [])} for p in found]
     return render(request, "masstesting/results.html", {
         "round": rnd, "retests": retests, "flagged": flagged, "alerts": alerts, "imports": imports,
-        "may_import": access.may_plan(user), "stats": services.round_stats(rnd)})
+        "may_import": access.may_plan(user), "stats": services.round_stats(rnd), "q": q, "lookups": lookups})
 
 
 @login_required

@@ -145,3 +145,18 @@ def test_exemptions_and_bags_and_handover(mt: MT) -> None:
     assert "无需重复交接" in r.content.decode()
     r = v.post("/testing/handover/", {"code": "BAG-9", "lab": "迪安检验"}, follow=True)
     assert "不存在" in r.content.decode()
+
+
+def test_results_per_person_follow_the_scope(mt: MT) -> None:
+    w = mt.w
+    mt.api("volunteer", "/tubes", {"barcode": "L0001", "site_id": mt.site.pk, "pool_size": 5})
+    for pid in (w.zhang.pk, w.li.pk):
+        mt.api("volunteer", "/samples", {"nonce": uuid.uuid4().hex, "tube": "L0001", "person_id": pid})
+    page = mt.client("cadre_xinwei").get(f"/testing/{mt.rnd.pk}/results/?q=张建伟").content.decode()
+    assert "试管 L0001" in page and "待出结果" in page
+    page = mt.client("cadre_xinwei").get(f"/testing/{mt.rnd.pk}/results/?q=李秀英").content.decode()
+    assert "试管 L0001" not in page and "本辖区没有找到" in page
+    page = mt.client("cadre_jiangdong").get(f"/testing/{mt.rnd.pk}/results/?q=lxy").content.decode()
+    assert "李秀英" in page and "试管 L0001" in page
+    page = mt.client("cadre_xinwei").get(f"/testing/{mt.rnd.pk}/results/?q=wjg").content.decode()
+    assert "本轮未采样" in page

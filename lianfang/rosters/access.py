@@ -155,10 +155,14 @@ def swaps_for_user(user: User) -> QuerySet[SwapRequest]:
 
 
 def may_decide_swap(user: User, swap: SwapRequest) -> bool:
+    """The chief of the gate (of both gates when an exchange crosses gates: then only the command
+    centre), never someone deciding their own swap."""
+    if user.pk in (swap.requester.user_id, swap.partner.user_id):
+        return False
     if user.is_command:
         return True
     gate = chief_gate_id(user)
-    return gate is not None and (swap.give.gate_id == gate or (swap.take is not None and swap.take.gate_id == gate))
+    return gate is not None and swap.give.gate_id == gate and (swap.take is None or swap.take.gate_id == gate)
 
 
 def get_assignment_for_attendance(user: User, pk: int) -> Assignment:

@@ -58,7 +58,7 @@ class RosterOut(Schema):
 
     @staticmethod
     def resolve_gate_ids(obj: Roster) -> list[int]:
-        return list(obj.gates.values_list("pk", flat=True))
+        return list(getattr(obj, "visible_gates", []))
 
 
 class ClockIn(Schema):
@@ -91,9 +91,20 @@ def _error(exc: services.RosterServiceError) -> RegisterError:
     return RegisterError(exc.code, exc.message)  # the API's error handler answers 400 {code, message}
 
 
+def _scoped(request: AuthedRequest, roster: Roster) -> Roster:
+    """What of a roster this user sees: a gate chief only their gate's shortfalls, no totals."""
+    all_gates = [g.pk for g in roster.gates.all()]
+    visible = all_gates if access.may_view_all(request.user) else [g for g in all_gates if g == request.user.scope_gate_id]
+    roster.shortfalls = [s for s in roster.shortfalls if s.get("gate_id") in visible]
+    if len(visible) < len(all_gates):
+        roster.objective = roster.bound = None
+    roster.visible_gates = visible  # type: ignore[attr-defined]
+    return roster
+
+
 @router.get("/", response=list[RosterOut])
 def list_rosters(request: AuthedRequest) -> Any:
-    return access.rosters_for_user(request.user).prefetch_related("gates")[:100]
+    return [_scoped(request, r) for r in access.rosters_for_user(request.user).prefetch_related("gates")[:100]]
 
 
 @router.get("/mine", response=list[ShiftOut])
@@ -109,9 +120,8 @@ def my_shifts(request: AuthedRequest, days: int = 14) -> Any:
 
 @router.get("/{int:roster_id}", response=RosterOut)
 def get_roster(request: AuthedRequest, roster_id: int) -> Any:
-    roster = access.get_roster_for_user(request.user, roster_id)
-    roster.shortfalls = [s for s in roster.shortfalls if s.get("gate_id") in access.visible_gate_ids(request.user, roster)]
-    return roster
+    roster = Roster.objects.prefetch_related("gates").get(pk=access.get_roster_for_user(request.user, roster_id).pk)
+    return _scoped(request, roster)
 
 
 @router.get("/{int:roster_id}/shifts", response=list[ShiftOut])
@@ -133,13 +143,14 @@ def clock(request: AuthedRequest, assignment_id: int, payload: ClockIn) -> Any:
 @router.post("/swaps", response={200: SwapOut, 400: dict[str, str]})
 def request_swap(request: AuthedRequest, payload: SwapIn) -> Any:
     staff = StaffMember.objects.filter(user=request.user).first()
-    give = Assignment.objects.filter(pk=payload.give_id, staff=staff).select_related("roster").first() if staff else None
-    take = (Assignment.objects.filter(pk=payload.take_id, roster__subdistrict_id=staff.subdistrict_id).select_related("staff")
-            .first() if payload.take_id and staff else None)
-    partner = take.staff if take else StaffMember.objects.filter(
-        pk=payload.partner_id or 0, subdistrict_id=staff.subdistrict_id if staff else 0).first()
-    if staff is None or give is None or partner is None:
-        raise RegisterError("swap_input", "请给出自己的班次（give_id），以及对方（partner_id）或对方的班次（take_id）")
+    if staff is None:
+        raise RegisterError("swap_input", "您的账号没有关联值守人员档案")
+    people, shifts = services.swap_choices(staff)
+    give = Assignment.objects.filter(pk=payload.give_id, staff=staff).select_related("roster", "gate").first()
+    take = shifts.filter(pk=payload.take_id).select_related("staff", "gate").first() if payload.take_id else None
+    partner = take.staff if take else people.filter(pk=payload.partner_id or 0).first()
+    if give is None or partner is None or (payload.take_id and take is None):
+        raise RegisterError("swap_input", "请给出自己的班次（give_id），以及本卡口的对方（partner_id）或对方的班次（take_id）")
     try:
         return services.request_swap(staff, give, partner, take, reason=payload.reason, nonce=payload.nonce,
                                      user=request.user)

@@ -320,6 +320,7 @@ class SwapRequest(models.Model):
     reason = models.CharField("原因", max_length=200, blank=True)
     status = models.CharField("状态", max_length=10, choices=Status.choices)
     problems = models.JSONField("规则检查", default=list, blank=True)
+    summary = models.CharField("申请内容", max_length=300, blank=True)  # as it was when asked
     nonce = models.CharField(max_length=64)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from lianfang.checkpoints.models import Gate, GateDemand
@@ -75,6 +76,11 @@ def pattern_for(gate: Gate) -> ShiftPattern:
 def set_pattern(gate: Gate, pattern: ShiftPattern) -> None:
     if pattern.subdistrict_id != gate.subdistrict_id:
         raise RosterServiceError("pattern_scope", "班次模式不属于本街道")
+    live = [r for r in Roster.objects.filter(gates=gate, status__in=[Roster.Status.SOLVING, Roster.Status.SOLVED,
+                                                                     Roster.Status.PUBLISHED])
+            if r.end_date >= timezone.localdate()]
+    if live and pattern != pattern_for(gate):
+        raise RosterServiceError("pattern_in_use", f"{gate.name} 的班次已排入「{live[0].name}」，排班结束前不能更换班次模式")
     codes = {s["code"] for s in pattern.shifts}
     with transaction.atomic():
         GateStaffing.objects.update_or_create(gate=gate, defaults={"pattern": pattern})
@@ -126,10 +132,11 @@ def create_staff(sub: SubDistrict, *, name: str, kind: str, skills: Iterable[str
             if phone_fields["phone_hash"] else None)
     if same is not None:
         raise RosterServiceError("staff_duplicate", f"该手机号已登记为值守人员：{same.name}（{same.get_kind_display()}）")
-    staff = StaffMember.objects.create(subdistrict=sub, name=name, kind=kind, skills=_skills(skills),
-                                       home_village=home_village, max_week_hours=max_week_hours,
-                                       max_consecutive_days=max_consecutive_days, user=user, **phone_fields)
-    staff.gates.set(list(gates))
+    with transaction.atomic():
+        staff = StaffMember.objects.create(subdistrict=sub, name=name, kind=kind, skills=_skills(skills),
+                                           home_village=home_village, max_week_hours=max_week_hours,
+                                           max_consecutive_days=max_consecutive_days, user=user, **phone_fields)
+        staff.gates.set(list(gates))
     return staff
 
 
@@ -149,10 +156,11 @@ def sign_up(team: Team, *, name: str, phone: str, kind: str, skills: Iterable[st
     if kind not in Kind.values:
         raise RosterServiceError("staff_kind", f"未知人员类别：{kind}")
     fields = _phone(phone)
-    if SignUp.objects.filter(team=team, phone_hash=fields["phone_hash"], status=SignUp.Status.PENDING).exists():
-        raise RosterServiceError("signup_duplicate", "该手机号已报名，正在等待队长审核")
-    if StaffMember.objects.filter(memberships__team=team, phone_hash=fields["phone_hash"]).exists():
-        raise RosterServiceError("signup_member", "该手机号已是本队队员")
+    # A second sign-up with the same number answers like the first: the public page never tells
+    # whether a number is already a member or waiting (approval handles an existing member).
+    pending = SignUp.objects.filter(team=team, phone_hash=fields["phone_hash"], status=SignUp.Status.PENDING).first()
+    if pending:
+        return pending, False
     try:
         with transaction.atomic():
             return SignUp.objects.create(team=team, name=name, kind=kind, skills=_skills(skills), village=village,
@@ -196,7 +204,7 @@ def team_hours(team: Team) -> dict[int, int]:
 
 # --- demand -----------------------------------------------------------------------------------
 
-_HOURS = re.compile(r"(\d{1,2})\s*[–\-~至]\s*(\d{1,2})")
+_HOURS = re.compile(r"(?<!\d)(\d{1,2})(?::\d{2})?\s*[–\-~至]\s*(\d{1,2})(?::\d{2})?(?!\d)")
 
 
 def _planning_window(shift_name: str) -> tuple[int, int] | None:
@@ -333,6 +341,16 @@ def build_problem(roster: Roster, staff_ids: Iterable[int] | None = None) -> Bui
                                                     date__lte=roster.end_date).exclude(roster=roster)
                           .values_list("staff_id", "date")):
         busy[staff_id].add(index_of[day])
+    # The day before the roster, in another published roster: shifts of day 0 too soon after it.
+    rest_after: dict[int, set[tuple[int, str]]] = defaultdict(set)
+    eve = roster.start_date - dt.timedelta(days=1)
+    for a in Assignment.objects.filter(roster__subdistrict_id=roster.subdistrict_id, roster__status=Roster.Status.PUBLISHED,
+                                       date=eve).exclude(roster=roster):
+        for sid, sh in shifts.items():
+            start = timezone.make_aware(dt.datetime.combine(roster.start_date, dt.time())) + dt.timedelta(
+                minutes=int(sh["start"]))
+            if start < a.ends_at + dt.timedelta(hours=roster.min_rest_hours):
+                rest_after[a.staff_id].add((0, sid))
     staff: dict[str, StaffMember] = {}
     engine_staff = []
     notes: list[str] = []
@@ -343,7 +361,7 @@ def build_problem(roster: Roster, staff_ids: Iterable[int] | None = None) -> Bui
         sid = f"s{st.pk}"
         staff[sid] = st
         days_off: set[int] = set(busy.get(st.pk, ()))
-        unavailable: set[tuple[int, str]] = set()
+        unavailable: set[tuple[int, str]] = set(rest_after.get(st.pk, ()))
         for u in st.unavailable.all():
             day = max(u.date_from, roster.start_date)
             while day <= min(u.date_to, roster.end_date):
@@ -393,12 +411,23 @@ def read_progress(roster: Roster) -> dict[str, Any]:
 def request_solve(roster: Roster, user: User) -> Roster:
     if roster.status == Roster.Status.PUBLISHED:
         raise RosterServiceError("roster_published", "排班表已发布，不能重新求解；请新建排班表")
-    if roster.status == Roster.Status.SOLVING:
+    stale = timezone.now() - dt.timedelta(seconds=roster.time_limit_s + 600)  # a worker that died
+    if roster.status == Roster.Status.SOLVING and roster.solve_requested_at and roster.solve_requested_at > stale:
         raise RosterServiceError("roster_solving", "正在求解，请稍候")
-    build_problem(roster)  # bad input is reported now, not in the background
+    built = build_problem(roster)  # bad input is reported now, not in the background
+    without = [g.name for post, g in built.gates.items() if not any(d.post == post for d in built.problem.demand)]
+    if without:
+        raise RosterServiceError("roster_no_demand", f"以下卡口在排班期内没有人力需求，请先录入：{'、'.join(without)}")
+    now = timezone.now()
+    # One solve at a time: only the request that moves the row out of its resting state enqueues.
+    moved = Roster.objects.filter(pk=roster.pk).filter(
+        Q(status__in=[Roster.Status.DRAFT, Roster.Status.SOLVED, Roster.Status.FAILED])
+        | Q(status=Roster.Status.SOLVING, solve_requested_at__lte=stale)).update(status=Roster.Status.SOLVING,
+                                                                                 solve_requested_at=now)
+    if not moved:
+        raise RosterServiceError("roster_solving", "正在求解，请稍候")
     roster.status = Roster.Status.SOLVING
-    roster.solve_requested_at = timezone.now()
-    roster.save(update_fields=["status", "solve_requested_at"])
+    roster.solve_requested_at = now
     cache.set(progress_key(roster.pk), {"phase": "queued", "done": 0, "total": 1, "started": None}, 24 * 3600)
     from lianfang.rosters.tasks import solve_roster
 
@@ -512,24 +541,30 @@ def overlaps(roster: Roster) -> list[str]:
 def publish(roster: Roster, user: User) -> Roster:
     if roster.status != Roster.Status.SOLVED:
         raise RosterServiceError("roster_not_solved", "只有已求解的排班表才能发布")
-    clashes = overlaps(roster)
-    if clashes:
-        more = f"等 {len(clashes)} 处" if len(clashes) > 5 else ""
-        raise RosterServiceError("roster_overlap", "与已发布的排班表冲突，请重新求解后再发布：" + "；".join(clashes[:5]) + more)
-    roster.status = Roster.Status.PUBLISHED
-    roster.published_by = user
-    roster.published_at = timezone.now()
-    roster.save(update_fields=["status", "published_by", "published_at"])
-    AuditEvent.objects.create(user=user, action=AuditEvent.Action.CHANGE, object_type="roster",
-                              object_id=str(roster.pk), detail={"published": True})
+    with transaction.atomic():
+        locked = Roster.objects.select_for_update().get(pk=roster.pk)
+        if locked.status != Roster.Status.SOLVED:
+            raise RosterServiceError("roster_not_solved", "只有已求解的排班表才能发布")
+        clashes = overlaps(roster)
+        if clashes:
+            more = f"等 {len(clashes)} 处" if len(clashes) > 5 else ""
+            raise RosterServiceError("roster_overlap",
+                                     "与已发布的排班表冲突，请重新求解后再发布：" + "；".join(clashes[:5]) + more)
+        roster.status = Roster.Status.PUBLISHED
+        roster.published_by = user
+        roster.published_at = timezone.now()
+        roster.save(update_fields=["status", "published_by", "published_at"])
+        AuditEvent.objects.create(user=user, action=AuditEvent.Action.CHANGE, object_type="roster",
+                                  object_id=str(roster.pk), detail={"published": True})
     return roster
 
 
 # --- swaps --------------------------------------------------------------------------------------
 
-def swap_problems(roster: Roster, give: Assignment, take: Assignment | None, partner: StaffMember) -> list[str]:
+def swap_problems(roster: Roster, give: Assignment, take: Assignment | None, partner: StaffMember,
+                  requester: StaffMember | None = None) -> list[str]:
     """Hard-rule violations the swap would cause for the two people, in Chinese ([] = allowed)."""
-    requester = give.staff
+    requester = requester or give.staff
     problems = []
     if take is None and Assignment.objects.filter(roster=roster, staff=partner, date=give.date).exists():
         problems.append(f"{partner.name} {give.date:%m月%d日} 已有班次，不能再代班。")
@@ -546,17 +581,34 @@ def swap_problems(roster: Roster, give: Assignment, take: Assignment | None, par
     day_of = {d: i for i, d in enumerate(roster.dates())}
     assignments: dict[tuple[str, int], str] = {}
     posts: dict[tuple[str, int], str] = {}
+    shift_of = {(built.pattern_of[int(post[1:])], sh["code"]): sid
+                for post in built.gates for sid, sh in built.shifts.items() if sh["pattern"] == built.pattern_of[int(post[1:])]}
     for a in Assignment.objects.filter(roster=roster, staff__in=[requester, partner]).exclude(
             pk__in=[give.pk] + ([take.pk] if take else [])):
         key = (f"s{a.staff_id}", day_of[a.date])
-        assignments[key] = built.shift_id(a.gate, a.shift_code) or ""
+        assignments[key] = shift_of.get((built.pattern_of.get(a.gate_id, 0), a.shift_code), "")
         posts[key] = f"g{a.gate_id}"
     moves = [(partner, give)] + ([(requester, take)] if take else [])
     for person, a in moves:
         key = (f"s{person.pk}", day_of[a.date])
-        assignments[key] = built.shift_id(a.gate, a.shift_code) or ""
+        assignments[key] = shift_of.get((built.pattern_of.get(a.gate_id, 0), a.shift_code), "")
         posts[key] = f"g{a.gate_id}"
     return [_readable(m, built) for m in engine.check(built.problem, assignments, posts)]
+
+
+def swap_choices(staff: StaffMember) -> tuple[QuerySet[StaffMember], QuerySet[Assignment]]:
+    """Whom a person may ask to swap with, and which of their shifts: the people and future shifts of
+    the gates this person serves or is rostered at, in published rosters (a volunteer never sees who
+    is on duty at the other gates of the sub-district)."""
+    now = timezone.now()
+    mine = Assignment.objects.filter(staff=staff, roster__status=Roster.Status.PUBLISHED, ends_at__gte=now)
+    rosters = set(mine.values_list("roster_id", flat=True))
+    gates = set(staff.gates.values_list("pk", flat=True)) | set(mine.values_list("gate_id", flat=True))
+    shifts = (Assignment.objects.filter(roster_id__in=rosters, gate_id__in=gates, starts_at__gt=now)
+              .exclude(staff=staff))
+    people = (StaffMember.objects.filter(subdistrict_id=staff.subdistrict_id, active=True)
+              .filter(Q(gates__in=gates) | Q(assignments__in=shifts)).exclude(pk=staff.pk).distinct())
+    return people, shifts
 
 
 def request_swap(requester: StaffMember, give: Assignment, partner: StaffMember, take: Assignment | None,
@@ -580,13 +632,21 @@ def request_swap(requester: StaffMember, give: Assignment, partner: StaffMember,
     now = timezone.now()
     if give.starts_at <= now or (take is not None and take.starts_at <= now):
         raise RosterServiceError("swap_past", "已开始或已结束的班次不能再换")
-    problems = swap_problems(roster, give, take, partner)
+    waiting = SwapRequest.objects.filter(Q(give=give) | Q(take=give), status=SwapRequest.Status.PENDING)
+    if take is not None:
+        waiting |= SwapRequest.objects.filter(Q(give=take) | Q(take=take), status=SwapRequest.Status.PENDING)
+    if waiting.exists():
+        raise RosterServiceError("swap_waiting", "该班次已有一份换班申请在等待审批，请等审批后再申请")
+    problems = swap_problems(roster, give, take, partner, requester)
     status = SwapRequest.Status.REFUSED if problems else SwapRequest.Status.PENDING
+    summary = f"{requester.name} 让出 {give.date:%m月%d日} {give.shift_name}（{give.gate.name}）" + (
+        f"，换 {partner.name} 的 {take.date:%m月%d日} {take.shift_name}（{take.gate.name}）" if take
+        else f"，由 {partner.name} 代班")
     try:
         with transaction.atomic():
             return SwapRequest.objects.create(roster=roster, requester=requester, give=give, partner=partner, take=take,
                                               reason=reason.strip()[:200], status=status, problems=problems,
-                                              nonce=nonce, created_by=user)
+                                              summary=summary, nonce=nonce, created_by=user)
     except IntegrityError:
         return SwapRequest.objects.get(requester=requester, nonce=nonce)
 
@@ -604,13 +664,22 @@ def decide_swap(swap: SwapRequest, user: User, approve: bool) -> SwapRequest:
             swap.status = SwapRequest.Status.REJECTED
             swap.save()
             return swap
-        problems = swap_problems(swap.roster, swap.give, swap.take, swap.partner)
+        ids = [swap.give_id] + ([swap.take_id] if swap.take_id else [])
+        rows = {a.pk: a for a in Assignment.objects.select_for_update().filter(pk__in=ids).prefetch_related("attendance")}
+        give, take = rows[swap.give_id], rows.get(swap.take_id) if swap.take_id else None
+        problems = []
+        if give.staff_id != swap.requester_id or (take is not None and take.staff_id != swap.partner_id):
+            problems.append("班次已不在申请人或对方名下（可能已换给他人），申请作废。")
+        elif give.starts_at <= swap.decided_at or (take is not None and take.starts_at <= swap.decided_at) or any(
+                a.attendance.all() for a in rows.values()):
+            problems.append("班次已开始或已签到，不能再换。")
+        else:
+            problems = swap_problems(swap.roster, give, take, swap.partner, swap.requester)
         if problems:
             swap.status = SwapRequest.Status.REFUSED
             swap.problems = problems
             swap.save()
             return swap
-        give, take = swap.give, swap.take
         if take is None:
             Assignment.objects.filter(pk=give.pk).update(staff=swap.partner)
         elif take.date != give.date:
@@ -624,6 +693,10 @@ def decide_swap(swap: SwapRequest, user: User, approve: bool) -> SwapRequest:
             Assignment.objects.filter(pk=take.pk).update(**give_values)
         swap.status = SwapRequest.Status.APPROVED
         swap.save()
+        # Other requests waiting on these shifts were made for a roster that no longer is.
+        SwapRequest.objects.filter(Q(give_id__in=ids) | Q(take_id__in=ids), status=SwapRequest.Status.PENDING).exclude(
+            pk=swap.pk).update(status=SwapRequest.Status.REFUSED, problems=["该班次已按另一份申请换班，本申请作废。"],
+                               decided_by=user, decided_at=swap.decided_at)
     AuditEvent.objects.create(user=user, action=AuditEvent.Action.CHANGE, object_type="roster_swap",
                               object_id=str(swap.pk), detail={"roster": swap.roster_id})
     return swap
@@ -657,14 +730,27 @@ def clock(assignment: Assignment, user: User, action: str, nonce: str, at: dt.da
         if AttendanceEvent.Action.OUT in done:
             raise RosterServiceError("clock_twice", "已签退")
         late = 0
-    with transaction.atomic():
-        event = AttendanceEvent.objects.create(assignment=assignment, action=action, at=now, late_minutes=late,
-                                               recorded_by=user, nonce=nonce)
-        if action == AttendanceEvent.Action.OUT:
-            worked = int((min(now, assignment.ends_at + dt.timedelta(hours=2)) - done["in"].at).total_seconds() // 60)
-            team = Team.objects.filter(memberships__staff=assignment.staff).order_by("pk").first()
-            ServiceHours.objects.create(staff=assignment.staff, team=team, assignment=assignment,
-                                        date=assignment.date, minutes=max(0, worked), note=assignment.gate.name)
+    try:
+        with transaction.atomic():
+            return _record_clock(assignment, user, action, nonce, now, late, done)
+    except IntegrityError:  # a concurrent retry or a second clock-in won the race
+        first = AttendanceEvent.objects.filter(assignment=assignment).filter(Q(nonce=nonce) | Q(action=action)).first()
+        if first is None:
+            raise
+        return first
+
+
+def _record_clock(assignment: Assignment, user: User, action: str, nonce: str, now: dt.datetime, late: int,
+                  done: dict[str, AttendanceEvent]) -> AttendanceEvent:
+    event = AttendanceEvent.objects.create(assignment=assignment, action=action, at=now, late_minutes=late,
+                                           recorded_by=user, nonce=nonce)
+    if action == AttendanceEvent.Action.OUT:
+        # Service hours: the time on duty within the shift (arriving early and staying on are thanked,
+        # not counted).
+        worked = int((min(now, assignment.ends_at) - max(done["in"].at, assignment.starts_at)).total_seconds() // 60)
+        team = Team.objects.filter(memberships__staff=assignment.staff).order_by("pk").first()
+        ServiceHours.objects.create(staff=assignment.staff, team=team, assignment=assignment,
+                                    date=assignment.date, minutes=max(0, worked), note=assignment.gate.name)
     return event
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -55,10 +56,12 @@ def _int(value: Any, default: int = 0) -> int:
 
 
 def _date(value: Any, default: dt.date) -> dt.date:
+    """A date from the query string, within a year of ``default`` (else ``default``)."""
     try:
-        return dt.date.fromisoformat(str(value))
+        day = dt.date.fromisoformat(str(value))
     except ValueError:
         return default
+    return day if abs((day - default).days) <= 366 else default
 
 
 # --- rosters ---------------------------------------------------------------------------------
@@ -101,6 +104,9 @@ def roster_new(request: AuthedRequest) -> HttpResponse:
         start = None
         try:
             start = dt.date.fromisoformat(form["start_date"])
+            if abs((start - today).days) > 366:
+                errors.append("开始日期应在一年之内")
+                start = None
         except ValueError:
             errors.append("请填写开始日期")
         if not form["name"]:
@@ -118,10 +124,11 @@ def roster_new(request: AuthedRequest) -> HttpResponse:
         if no_demand:
             errors.append(f"以下卡口还没有人力需求，请先录入：{'、'.join(no_demand)}")
         if not errors and start is not None and user.scope_subdistrict is not None:
-            roster = Roster.objects.create(subdistrict=user.scope_subdistrict, name=form["name"][:60],
-                                           start_date=start, days=form["days"], time_limit_s=form["time_limit_s"],
-                                           min_rest_hours=form["min_rest_hours"], created_by=user)
-            roster.gates.set(chosen)
+            with transaction.atomic():
+                roster = Roster.objects.create(subdistrict=user.scope_subdistrict, name=form["name"][:60],
+                                               start_date=start, days=form["days"], time_limit_s=form["time_limit_s"],
+                                               min_rest_hours=form["min_rest_hours"], created_by=user)
+                roster.gates.set(chosen)
             return redirect("roster_detail", roster.pk)
     return render(request, "rosters/roster_new.html", {"form": form, "errors": errors, "gates": gates,
                                                         "with_demand": with_demand})
@@ -227,9 +234,10 @@ def _suffix(gates: list[Gate]) -> str:
     return f"-gate{gates[0].pk}" if len(gates) == 1 else ""
 
 
-def _audit_export(request: AuthedRequest, roster: Roster, fmt: str, gates: list[Gate]) -> None:
+def _audit_export(request: AuthedRequest, roster: Roster, fmt: str, gates: list[Gate], phones: bool = False) -> None:
     AuditEvent.objects.create(user=request.user, action=AuditEvent.Action.EXPORT, object_type="roster",
-                              object_id=str(roster.pk), detail={"format": fmt, "gates": [g.pk for g in gates]},
+                              object_id=str(roster.pk), fields="phone" if phones else "",
+                              reason="值班通讯录" if phones else "", detail={"format": fmt, "gates": [g.pk for g in gates]},
                               ip=request.META.get("REMOTE_ADDR"))
 
 
@@ -251,8 +259,9 @@ def roster_pdf(request: AuthedRequest, pk: int) -> HttpResponse:
 def roster_xlsx(request: AuthedRequest, pk: int) -> HttpResponse:
     roster = access.get_roster_for_user(request.user, pk)
     gates = _export_gates(request, roster)
-    data = exports.roster_xlsx(roster, gates, with_phones=access.may_see_contacts(request.user))
-    _audit_export(request, roster, "xlsx", gates)
+    phones = access.may_see_contacts(request.user)
+    data = exports.roster_xlsx(roster, gates, with_phones=phones)
+    _audit_export(request, roster, "xlsx", gates, phones)
     response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = f'attachment; filename="roster-{roster.pk}{_suffix(gates)}.xlsx"'
     return response
@@ -300,14 +309,9 @@ def my_shifts(request: AuthedRequest) -> HttpResponse:
                 .select_related("gate", "roster").prefetch_related("attendance").order_by("starts_at")[:60])
     rows = services.attendance(mine, now)
     upcoming = [a for a in mine if a.starts_at > now]
-    rosters = {a.roster_id for a in mine}
-    # Swap partners: only the people and shifts of the gates this person works at (a volunteer
-    # never sees who is on duty at the other gates of the sub-district).
-    my_gates = set(staff.gates.values_list("pk", flat=True)) | {a.gate_id for a in mine}
-    colleagues = (StaffMember.objects.filter(assignments__roster_id__in=rosters, assignments__gate_id__in=my_gates,
-                                             active=True).exclude(pk=staff.pk).distinct().order_by("name"))
-    partner_shifts = (Assignment.objects.filter(roster_id__in=rosters, gate_id__in=my_gates, starts_at__gt=now)
-                      .exclude(staff=staff).select_related("staff", "gate").order_by("starts_at")[:200])
+    people, shifts = services.swap_choices(staff)
+    colleagues = people.order_by("name")
+    partner_shifts = shifts.select_related("staff", "gate").order_by("starts_at")[:200]
     swaps = SwapRequest.objects.filter(Q(requester=staff) | Q(partner=staff)).select_related(
         "give__gate", "take__gate", "partner", "requester")[:20]
     hours = ServiceHours.objects.filter(staff=staff).aggregate(m=Sum("minutes"))["m"] or 0
@@ -351,14 +355,14 @@ def swap_request(request: AuthedRequest) -> HttpResponse:
     staff = _my_staff(request)
     give = Assignment.objects.filter(pk=_int(request.POST.get("give")), staff=staff).select_related("roster").first()
     take_value = request.POST.get("take", "")
+    people, shifts = services.swap_choices(staff)
     take = None
     partner = None
     if take_value.startswith("a"):  # exchange with this shift of a colleague
-        take = Assignment.objects.filter(pk=_int(take_value[1:]), roster__subdistrict=staff.subdistrict
-                                         ).select_related("staff").first()
+        take = shifts.filter(pk=_int(take_value[1:])).select_related("staff").first()
         partner = take.staff if take else None
     else:  # hand over to this colleague
-        partner = StaffMember.objects.filter(pk=_int(request.POST.get("partner")), subdistrict=staff.subdistrict).first()
+        partner = people.filter(pk=_int(request.POST.get("partner"))).first()
     if give is None or partner is None:
         messages.error(request, "请选择要让出的班次，以及换班的对方（或对方的班次）")
         return redirect("my_shifts")
@@ -612,13 +616,17 @@ def gate_demand(request: AuthedRequest, gate_pk: int) -> HttpResponse:
             elif what == "planning":
                 created = services.demand_from_planning(gate)
                 messages.success(request, f"已按通道测算生成 {len(created)} 条需求")
+                manual = DemandRule.objects.filter(gate=gate, source=DemandRule.Source.MANUAL, skill="",
+                                                   shift_code__in=[r.shift_code for r in created])
+                if manual.exists():
+                    messages.warning(request, "同一班次还有手工录入的“任何人”需求，两者会相加；如重复请删除手工的一条")
             elif what == "delete":
                 DemandRule.objects.filter(gate=gate, pk=_int(request.POST.get("id"))).delete()
             else:
                 services.add_demand(gate, shift_code=request.POST.get("shift_code", ""),
                                     required=_int(request.POST.get("required")) or 0,
                                     skill=request.POST.get("skill", ""), lane_id=_int(request.POST.get("lane")),
-                                    weekdays=[d for d in (_int(x) for x in request.POST.getlist("weekdays")) if d is not None],
+                                    weekdays=[_int(x, -1) for x in request.POST.getlist("weekdays")],
                                     note=request.POST.get("note", ""))
                 messages.success(request, "已添加需求")
         except services.RosterServiceError as exc:

@@ -128,17 +128,22 @@ def test_a_person_with_no_allowed_shift_is_named(rw: RosterWorld) -> None:
 
 
 def test_a_roster_without_demand_is_refused_before_solving(rw: RosterWorld) -> None:
-    roster = new_roster(rw)
+    add_demand(rw.gate1, {"M": 1})
+    roster = new_roster(rw)  # gate 2 has no demand
+    with pytest.raises(services.RosterServiceError) as exc:
+        services.request_solve(roster, rw.w.users["command"])
+    assert exc.value.message == "以下卡口在排班期内没有人力需求，请先录入：2号卡口"
     roster.gates.clear()
     with pytest.raises(services.RosterServiceError) as exc:
         services.request_solve(roster, rw.w.users["command"])
     assert "至少要包含一个卡口" in exc.value.message
+    assert Roster.objects.get(pk=roster.pk).status == Roster.Status.DRAFT
 
 
 def test_solving_through_the_page_runs_the_background_task_and_publishes(
         rw: RosterWorld, django_capture_on_commit_callbacks) -> None:
     add_demand(rw.gate1, {"M": 1, "E": 1})
-    roster = new_roster(rw, days=3)
+    roster = new_roster(rw, days=3, gates=[rw.gate1])
     c = rw.client("command")
     with django_capture_on_commit_callbacks(execute=True):
         c.post(reverse("roster_solve", args=[roster.pk]))
@@ -293,7 +298,7 @@ def test_clock_in_late_out_and_the_service_hours_ledger(rw: RosterWorld, publish
         services.clock(a, user, "in", "e3", at=a.starts_at + dt.timedelta(minutes=20))
     services.clock(a, user, "out", "e4", at=a.ends_at + dt.timedelta(minutes=5))
     hours = ServiceHours.objects.get(assignment=a)
-    assert hours.minutes == 8 * 60 - 17 + 5 and hours.team == team
+    assert hours.minutes == 8 * 60 - 17 and hours.team == team  # on duty within the shift
     assert services.team_hours(team) == {rw.staff["v1"].pk: hours.minutes}
     [row] = services.attendance([a], now=a.ends_at)
     assert row.state == "done"
@@ -332,7 +337,7 @@ def test_public_sign_up_is_approved_by_the_leader_into_a_staff_member(rw: Roster
     anon.post(url, {"name": "周小红", "phone": "13812345678", "kind": "volunteer", "nonce": "s2"})  # retried
     assert SignUp.objects.count() == 1
     again = anon.post(url, {"name": "周小红", "phone": "13812345678", "kind": "volunteer", "nonce": "s3"})
-    assert "等待队长审核" in again.content.decode()
+    assert "报名已提交" in again.content.decode()  # the same answer: the page never says who is waiting
     signup = SignUp.objects.get()
     assert rw.client("cadre_jiangdong").get(reverse("team_detail", args=[team.pk])).status_code == 404
     rw.client("cadre_xinwei").post(reverse("team_detail", args=[team.pk]), {"signup": signup.pk, "decision": "approve"})
@@ -503,3 +508,95 @@ def test_full_phone_only_for_command_and_chief_and_audited(rw: RosterWorld) -> N
     assert "13800000000" not in page and "138****0000" in page
     counts = rw.client("gate_chief").get(reverse("staff_list")).context["counts"]
     assert dict(counts) == {"属地工作人员": 2, "交警": 1, "志愿者": 2, "医护人员": 1}
+
+
+def test_stale_competing_and_self_approved_swaps_are_refused(rw: RosterWorld, published: Roster) -> None:
+    d = published.dates()
+    give = place(published, rw.staff["v1"], d[3], "M")
+    first = services.request_swap(rw.staff["v1"], give, rw.staff["v2"], None, reason="", nonce="a", user=rw.w.users["volunteer"])
+    assert first.status == SwapRequest.Status.PENDING
+    with pytest.raises(services.RosterServiceError) as exc:  # one request at a time per shift
+        services.request_swap(rw.staff["v1"], give, rw.staff["l2"], None, reason="", nonce="b", user=rw.w.users["volunteer"])
+    assert exc.value.code == "swap_waiting"
+    # The chief approves; a request the other way round made meanwhile by the new holder stands alone.
+    assert services.decide_swap(first, rw.chief, approve=True).status == SwapRequest.Status.APPROVED
+    give.refresh_from_db()
+    assert give.staff_id == rw.staff["v2"].pk
+    # A gate chief who is on the roster never approves their own swap; another gate's chief neither.
+    chief_staff = rw.staff["l1"]
+    chief_staff.user = rw.chief
+    chief_staff.save()
+    own = place(published, chief_staff, d[4], "M")
+    mine = services.request_swap(chief_staff, own, rw.staff["l2"], None, reason="", nonce="c", user=rw.chief)
+    assert mine.status == SwapRequest.Status.PENDING
+    assert rw.chief.pk == mine.requester.user_id
+    from lianfang.rosters import access
+
+    assert not access.may_decide_swap(rw.chief, mine) and access.may_decide_swap(rw.w.users["command"], mine)
+
+
+def test_approval_after_the_shift_started_is_refused(rw: RosterWorld, published: Roster) -> None:
+    give = place(published, rw.staff["v1"], published.dates()[3], "M")
+    swap = services.request_swap(rw.staff["v1"], give, rw.staff["v2"], None, reason="", nonce="s",
+                                 user=rw.w.users["volunteer"])
+    type(give).objects.filter(pk=give.pk).update(starts_at=timezone.now() - dt.timedelta(minutes=5))
+    swap = services.decide_swap(swap, rw.chief, approve=True)
+    assert swap.status == SwapRequest.Status.REFUSED and "已开始" in swap.problems[0]
+
+
+def test_same_day_exchange_keeps_what_was_asked(rw: RosterWorld, published: Roster) -> None:
+    day = published.dates()[3]
+    give = place(published, rw.staff["v1"], day, "M")
+    take = place(published, rw.staff["v2"], day, "E")
+    swap = services.request_swap(rw.staff["v1"], give, rw.staff["v2"], take, reason="", nonce="x",
+                                 user=rw.w.users["volunteer"])
+    services.decide_swap(swap, rw.chief, approve=True)
+    mine = type(give).objects.get(roster=published, staff=rw.staff["v1"], date=day)
+    theirs = type(give).objects.get(roster=published, staff=rw.staff["v2"], date=day)
+    assert (mine.shift_code, theirs.shift_code) == ("E", "M")
+    assert SwapRequest.objects.get(pk=swap.pk).summary.startswith("志愿者甲 让出") and "早班" in swap.summary
+
+
+def test_swap_post_cannot_reach_another_gates_people(rw: RosterWorld, published: Roster) -> None:
+    give = place(published, rw.staff["v1"], published.dates()[3], "M")
+    page = rw.client("volunteer").post(reverse("swap_request"), {"give": give.pk, "partner": rw.staff["x1"].pk},
+                                       follow=True).content.decode()
+    assert "请选择要让出的班次" in page and "属地庚" not in page and not SwapRequest.objects.exists()
+
+
+def test_pattern_change_refused_while_a_roster_covers_the_gate(rw: RosterWorld, published: Roster) -> None:
+    from lianfang.rosters.models import ShiftPattern
+
+    services.ensure_patterns(rw.w.sub)
+    twelve = ShiftPattern.objects.get(subdistrict=rw.w.sub, name="两班倒（12小时）")
+    with pytest.raises(services.RosterServiceError) as exc:
+        services.set_pattern(rw.gate1, twelve)
+    assert exc.value.code == "pattern_in_use"
+    services.set_pattern(rw.gate2, twelve)  # no roster there
+
+
+def test_rest_after_the_last_day_of_the_previous_roster(rw: RosterWorld, published: Roster) -> None:
+    place(published, rw.staff["v1"], published.end_date, "E")  # ends at midnight
+    nxt = new_roster(rw, days=2, start=published.end_date + dt.timedelta(days=1), gates=[rw.gate1])
+    built = services.build_problem(nxt)
+    v1 = next(s for s in built.problem.staff if s.name == "志愿者甲")
+    night = next(sid for sid, sh in built.shifts.items() if sh["code"] == "N")
+    morning = next(sid for sid, sh in built.shifts.items() if sh["code"] == "M")
+    assert (0, night) in v1.unavailable and (0, morning) not in v1.unavailable
+
+
+def test_out_of_range_dates_fall_back_to_today(rw: RosterWorld) -> None:
+    c = rw.client("gate_chief")
+    assert c.get(reverse("briefing", args=[rw.gate1.pk]) + "?date=9999-12-31").status_code == 200
+    assert c.get(reverse("attendance_board") + "?date=0001-01-01").status_code == 200
+
+
+def test_api_roster_list_shows_a_chief_only_their_gate(rw: RosterWorld) -> None:
+    add_demand(rw.gate1, {"M": 1})
+    DemandRule.objects.create(gate=rw.gate2, shift_code="M", skill="medical", required=1)  # always short
+    roster = solved(rw, days=2)
+    services.publish(roster, rw.w.users["command"])
+    [item] = rw.client("gate_chief").get("/api/rosters/").json()
+    assert item["gate_ids"] == [rw.gate1.pk] and item["shortfalls"] == [] and item["objective"] is None
+    [full] = rw.client("command").get("/api/rosters/").json()
+    assert len(full["shortfalls"]) == 2 and full["objective"] is not None

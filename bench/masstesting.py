@@ -34,11 +34,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
 import csv
 import datetime as dt
+import io
 import json
 import os
 import platform
+import pstats
 import re
 import shutil
 import sqlite3
@@ -258,7 +261,7 @@ def raw_baseline(db: Database, var_dir: Path, rows: int, size: int) -> dict[str,
 
 # --- 2. result import --------------------------------------------------------------------------
 
-def bench_results(var_dir: Path, tubes: int) -> dict[str, Any]:
+def bench_results(var_dir: Path, tubes: int, profile: bool = False) -> dict[str, Any]:
     from django.db import connection
     from django.utils import timezone
 
@@ -310,10 +313,22 @@ def bench_results(var_dir: Path, tubes: int) -> dict[str, Any]:
     refused = results.import_results(bad, bad.name, rnd, command)
     bad_s = time.perf_counter() - t
     assert not refused.ok and TubeResult.objects.filter(tube__round=rnd).count() == 0
-    progress: list[tuple[str, int]] = []
+    progress: list[tuple[str, int, float]] = []
+    profiler = cProfile.Profile() if profile else None
     t = time.perf_counter()
-    outcome = results.import_results(good, good.name, rnd, command, progress=lambda ph, d, tot: progress.append((ph, d)))
+    if profiler:
+        profiler.enable()
+    outcome = results.import_results(good, good.name, rnd, command,
+                                     progress=lambda ph, d, tot: progress.append((ph, d, time.perf_counter())))
+    if profiler:
+        profiler.disable()
     good_s = time.perf_counter() - t
+    writing = next((at for ph, _d, at in progress if ph == "writing"), t)
+    top: list[str] = []
+    if profiler:
+        buf = io.StringIO()
+        pstats.Stats(profiler, stream=buf).sort_stats("cumulative").print_stats(25)
+        top = [line.strip() for line in buf.getvalue().splitlines() if "/lianfang/" in line or "execute" in line][:20]
     assert outcome.ok, outcome.errors[:3]
     written = TubeResult.objects.filter(tube__round=rnd).count()
     try:
@@ -324,7 +339,8 @@ def bench_results(var_dir: Path, tubes: int) -> dict[str, Any]:
     return {
         "tubes": tubes, "setup_s": round(setup_s, 1), "file_mb": round(good.stat().st_size / 1e6, 1),
         "baseline_bare_read_s": round(bare_s, 3), "bare_rows": n,
-        "import_s": round(good_s, 2), "rows_per_s": round(tubes / good_s), "ratio_to_bare_read": round(good_s / bare_s, 1),
+        "import_s": round(good_s, 2), "validate_s": round(writing - t, 2), "write_s": round(t + good_s - writing, 2),
+        "rows_per_s": round(tubes / good_s), "profile": top, "ratio_to_bare_read": round(good_s / bare_s, 1),
         "written": written, "positives": outcome.counts["positive"], "retests": outcome.retests,
         "retests_in_db": Retest.objects.filter(round=rnd).count(), "cases_opened": Case.objects.count() - cases_before,
         "progress_reports": len(progress),
@@ -499,6 +515,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=1_000_000)
     parser.add_argument("--villages", type=int, default=200)
     parser.add_argument("--grids", type=int, default=20, help="grids per village")
+    parser.add_argument("--profile", action="store_true", help="profile the result import (cProfile, top lines)")
     parser.add_argument("--skip", nargs="*", default=[], choices=["sampling", "results", "coverage"])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
@@ -608,7 +625,7 @@ def bench_all(args: argparse.Namespace, var_dir: Path, db: Database) -> dict[str
         }
     if "results" not in args.skip:
         log("... results import")
-        report["results"] = bench_results(var_dir, args.tubes)
+        report["results"] = bench_results(var_dir, args.tubes, args.profile)
         log(f"    {json.dumps(report['results'], ensure_ascii=False)[:300]}")
     if "coverage" not in args.skip:
         log("... coverage (generating the district)")

@@ -6,7 +6,8 @@ share no post. One CP-SAT model for all of them is much harder than the parts (t
 across the whole zone and the LP bound stalls), so :func:`solve_split` cuts the problem along the
 connected components of the people–posts graph and solves each part with
 :func:`lianfang.engines.roster.solve`, giving every part a share of the time limit by its size and
-passing on the time a part did not need. The objective and the bound of the whole are the sums of
+passing on the time a part did not need, and what is left at the end to the parts not yet proven
+optimal (warm-started from their roster). The objective and the bound of the whole are the sums of
 the parts'; fairness is then measured within each part (a gate team), which is what a gate chief
 compares. Pure Python, no Django.
 """
@@ -96,16 +97,37 @@ def solve_split(problem: Problem, time_limit_s: float = 60.0, workers: int = 2,
         return solution
     total_size = sum(p.size for p in pieces)
     remaining_size = total_size
-    merged = Solution({}, {}, 0, 0, "optimal", 0.0)
-    statuses: list[str] = []
+    solutions: list[Solution] = []
     for done, piece in enumerate(pieces):
         left = time_limit_s - (time.perf_counter() - started)
         share = max(1.0, left * piece.size / remaining_size)
         remaining_size -= piece.size
         ids = {st.id for st in piece.problem.staff}
         part_hint = {k: v for k, v in hint.items() if k[0] in ids} if hint else None
-        sol = roster.solve(piece.problem, time_limit_s=share, workers=workers, hint=part_hint or None)
-        statuses.append(sol.status)
+        solutions.append(roster.solve(piece.problem, time_limit_s=share, workers=workers, hint=part_hint or None))
+        if progress:
+            progress(done + 1, len(pieces), solutions[-1])
+    # Parts proven optimal early leave time over: give it to the others, warm-started from their roster.
+    while True:
+        open_parts = [i for i, sol in enumerate(solutions) if sol.status == "feasible"]
+        left = time_limit_s - (time.perf_counter() - started)
+        if not open_parts or left < 2:
+            break
+        i = max(open_parts, key=lambda k: solutions[k].objective - solutions[k].bound)
+        again = roster.solve(pieces[i].problem, time_limit_s=max(1.0, left / len(open_parts)), workers=workers,
+                             hint=solutions[i].assignments)
+        if again.status == "optimal" or (again.status == "feasible" and (again.objective, -again.bound)
+                                         <= (solutions[i].objective, -solutions[i].bound)):
+            again.bound = max(again.bound, solutions[i].bound)
+            solutions[i] = again
+        else:
+            solutions[i].status = "optimal" if solutions[i].objective == solutions[i].bound else solutions[i].status
+            break
+        if progress:
+            progress(len(pieces), len(pieces), again)
+    merged = Solution({}, {}, 0, 0, "optimal", 0.0)
+    statuses = [sol.status for sol in solutions]
+    for sol in solutions:
         merged.assignments.update(sol.assignments)
         merged.posts.update(sol.posts)
         merged.objective += sol.objective
@@ -114,8 +136,6 @@ def solve_split(problem: Problem, time_limit_s: float = 60.0, workers: int = 2,
         merged.messages.extend(m for m in sol.messages if m not in merged.messages and not _summary(m))
         for key, value in sol.breakdown.items():
             merged.breakdown[key] = merged.breakdown.get(key, 0) + value
-        if progress:
-            progress(done + 1, len(pieces), sol)
     if "infeasible" in statuses:
         merged.status = "infeasible"
     elif "unknown" in statuses:

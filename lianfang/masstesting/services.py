@@ -731,15 +731,21 @@ def coverage(rnd: Round, scope: Scope, level: str = "village") -> list[CoverageR
     fieldname = LEVEL_FIELDS[level]
     persons = scope.persons()
     registered = dict(persons.values_list(fieldname).annotate(n=Count("pk")).order_by())
-    exempt_ids = Exemption.objects.filter(round=rnd).values("person_id")
-    exempt = dict(persons.filter(pk__in=exempt_ids).values_list(fieldname).annotate(n=Count("pk")).order_by())
+    # Exemptions are few: read them from their own table (a probe of the person and of the
+    # first-sample index each) rather than by scanning the register or the samples again.
+    exempt: dict[Any, int] = defaultdict(int)
+    exempt_sampled: dict[Any, int] = defaultdict(int)
+    exemptions = Exemption.objects.filter(round=rnd, person__village_id__in=scope.village_ids)
+    if scope.grid_ids is not None:
+        exemptions = exemptions.filter(person__grid_id__in=scope.grid_ids)
+    tested_exempt = Exists(Sample.objects.filter(round=rnd, first=True, person_id=OuterRef("person_id")))
+    for key, tested in exemptions.annotate(tested=tested_exempt).values_list(f"person__{fieldname}", "tested"):
+        exempt[key] += 1
+        exempt_sampled[key] += int(bool(tested))
     if level in {"village", "grid"}:
-        samples = scope.samples(rnd)
-        sampled = dict(samples.values_list(fieldname).annotate(n=Count("pk")).order_by())
-        if exempt:
-            for k, n in samples.filter(person_id__in=exempt_ids).values_list(fieldname).annotate(
-                    n=Count("pk")).order_by():
-                sampled[k] = sampled.get(k, 0) - n
+        sampled = dict(scope.samples(rnd).values_list(fieldname).annotate(n=Count("pk")).order_by())
+        for key, n in exempt_sampled.items():
+            sampled[key] = sampled.get(key, 0) - n
     else:
         tested = Exists(Sample.objects.filter(round=rnd, first=True, person_id=OuterRef("pk")))
         is_exempt = Exists(Exemption.objects.filter(round=rnd, person_id=OuterRef("pk")))

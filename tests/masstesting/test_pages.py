@@ -74,9 +74,16 @@ def test_a_cadre_never_sees_another_villages_people(mt: MT) -> None:
     services.add_exemption(mt.rnd, w.li, mt.users["cadre_jiangdong"], "away")
     rows = mt.client("command").get(f"/api/masstesting/rounds/{mt.rnd.pk}/coverage").json()
     assert {r["label"]: r["expected"] for r in rows} == {"新围村": 3, "江东村": 0}
+    # An exempt person who was sampled anyway counts in neither column.
+    services.add_exemption(mt.rnd, w.zhang, mt.users["command"], "other", "临时出差")
+    rows = mt.client("command").get(f"/api/masstesting/rounds/{mt.rnd.pk}/coverage?level=grid").json()
+    assert sorted((r["label"], r["expected"], r["sampled"]) for r in rows) == [
+        ("第1村民小组", 0, 0), ("第1村民小组", 1, 0), ("第2村民小组", 1, 0)]
+    rows = mt.client("command").get(f"/api/masstesting/rounds/{mt.rnd.pk}/coverage").json()
+    assert {r["label"]: (r["expected"], r["sampled"]) for r in rows} == {"新围村": (2, 0), "江东村": (0, 0)}
     rows = mt.client("command").get(f"/api/masstesting/rounds/{mt.rnd.pk}/coverage?level=household"
                                      f"&village={w.xinwei.pk}").json()
-    assert sorted((r["expected"], r["sampled"]) for r in rows) == [(1, 0), (2, 1)]
+    assert sorted((r["expected"], r["sampled"]) for r in rows) == [(1, 0), (1, 0)]
 
 
 def test_coverage_page_query_count_does_not_grow_with_people(mt: MT) -> None:

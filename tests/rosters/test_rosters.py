@@ -600,3 +600,26 @@ def test_api_roster_list_shows_a_chief_only_their_gate(rw: RosterWorld) -> None:
     assert item["gate_ids"] == [rw.gate1.pk] and item["shortfalls"] == [] and item["objective"] is None
     [full] = rw.client("command").get("/api/rosters/").json()
     assert len(full["shortfalls"]) == 2 and full["objective"] is not None
+
+
+def test_another_gates_chief_is_refused_everywhere(rw: RosterWorld) -> None:
+    from lianfang.accounts.models import User
+    from lianfang.accounts.roles import Role
+
+    other = User.objects.create(username="chief2", role=Role.GATE_CHIEF, scope_subdistrict=rw.w.sub, scope_gate=rw.gate2)
+    add_demand(rw.gate1, {"M": 1})
+    roster = solved(rw, days=2, gates=[rw.gate1])
+    services.publish(roster, rw.w.users["command"])
+    from django.test import Client
+
+    c = Client()
+    c.force_login(other)
+    for name, args in (("roster_detail", [roster.pk]), ("roster_pdf", [roster.pk]), ("roster_xlsx", [roster.pk]),
+                       ("roster_ics", [roster.pk]), ("roster_progress", [roster.pk]),
+                       ("roster_person", [roster.pk, rw.staff["v1"].pk]), ("gate_demand", [rw.gate1.pk]),
+                       ("briefing", [rw.gate1.pk]), ("staff_detail", [rw.staff["v1"].pk])):
+        assert c.get(reverse(name, args=args)).status_code == 404, name
+    a = roster.assignments.first()
+    assert a is not None
+    assert c.post(reverse("clock", args=[a.pk]), {"action": "in"}).status_code == 404
+    assert c.get("/api/rosters/").json() == []

@@ -110,7 +110,7 @@ def may_sample_at(user: User, site: Site) -> bool:
         return False
     if user.is_command:
         return True
-    if site.lead_id == user.pk or site.staff.filter(pk=user.pk).exists():
+    if site.lead_id == user.pk or any(u.pk == user.pk for u in site.staff.all()):  # prefetched on lists
         return True
     if user.role == Role.SAMPLING_LEAD:
         villages = ScopeFilter(user).village_ids()

@@ -152,9 +152,11 @@ def round_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         except ValueError:
             messages.error(request, "请检查填写内容")
         return redirect("mt_round", pk=rnd.pk)
-    sites = access.sites_for_user(user, rnd).select_related("village", "lead").prefetch_related("lanes", "staff")
-    site_rows = [{"site": s, "may_sample": access.may_sample_at(user, s),
-                  "tubes": s.tubes.count(), "waiting": s.tubes.filter(status=Tube.Status.CLOSED, bag__isnull=True).count()}
+    sites = access.sites_for_user(user, rnd).select_related("village", "lead").prefetch_related("lanes", "staff") \
+        .annotate(n_tubes=Count("tubes", distinct=True),
+                  n_waiting=Count("tubes", filter=Q(tubes__status=Tube.Status.CLOSED, tubes__bag__isnull=True),
+                                  distinct=True))
+    site_rows = [{"site": s, "may_sample": access.may_sample_at(user, s), "tubes": s.n_tubes, "waiting": s.n_waiting}
                  for s in sites]
     scope = access.scope_for(user, rnd)
     cov = services.total(services.coverage(rnd, scope)) if scope.village_ids else None

@@ -167,3 +167,16 @@ def test_results_per_person_follow_the_scope(mt: MT) -> None:
     assert "李秀英" in page and "试管 L0001" in page
     page = mt.client("cadre_xinwei").get(f"/testing/{mt.rnd.pk}/results/?q=wjg").content.decode()
     assert "本轮未采样" in page
+
+
+def test_round_page_query_count_does_not_grow_with_sites(mt: MT) -> None:
+    c = mt.client("sampling_lead")
+    c.get(f"/testing/{mt.rnd.pk}/")
+    with CaptureQueriesContext(connection) as ctx:
+        c.get(f"/testing/{mt.rnd.pk}/")
+    before = len(ctx.captured_queries)
+    for i in range(5):
+        services.create_site(mt.rnd, mt.w.xinwei, name=f"第{i}采样点", staff=[mt.users["volunteer"]])
+    with CaptureQueriesContext(connection) as ctx:
+        page = c.get(f"/testing/{mt.rnd.pk}/").content.decode()
+    assert "第4采样点" in page and len(ctx.captured_queries) == before

@@ -143,7 +143,7 @@ def get_home_request_for_user(user: User, rnd: Round, pk: int) -> HomeRequest:
 def may_home_sample(user: User, req: HomeRequest) -> bool:
     if user.is_command:
         return True
-    if req.assignees.filter(pk=user.pk).exists():
+    if any(u.pk == user.pk for u in req.assignees.all()):  # prefetched on lists
         return True
     if user.role in {Role.SAMPLING_LEAD, Role.CADRE}:
         villages = ScopeFilter(user).village_ids()

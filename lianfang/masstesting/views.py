@@ -238,15 +238,16 @@ def home_list(request: AuthedRequest, pk: int) -> HttpResponse:
         except register.RegisterError as exc:
             messages.error(request, exc.message)
     counts = dict(reqs.values_list("status").annotate(n=Count("pk")).order_by())
+    rows = list(shown.select_related("person__household__building", "village").prefetch_related("assignees")
+                .order_by("status", "requested_at")[:300])
     return render(request, "masstesting/home.html", {
-        "round": rnd, "requests": shown.select_related("person__household__building", "village")
-        .prefetch_related("assignees").order_by("status", "requested_at")[:300],
+        "round": rnd, "requests": rows,
         "tabs": [(k, label, counts.get(k, 0)) for k, label in HomeRequest.Status.choices], "status": status,
         "q": q, "found": found,
         "may_request": access.may_exempt(user), "may_dispatch": access.may_dispatch(user),
         "team_choices": User.objects.filter(scope_subdistrict_id=rnd.subdistrict_id, role__in=[
             Role.VOLUNTEER, Role.SAMPLING_LEAD, Role.CADRE]).order_by("username"),
-        "user_may_visit": {r.pk for r in shown[:300] if access.may_home_sample(user, r)}})
+        "user_may_visit": {r.pk for r in rows if access.may_home_sample(user, r)}})
 
 
 @login_required

@@ -15,6 +15,8 @@ urlpatterns = [
     path("testing/<int:pk>/exemptions/", views.exemptions, name="mt_exemptions"),
     path("testing/<int:pk>/results/", views.results_page, name="mt_results"),
     path("testing/<int:pk>/results/<int:job_id>/", views.import_job, name="mt_import"),
+    path("testing/<int:pk>/results/<int:job_id>/errors.xlsx", views.import_errors, name="mt_import_errors"),
+    path("testing/<int:pk>/results/template.xlsx", views.results_template, name="mt_results_template"),
     path("testing/<int:pk>/coverage/", views.coverage_page, name="mt_coverage"),
     path("testing/<int:pk>/coverage/report.xlsx", views.coverage_export, name="mt_report"),
 ]

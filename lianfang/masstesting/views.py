@@ -361,6 +361,34 @@ def import_job(request: AuthedRequest, pk: int, job_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
+def results_template(request: AuthedRequest, pk: int) -> HttpResponse:
+    from lianfang.core.importer import template_xlsx
+
+    access.get_round_for_user(request.user, pk)
+    data = template_xlsx(results.RESULT_COLUMNS, example=["HZ0000001", "阴性", "2022-05-01 14:30", "杭州迪安医学检验中心"],
+                         sheet="检测结果", text_columns=("A", "C"))
+    response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = 'attachment; filename="results-template.xlsx"'
+    return response
+
+
+@login_required
+@require_GET
+def import_errors(request: AuthedRequest, pk: int, job_id: int) -> HttpResponse:
+    from lianfang.core.importer import RowError, error_report_xlsx
+
+    rnd = access.get_round_for_user(request.user, pk)
+    job = ResultImport.objects.filter(pk=job_id, round=rnd, created_by=request.user).first()
+    if job is None or not job.errors:
+        raise Http404("该任务没有错误报告")
+    data = error_report_xlsx([RowError(**e) for e in job.errors])
+    response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f'attachment; filename="result-errors-{job.pk}.xlsx"'
+    return response
+
+
+@login_required
+@require_GET
 def coverage_page(request: AuthedRequest, pk: int) -> HttpResponse:
     user = request.user
     rnd = access.get_round_for_user(user, pk)

@@ -106,3 +106,16 @@ def test_excel_results_and_who_may_import(mt: MT) -> None:
     f.name = "results.xlsx"
     r = mt.client("command").post(f"/api/masstesting/rounds/{mt.rnd.pk}/results", {"file": f})
     assert r.json()["status"] == "done" and r.json()["invalids"] == 1
+
+
+def test_template_and_error_report_download(mt: MT) -> None:
+    c = mt.client("command")
+    r = c.get(f"/testing/{mt.rnd.pk}/results/template.xlsx")
+    assert r.status_code == 200 and r["Content-Type"].startswith("application/vnd.openxml")
+    _status, job = upload(mt, "试管条码,检测结果,检测时间\nX0001,阴性,2022-05-01 10:00\n")
+    assert job["status"] == "failed"
+    page = c.get(f"/testing/{mt.rnd.pk}/results/{job['id']}/").content.decode()
+    assert "下载错误报告" in page and "未知的试管条码" in page
+    r = c.get(f"/testing/{mt.rnd.pk}/results/{job['id']}/errors.xlsx")
+    assert r.status_code == 200
+    assert mt.client("cadre_xinwei").get(f"/testing/{mt.rnd.pk}/results/{job['id']}/errors.xlsx").status_code == 404

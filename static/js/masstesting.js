@@ -76,6 +76,8 @@
 
   function entry(item, label) {
     if (tube.offline && tube.count === 0) { if (tube.kind) item.kind = tube.kind; else item.pool_size = tube.pool_size; }
+    var colour = $("code-colour").value;
+    if (colour) item.code_colour = colour;
     item.nonce = nonce();
     item.tube = tube.barcode;
     item.device_id = device;
@@ -99,7 +101,7 @@
         (warn.length ? "<br>" + warn.map(esc).join("<br>") : "") + (out.tube_closed ? "<br><b>试管已满，已封管：请扫描新试管</b>" : ""));
       log("✓ " + out.name + " → " + out.tube + (out.duplicate ? "（重复采样）" : ""));
       if (out.tube_closed) { tube.status = "closed"; waiting(1); }
-      $("person-input").value = ""; $("hits").innerHTML = "";
+      $("person-input").value = ""; $("hits").innerHTML = ""; $("code-colour").value = "";
       renderTube();
     }).catch(function () {
       // Offline: keep the entry (same nonce) and send it later with the batch endpoint.

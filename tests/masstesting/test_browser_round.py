@@ -48,6 +48,14 @@ def test_a_round_end_to_end(mt: MT, live_server, browser: Browser) -> None:
     phone.press("#person-input", "Enter")
     phone.locator("#hits button.hit", has_text="张建伟").click()
     expect(phone.locator("#result-box")).to_contain_text("重复采样")
+    # A yellow code seen on the phone: refused from the pool on the spot.
+    phone.fill("#person-input", "wjg")
+    phone.select_option("#code-colour", "yellow")
+    phone.press("#person-input", "Enter")
+    phone.locator("#hits button.hit", has_text="王建国").click()
+    expect(phone.locator("#result-box")).to_contain_text("黄码")
+    expect(phone.locator("#result-box")).to_contain_text("单人单管")
+    expect(phone.locator("#tube-count")).to_have_text("3/10")  # 张小明, 张建伟 and his repeat
     phone.click("#close-tube")
     expect(phone.locator("#result-box")).to_contain_text("已封管")
     expect(phone.locator("#bag-waiting")).to_have_text("1")

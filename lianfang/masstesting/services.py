@@ -142,6 +142,18 @@ def add_exemption(rnd: Round, person: Person, user: User, reason: str, note: str
         raise MassTestError("exemption_exists", f"{person.name}已登记免检") from None
 
 
+def exempt_isolated(rnd: Round, user: User | None) -> int:
+    """Exempt everyone of the round's villages now in centralized isolation (an open stay)."""
+    from lianfang.control.models import IsolationStay
+
+    have = set(Exemption.objects.filter(round=rnd).values_list("person_id", flat=True))
+    ids = set(IsolationStay.objects.filter(released_at__isnull=True, case__person__village_id__in=round_village_ids(rnd))
+              .values_list("case__person_id", flat=True)) - have
+    Exemption.objects.bulk_create([Exemption(round=rnd, person_id=pk, reason=Exemption.Reason.ISOLATED,
+                                             note="集中隔离中（重点人员）", created_by=user) for pk in ids if pk])
+    return len(ids)
+
+
 def create_site(rnd: Round, village: Village, *, name: str, address: str = "", opens_at: str = "06:00",
                 closes_at: str = "22:00", lead: User | None = None, staff: Iterable[User] = (), samplers: int = 2,
                 lanes: Sequence[tuple[str, str]] = (("1号通道", Lane.Kind.GENERAL),)) -> Site:

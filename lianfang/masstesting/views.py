@@ -85,7 +85,9 @@ def round_list(request: AuthedRequest) -> HttpResponse:
             messages.error(request, getattr(exc, "message", "请检查填写内容"))
             return redirect("mt_rounds")
         seeded = services.seed_home_requests(rnd)
-        messages.success(request, f"已发起“{rnd.name}”，名册中行动不便的 {seeded} 人已生成上门采样申请")
+        isolated = services.exempt_isolated(rnd, user)
+        messages.success(request, f"已发起“{rnd.name}”：名册中行动不便的 {seeded} 人已生成上门采样申请，"
+                                  f"集中隔离中的 {isolated} 人已登记免检")
         return redirect("mt_round", pk=rnd.pk)
     rounds = access.rounds_for_user(user).annotate(n_villages=Count("villages", distinct=True)).order_by("-starts_at")
     p = _prevalence(request.GET.get("prevalence"))
@@ -272,6 +274,11 @@ def exemptions(request: AuthedRequest, pk: int) -> HttpResponse:
     if not access.may_exempt(user):
         raise PermissionDenied("只有村/社区干部、网格员或指挥部可以登记免检")
     persons = core_access.persons_for_user(user).filter(village__in=rnd.villages.all())
+    if request.method == "POST" and request.POST.get("action") == "isolated":
+        if not access.may_plan(user):
+            raise PermissionDenied("只有指挥部可以批量登记")
+        messages.success(request, f"已登记集中隔离中的 {services.exempt_isolated(rnd, user)} 人免检")
+        return redirect("mt_exemptions", pk=rnd.pk)
     if request.method == "POST":
         try:
             person = core_access.get_person_for_user(user, int(request.POST.get("person") or 0))

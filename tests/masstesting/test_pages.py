@@ -180,3 +180,19 @@ def test_round_page_query_count_does_not_grow_with_sites(mt: MT) -> None:
     with CaptureQueriesContext(connection) as ctx:
         page = c.get(f"/testing/{mt.rnd.pk}/").content.decode()
     assert "第4采样点" in page and len(ctx.captured_queries) == before
+
+
+def test_people_in_isolation_are_exempted(mt: MT) -> None:
+    from lianfang.control import services as control
+    from lianfang.control.models import IsolationSite, IsolationStay
+
+    case, _ = control.open_case(mt.w.sub, control.Subject(person=mt.w.wang), source="manual", category="close_contact",
+                                exposure_date=mt.rnd.starts_at.date())
+    IsolationStay.objects.create(case=case, site=IsolationSite.objects.get())
+    c = mt.client("command")
+    r = c.post(f"/testing/{mt.rnd.pk}/exemptions/", {"action": "isolated"}, follow=True)
+    assert "已登记集中隔离中的 1 人免检" in r.content.decode()
+    assert Exemption.objects.get(round=mt.rnd).reason == "isolated"
+    r = c.post(f"/testing/{mt.rnd.pk}/exemptions/", {"action": "isolated"}, follow=True)
+    assert "0 人" in r.content.decode() and Exemption.objects.count() == 1
+    assert mt.client("cadre_xinwei").post(f"/testing/{mt.rnd.pk}/exemptions/", {"action": "isolated"}).status_code == 403

@@ -416,6 +416,8 @@ def coverage_page(request: AuthedRequest, pk: int) -> HttpResponse:
         levels = [("village", "村/社区")]
     tables = [(label, level, services.coverage(rnd, scope, level)) for level, label in levels]
     overall = services.total(tables[0][2]) if tables else None
+    if request.headers.get("HX-Request"):  # the live figures, refreshed by the page every 30 s
+        return render(request, "masstesting/_coverage_stats.html", {"overall": overall, "now": timezone.now()})
     page = Paginator(services.untested(rnd, scope), 100).get_page(request.GET.get("page"))
     helpers = services.helpers_of([p.pk for p in page])
     for p in page:
@@ -425,6 +427,7 @@ def coverage_page(request: AuthedRequest, pk: int) -> HttpResponse:
     return render(request, "masstesting/coverage.html", {
         "round": rnd, "tables": tables, "overall": overall, "page": page, "village_id": village_id,
         "grid_id": grid_id, "chart": chart, "may_reveal": user.can_reveal, "may_export": user.can_export,
+        "now": timezone.now(),
         "drill": levels[0][0] in {"village", "grid"}})
 
 

@@ -196,3 +196,10 @@ def test_people_in_isolation_are_exempted(mt: MT) -> None:
     r = c.post(f"/testing/{mt.rnd.pk}/exemptions/", {"action": "isolated"}, follow=True)
     assert "0 人" in r.content.decode() and Exemption.objects.count() == 1
     assert mt.client("cadre_xinwei").post(f"/testing/{mt.rnd.pk}/exemptions/", {"action": "isolated"}).status_code == 403
+
+
+def test_coverage_figures_refresh_alone(mt: MT) -> None:
+    c = mt.client("cadre_xinwei")
+    r = c.get(f"/testing/{mt.rnd.pk}/coverage/", headers={"HX-Request": "true"})
+    body = r.content.decode()
+    assert 'id="coverage-rate"' in body and "未检人员" not in body

@@ -487,6 +487,14 @@ def _record(user: User, rnd: Round, items: Sequence[SampleIn],
     alerts = alerts_for(pids, now)
     firsts = dict(Sample.objects.filter(round=rnd, person_id__in=pids, first=True)
                   .values_list("person_id", "tube__barcode"))
+    # People whose every sample so far is in a tube the lab found invalid: a new swab is a
+    # re-sample (需重采), not a duplicate.
+    results_by_person: dict[int, set[str | None]] = defaultdict(set)
+    if firsts:
+        for pid, res in Sample.objects.filter(round=rnd, person_id__in=list(firsts)).values_list(
+                "person_id", "tube__result__result"):
+            results_by_person[pid].add(res)
+    resample = {pid for pid, found in results_by_person.items() if found == {"invalid"}}
     pending_retest = dict(Retest.objects.filter(round=rnd, person_id__in=pids, status=Retest.Status.PENDING)
                           .values_list("person_id", "pk"))
     barcodes = {"".join(it.tube.split()).upper() for it in items if it.tube}
@@ -537,7 +545,7 @@ def _record(user: User, rnd: Round, items: Sequence[SampleIn],
             if tube_in is not None and may_use is not None and not may_use(tube_in):
                 raise MassTestError("sampling_forbidden", f"试管 {code} 不属于您所在的采样点")
             out, sample = _judge(rnd, item, key, code, chash, people, tubes, rules, village_ids, alerts, firsts,
-                                 pending_retest, exempt, household_sizes, user, now)
+                                 pending_retest, exempt, household_sizes, user, now, resample)
         except MassTestError as exc:
             results[i] = SampleOut(nonce=item.nonce, ok=False, error_code=exc.code, error=exc.message)
             continue
@@ -607,7 +615,7 @@ def _judge(rnd: Round, item: SampleIn, key: tuple[str, str], code: str, chash: s
            people: dict[tuple[str, str], Person], tubes: dict[str, Tube], rules: dict[tuple[int, int | None], AreaRule],
            village_ids: set[int], alerts: dict[int, str], firsts: dict[int, str], pending_retest: dict[int, int],
            exempt: set[int], household_sizes: dict[int, int], user: User,
-           now: dt.datetime) -> tuple[SampleOut, tuple[Any, ...]]:
+           now: dt.datetime, resample: set[int] | None = None) -> tuple[SampleOut, tuple[Any, ...]]:
     if not rnd.is_open:
         raise MassTestError("round_closed", "本轮不在采样中")
     if not code:
@@ -659,7 +667,12 @@ def _judge(rnd: Round, item: SampleIn, key: tuple[str, str], code: str, chash: s
     out = SampleOut(nonce=item.nonce, ok=True, created=True, person_id=person.pk, name=person.name,
                     doc_masked=person.doc_masked, tube=code, alert=alert, retest=retest)
     first = person.pk not in firsts
-    duplicate = not first and not retest
+    resampled = not first and resample is not None and person.pk in resample
+    duplicate = not first and not retest and not resampled
+    if resampled:
+        assert resample is not None
+        resample.discard(person.pk)
+        out.warnings.append(f"{person.name}上次的试管检测无效，本次为重采")
     if duplicate:
         out.duplicate = True
         out.duplicate_of = firsts[person.pk]

@@ -119,3 +119,16 @@ def test_template_and_error_report_download(mt: MT) -> None:
     r = c.get(f"/testing/{mt.rnd.pk}/results/{job['id']}/errors.xlsx")
     assert r.status_code == 200
     assert mt.client("cadre_xinwei").get(f"/testing/{mt.rnd.pk}/results/{job['id']}/errors.xlsx").status_code == 404
+
+
+def test_an_invalid_tube_is_resampled_not_flagged_as_duplicate(mt: MT) -> None:
+    sample(mt, "I0001", mt.w.zhang.pk, mt.w.wang.pk)
+    _status, job = upload(mt, "试管条码,检测结果,检测时间\nI0001,无效,2022-05-01 10:00\n")
+    assert job["status"] == "done" and job["invalids"] == 1
+    page = mt.client("cadre_xinwei").get(f"/testing/{mt.rnd.pk}/results/").content.decode()
+    assert "无效（需重采）" in page and "张建伟" in page
+    mt.api("volunteer", "/tubes", {"barcode": "I0002", "site_id": mt.site.pk, "pool_size": 5})
+    out = mt.api("volunteer", "/samples", {"nonce": uuid.uuid4().hex, "tube": "I0002", "person_id": mt.w.zhang.pk})[1]
+    assert out["ok"] and not out["duplicate"] and "重采" in out["warnings"][0]
+    out = mt.api("volunteer", "/samples", {"nonce": uuid.uuid4().hex, "tube": "I0002", "person_id": mt.w.zhang.pk})[1]
+    assert out["ok"] and out["duplicate"]

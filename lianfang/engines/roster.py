@@ -39,8 +39,13 @@ automaton over the days, which CP-SAT unrolls into a flow: its linear relaxation
 than clauses, and with CP-SAT's strongest-LP worker (``max_lp``) leading on few cores the small
 benchmark instances are proven optimal in seconds. Cover slacks are exact in every roster (never
 both short and over), so the objective CP-SAT reports is the roster's. Because every hard rule is
-personal, a legal roster can be built person by person; :func:`solve` does so and restarts from it
-when CP-SAT has found nothing after a third of the time limit (big models).
+personal, a legal roster can be built person by person; :func:`solve` first does so with a greedy
+pass per person guided by a backward table of what the rest of the horizon still allows (see
+:func:`_construct`; a few seconds even for a year of 150 people), then lets CP-SAT improve on it:
+big models start from it, smaller ones restart from it when CP-SAT has found nothing after a third
+of the time limit, and it is returned when CP-SAT finds nothing better in time (or, for models too
+big to build and presolve in the time left, without running CP-SAT at all). So a problem whose
+people can each be rostered legally always gets a legal roster.
 
 :func:`objective_value` recomputes the objective from a roster independently of the CP-SAT model
 and :func:`check` lists hard-rule violations in Chinese (used, for example, to re-check a swap).
@@ -59,6 +64,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 from ortools.sat.python import cp_model
 
 Status = Literal["optimal", "feasible", "infeasible", "unknown"]
@@ -563,6 +569,34 @@ def objective_value(problem: Problem, assignments: Assignments, posts: Posts | N
 # The CP-SAT model
 
 
+_Run = tuple[str, int, bool]  # ("start" | "w" | "o", length, started on the first day and still short)
+
+
+def _next_run(run: _Run, work: bool, kmin: int, kmax: int | None, omin: int) -> _Run | None:
+    """The run after one more day (working or not), or None when a run-length rule forbids it.
+
+    Lengths are capped where they stop mattering (at ``kmax`` for work runs, or ``kmin`` when there
+    is no maximum; at ``omin`` for days off); a run starting on the first day is exempt from the
+    minimum (the border convention)."""
+    kind, length, border = run
+    can_work = kmax is None or kmax >= 1
+    if kind == "start":
+        if work:
+            return ("w", 1, kmin > 1) if can_work else None
+        return ("o", 1, omin > 1)
+    if kind == "w":
+        if not work:
+            return ("o", 1, False) if length >= kmin or border else None
+        if kmax is not None and length >= kmax:
+            return None
+        longer = length + 1 if kmax is not None else min(length + 1, kmin)
+        return ("w", longer, border and longer < kmin)
+    if work:
+        return ("w", 1, False) if can_work and (length >= omin or border) else None
+    longer = min(length + 1, omin)
+    return ("o", longer, border and longer < omin)
+
+
 class _Model:
     """CP-SAT model of the roster for ``staff`` (a subset for diagnosis), with ``relax`` rules left out."""
 
@@ -575,6 +609,10 @@ class _Model:
         self.work: dict[tuple[str, int], cp_model.IntVar | None] = {}  # None: cannot work that day
         self.shift_lits: dict[tuple[str, int, str], list[cp_model.IntVar]] = {}
         self.vars_of: dict[str, list[tuple[int, str, str, cp_model.IntVar]]] = defaultdict(list)
+        self.at_slot: dict[tuple[int, str, str], list[tuple[Staff, cp_model.IntVar]]] = defaultdict(list)
+        self.after: dict[str, list[str]] = defaultdict(list)  # shift -> the shifts it forbids the next day
+        for a, b in sorted(idx.forbidden):
+            self.after[a].append(b)
         terms: list[cp_model.LinearExprT] = []
         offset = 0
         days = range(p.days)
@@ -588,6 +626,7 @@ class _Model:
                             var = m.new_bool_var(f"x[{st.id},{d},{sh.id},{post}]")
                             self.x[(st.id, d, sh.id, post)] = var
                             self.vars_of[st.id].append((d, sh.id, post, var))
+                            self.at_slot[(d, sh.id, post)].append((st, var))
                             lits.append(var)
                     if lits:
                         self.shift_lits[(st.id, d, sh.id)] = lits
@@ -598,7 +637,7 @@ class _Model:
                     self.work[(st.id, d)] = day_vars[0]
                 else:
                     w = m.new_bool_var(f"work[{st.id},{d}]")
-                    m.add(sum(day_vars) == w)
+                    m.add_exactly_one([*day_vars, ~w])
                     self.work[(st.id, d)] = w
             self._personal_rules(st, relax)
         if soft:
@@ -606,7 +645,7 @@ class _Model:
         self.objective_terms = terms
         self.offset = offset
         if soft:
-            m.minimize(sum(terms) + offset)
+            m.minimize(cp_model.LinearExpr.sum(terms) + offset)
 
     def y(self, sid: str, day: int, shift: str) -> list[cp_model.IntVar]:
         return self.shift_lits.get((sid, day, shift), [])
@@ -618,27 +657,31 @@ class _Model:
         work = [self.work[(st.id, d)] for d in range(H)]
         runs = frozenset({"max_consecutive", "min_consecutive", "min_consecutive_off"})
         if runs.isdisjoint(relax):
-            with_weekends = "max_weekends" not in relax and st.max_weekends is not None and st.max_weekends < len(idx.weekends)
+            # the weekends in the automaton multiply its states by the weekends allowed: only for short horizons
+            with_weekends = ("max_weekends" not in relax and st.max_weekends is not None
+                             and st.max_weekends < len(idx.weekends) and (st.max_weekends + 1) * len(idx.weekends) <= 150)
             self._automaton(st, with_weekends)
             relax = relax | runs | ({"max_weekends"} if with_weekends else set())
-        if "succession" not in relax:
-            after: dict[str, list[str]] = defaultdict(list)
-            for a, b in idx.forbidden:
-                after[a].append(b)
-            for d in range(H - 1):
-                for a, nexts in after.items():
-                    first = self.y(st.id, d, a)
-                    if not first:
-                        continue
-                    second = [v for b in nexts for v in self.y(st.id, d + 1, b)]
+        mine = self.vars_of[st.id]
+        if "succession" not in relax and self.after:
+            lits_at: dict[tuple[int, str], list[cp_model.IntVar]] = defaultdict(list)
+            for d, sid, _post, v in mine:
+                lits_at[(d, sid)].append(v)
+            for (d, a), first in lits_at.items():
+                nexts = self.after.get(a)
+                if nexts:
+                    second = [v for b in nexts for v in lits_at.get((d + 1, b), ())]
                     if second:
-                        m.add(sum(first) + sum(second) <= 1)
+                        m.add_at_most_one(first + second)
         if "max_shifts" not in relax:
+            of_shift: dict[str, list[cp_model.IntVar]] = defaultdict(list)
+            for _d, sid, _post, v in mine:
+                of_shift[sid].append(v)
             for sid, most in st.max_shifts.items():
-                lits = [v for d in range(H) for v in self.y(st.id, d, sid)]
+                lits = of_shift.get(sid, [])
                 if most > 0 and len(lits) > most:
-                    m.add(sum(lits) <= most)
-        total = sum(idx.shifts[sid].minutes * v for _d, sid, _post, v in self.vars_of[st.id])
+                    m.add(cp_model.LinearExpr.sum(lits) <= most)
+        total = cp_model.LinearExpr.weighted_sum([v for *_rest, v in mine], [idx.shifts[sid].minutes for _d, sid, _p, _v in mine])
         if "max_minutes" not in relax and st.max_minutes is not None:
             m.add(total <= st.max_minutes)
         if "min_minutes" not in relax and st.min_minutes > 0:
@@ -686,26 +729,10 @@ class _Model:
         kmax = st.max_consecutive  # None: unlimited, and run lengths beyond the minimum need not be told apart
         kmin = max(1, st.min_consecutive)
         omin = max(1, st.min_consecutive_off)
-        can_work = kmax is None or kmax >= 1
         cap = st.max_weekends if weekends and st.max_weekends is not None else None
 
-        def run_next(run: tuple[str, int, bool], work: bool) -> tuple[str, int, bool] | None:
-            kind, length, border = run
-            if kind == "start":
-                if work:
-                    return ("w", 1, kmin > 1) if can_work else None
-                return ("o", 1, omin > 1)
-            if kind == "w":
-                if not work:
-                    return ("o", 1, False) if length >= kmin or border else None
-                if kmax is not None and length >= kmax:
-                    return None
-                longer = length + 1 if kmax is not None else min(length + 1, kmin)
-                return ("w", longer, border and longer < kmin)
-            if work:
-                return ("w", 1, False) if can_work and (length >= omin or border) else None
-            longer = min(length + 1, omin)
-            return ("o", longer, border and longer < omin)
+        def run_next(run: _Run, work: bool) -> _Run | None:
+            return _next_run(run, work, kmin, kmax, omin)
 
         Key = tuple[tuple[str, int, bool], int, bool]
         start: Key = (("start", 0, True), 0, False)
@@ -768,8 +795,7 @@ class _Model:
         offset = 0
         self.cover: list[tuple[Demand, cp_model.IntVar | int, cp_model.IntVar | int]] = []
         for dm in p.demand:
-            keys = [(st.id, dm.day, dm.shift, dm.post) for st in staff if _matches(st, dm.skill)]
-            lits = [self.x[k] for k in keys if k in self.x]
+            lits = [v for st, v in self.at_slot.get((dm.day, dm.shift, dm.post), ()) if _matches(st, dm.skill)]
             if dm.under_weight == 0 and dm.over_weight == 0:
                 continue
             if not lits:
@@ -777,7 +803,7 @@ class _Model:
                 continue
             under = m.new_int_var(0, dm.required, f"under[{dm.day},{dm.shift},{dm.post},{dm.skill}]")
             over = m.new_int_var(0, max(0, len(lits) - dm.required), f"over[{dm.day},{dm.shift},{dm.post},{dm.skill}]")
-            m.add(sum(lits) + under - over == dm.required)
+            m.add(cp_model.LinearExpr.sum(lits) + under - over == dm.required)
             if dm.required and len(lits) > dm.required:  # slack exact in every roster, not only optimal ones
                 short = m.new_bool_var(f"short[{dm.day},{dm.shift},{dm.post},{dm.skill}]")
                 m.add(over == 0).only_enforce_if(short)
@@ -882,6 +908,13 @@ def _status(code: object) -> Status:
     return "unknown"
 
 
+_CONSTRUCT_SHARE = 0.25  # of the time limit, at most, for the roster built person by person
+_BIG_MODEL = 10_000  # assignment variables from which CP-SAT starts from the hint, led by a worker that follows it
+_HUGE_MODEL = 200_000  # assignment variables from which CP-SAT's presolve is kept light
+_HUGE_CONSTRUCT_SHARE = 0.6  # of the time limit, at most, for the roster built person by person on huge models
+_BUILD_SECONDS = 1.5e-5  # per possible assignment variable, to build the CP-SAT model in Python (roughly)
+
+
 def solve(
     problem: Problem,
     time_limit_s: float = 10.0,
@@ -893,8 +926,11 @@ def solve(
 
     ``progress(seconds, objective, bound)`` is called on every improving roster and every
     improved bound (after the first roster), from the solver's threads. ``hint`` (e.g. last week's or the published roster)
-    warm-starts the search. Without a hint, if CP-SAT has found no roster after a third of the
-    time, the search restarts from a roster built person by person (see :func:`_construct`).
+    warm-starts the search. Without a hint, a roster is first built person by person (see
+    :func:`_construct`; at most a quarter of the time): on big models the search starts from it, on
+    smaller ones it restarts from it when CP-SAT has found nothing after a third of the time, and
+    it is the answer when CP-SAT finds nothing better in time (on the biggest models building and
+    presolving the CP-SAT model take most of the time).
     """
     started = time.perf_counter()
     if isinstance(time_limit_s, bool) or not isinstance(time_limit_s, int | float) or not time_limit_s > 0:
@@ -903,37 +939,60 @@ def solve(
         raise RosterError(f"求解线程数必须是不小于 1 的整数（收到：{workers!r}）。")
     idx = _index(problem)
     notes = _input_notes(idx)
-    model = _Model(idx, problem.staff)
     deadline = started + time_limit_s
     callback = _Callback(progress, started)
-    if hint is not None:
-        _add_hint(model, hint, None, {sid for sid, _day in hint})
-    give_up = None if hint is not None else started + time_limit_s / 3
-    solver, code = _run(model, deadline, workers, callback, give_up)
     fallback: tuple[dict[tuple[str, int], str], dict[tuple[str, int], str]] | None = None
-    if code == cp_model.UNKNOWN and callback.best is None and give_up is not None and time.perf_counter() < deadline - 1:
-        built, built_posts, done = _construct(idx, deadline=min(deadline - 1, time.perf_counter() + time_limit_s / 4))
+    built: dict[tuple[str, int], str] = {}
+    built_posts: dict[tuple[str, int], str] = {}
+    done: set[str] = set()
+    size = problem.days * len(problem.staff) * len(problem.shifts)  # at most this many assignment variables
+    if hint is None:
+        share = _CONSTRUCT_SHARE if size < _HUGE_MODEL else _HUGE_CONSTRUCT_SHARE
+        built, built_posts, done = _construct(idx, deadline=started + time_limit_s * share)
         if len(done) == len(problem.staff):
             fallback = built, built_posts
-        _add_hint(model, built, built_posts, done)
-        solver, code = _run(model, deadline, workers, callback, None, follow_hint=True)
-    if code == cp_model.MODEL_INVALID:
+    solver: cp_model.CpSolver | None = None
+    code: object = cp_model.UNKNOWN
+    if fallback is not None and size >= _HUGE_MODEL and deadline - time.perf_counter() < 2 * size * _BUILD_SECONDS:
+        notes.append("模型过大，剩余时间不够建立和求解整体模型：返回逐人构造的合法班表（未经整体优化）。")
+    else:
+        model = _Model(idx, problem.staff)
+        big = len(model.x) >= _BIG_MODEL
+        if hint is not None:
+            _add_hint(model, hint, None, {sid for sid, _day in hint})
+        elif big and done:
+            _add_hint(model, built, built_posts, done)
+        # on smaller models a hint slows CP-SAT's strongest-LP worker down: the built roster is used
+        # only when CP-SAT has found nothing after a third of the time
+        give_up = started + time_limit_s / 3 if hint is None and not big and done else None
+        solver, code = _run(model, deadline, workers, callback, give_up, follow_hint=big and (hint is not None or bool(done)),
+                            light_presolve=len(model.x) >= _HUGE_MODEL)
+        if code == cp_model.UNKNOWN and callback.best is None and give_up is not None and time.perf_counter() < deadline - 1:
+            _add_hint(model, built, built_posts, done)
+            solver, code = _run(model, deadline, workers, callback, None, follow_hint=True)
+    if code == cp_model.MODEL_INVALID and solver is not None:
         raise RuntimeError(f"CP-SAT model invalid: {model.model.validate()}")
     status = _status(code)
     assignments: dict[tuple[str, int], str] = {}
     posts: dict[tuple[str, int], str] = {}
-    if status in ("optimal", "feasible"):
+    if status in ("optimal", "feasible") and solver is not None:
         for (sid, day, shift, post), var in model.x.items():
             if solver.boolean_value(var):
                 assignments[(sid, day)] = shift
                 posts[(sid, day)] = post
         objective = round(solver.objective_value)
         bound = _bound(solver.best_objective_bound, objective)
+        if status == "feasible" and fallback is not None:  # CP-SAT may not have got back to its hint in time
+            built_objective = objective_value(problem, *fallback)
+            if built_objective < objective:
+                assignments, posts = fallback
+                objective = built_objective
+                bound = min(bound, objective)
     elif fallback is not None and status == "unknown":  # CP-SAT found nothing: the roster built person by person
         status = "feasible"
         assignments, posts = fallback
         objective = objective_value(problem, assignments, posts)
-        bound = _bound(solver.best_objective_bound, objective)
+        bound = _bound(solver.best_objective_bound, objective) if solver is not None else 0
     if status in ("optimal", "feasible"):
         shortfalls = _shortfalls(idx, assignments, posts, optimal=status == "optimal")
         solution = Solution(assignments, posts, objective, bound, status, 0.0, shortfalls, notes,
@@ -971,15 +1030,22 @@ def _add_hint(model: _Model, hint: Assignments, posts: Posts | None, staff: set[
 
 
 def _run(
-    model: _Model, deadline: float, workers: int, callback: _Callback, give_up: float | None, *, follow_hint: bool = False
+    model: _Model, deadline: float, workers: int, callback: _Callback, give_up: float | None, *,
+    follow_hint: bool = False, light_presolve: bool = False,
 ) -> tuple[cp_model.CpSolver, object]:
     """One CP-SAT run until ``deadline``; stopped at ``give_up`` if it has not found a roster by then.
 
     ``follow_hint``: lead with a worker without LP, which turns the hint into a first roster at once
-    (on big models the LP workers spend the whole time limit on their relaxation)."""
+    (on big models the LP workers spend the whole time limit on their relaxation).
+    ``light_presolve``: one presolve pass without probing or symmetry search (big models, where
+    the full presolve alone can use up the time limit)."""
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.01, deadline - time.perf_counter())
     solver.parameters.num_workers = workers
+    if light_presolve:
+        solver.parameters.max_presolve_iterations = 1
+        solver.parameters.cp_model_probing_level = 0
+        solver.parameters.symmetry_level = 0
     if follow_hint:
         solver.parameters.subsolvers.extend(["quick_restart_no_lp", "max_lp", "core", "default_lp"])
     elif workers == 1:
@@ -1008,55 +1074,261 @@ def _run(
 
 
 def _construct(idx: _Index, deadline: float) -> tuple[dict[tuple[str, int], str], dict[tuple[str, int], str], set[str]]:
-    """A starting roster built person by person (the hard rules are all personal, so each person's
-    legal schedule is found by a small model), each taking the slots still short given the people
-    before. CP-SAT may need long to find a first roster on big instances; this one is a hint."""
+    """A starting roster built person by person (the hard rules are all personal), each person
+    taking the slots still short given the people before.
+
+    Each person's schedule is first built by a greedy pass over the days that never leaves the
+    legal space: a backward table over the run-and-weekend automaton (see :func:`_next_run`) gives,
+    from every day and state, the fewest and the most working days still possible, so the pass
+    only takes a day on or off when the total minutes can still be met. The result is re-checked
+    with the same rules as :func:`check`; when it breaks one (per-shift maxima or weekly minutes,
+    which the table does not follow), a small CP-SAT model of that person is solved instead.
+    People not done by ``deadline`` are left out of ``done``. CP-SAT may need long to find a first
+    roster on big instances; this one is its hint and, if it finds nothing, the answer."""
     p = idx.problem
     residual = {i: dm.required for i, dm in enumerate(p.demand)}
     rows: dict[tuple[int, str, str], list[int]] = defaultdict(list)
     for i, dm in enumerate(p.demand):
         rows[(dm.day, dm.shift, dm.post)].append(i)
-    wishes: dict[str, list[Request]] = defaultdict(list)
+    wishes: dict[str, dict[tuple[int, str | None], int]] = defaultdict(lambda: defaultdict(int))
     for rq in p.requests:
-        wishes[rq.staff].append(rq)
+        wishes[rq.staff][(rq.day, rq.shift)] += rq.weight if rq.on else -rq.weight
     assignments: dict[tuple[str, int], str] = {}
     posts: dict[tuple[str, int], str] = {}
     done: set[str] = set()
     for st in p.staff:
-        left = deadline - time.perf_counter()
-        if left <= 0:
+        if time.perf_counter() >= deadline:
             break
-        sub = _Model(idx, [st], soft=False)
-        terms: list[cp_model.LinearExprT] = []
-        for d, sid, post, var in sub.vars_of[st.id]:
-            cost = 0
+        wish = wishes.get(st.id, {})
+
+        def gain(d: int, sid: str, post: str, st: Staff = st, wish: Mapping[tuple[int, str | None], int] = wish) -> int:
+            """What working this slot saves, against a day off, given the people before."""
+            value = wish.get((d, sid), 0) + wish.get((d, None), 0)
             for i in rows.get((d, sid, post), ()):
                 dm = p.demand[i]
                 if _matches(st, dm.skill):
-                    cost += -dm.under_weight if residual[i] > 0 else dm.over_weight
-            for rq in wishes[st.id]:
-                if rq.day == d and rq.shift in (None, sid):
-                    cost += -rq.weight if rq.on else rq.weight
-            if cost:
-                terms.append(cost * var)
-        if terms:
-            sub.model.minimize(sum(terms))
-        solver = cp_model.CpSolver()
-        solver.parameters.max_time_in_seconds = min(left, 0.1)
-        solver.parameters.num_workers = 1
-        solver.parameters.linearization_level = 2
-        solver.parameters.cp_model_presolve = False
-        if solver.solve(sub.model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                    value += dm.under_weight if residual[i] > 0 else -dm.over_weight
+            return value
+
+        sched = None
+        for push, room in ((1.0, 2), (4.0, 4), (16.0, 8), (1.0, 12)):
+            sched = _greedy_person(idx, st, gain, push, room)
+            if sched is not None and not _staff_violations(idx, st, sched):
+                break
+        if sched is None or _staff_violations(idx, st, sched):
+            sched = _cpsat_person(idx, st, gain, min(deadline - time.perf_counter(), 2.0))
+        if sched is None:
             continue
         done.add(st.id)
-        for d, sid, post, var in sub.vars_of[st.id]:
-            if solver.boolean_value(var):
-                assignments[(st.id, d)] = sid
-                posts[(st.id, d)] = post
-                for i in rows.get((d, sid, post), ()):
-                    if _matches(st, p.demand[i].skill):
-                        residual[i] -= 1
+        for d, (sid, post) in sched.items():
+            assignments[(st.id, d)] = sid
+            posts[(st.id, d)] = post
+            for i in rows.get((d, sid, post), ()):
+                if _matches(st, p.demand[i].skill):
+                    residual[i] -= 1
     return assignments, posts, done
+
+
+def _cpsat_person(
+    idx: _Index, st: Staff, gain: Callable[[int, str, str], int], seconds: float
+) -> dict[int, tuple[str, str]] | None:
+    """One person's best schedule for ``gain`` by a small CP-SAT model, or None if none is found in time."""
+    if seconds <= 0:
+        return None
+    sub = _Model(idx, [st], soft=False)
+    terms = [-value * var for d, sid, post, var in sub.vars_of[st.id] if (value := gain(d, sid, post))]
+    if terms:
+        sub.model.minimize(sum(terms))
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = seconds
+    solver.parameters.num_workers = 1
+    solver.parameters.linearization_level = 2
+    solver.parameters.cp_model_presolve = False
+    if solver.solve(sub.model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    return {d: (sid, post) for d, sid, post, var in sub.vars_of[st.id] if solver.boolean_value(var)}
+
+
+def _greedy_person(
+    idx: _Index, st: Staff, gain: Callable[[int, str, str], int], push: float = 1.0, room: int = 2
+) -> dict[int, tuple[str, str]] | None:
+    """One person's schedule, day by day, taking a day on when it gains and the rules still allow
+    it (see :func:`_construct`); None when the pass gets stuck. ``push``: how strongly the person
+    is kept on pace towards the middle of their minutes window (behind: work, and longer shifts) and
+    scarce shift types to their share of the days; ``room``: the spare working days below which the
+    person works whenever possible.
+
+    The backward table follows the run lengths, the weekends worked and, for successions, the
+    class of yesterday's shift (the set of shifts it forbids the next day); it ignores the
+    per-shift maxima and weekly minutes, for which the pass keeps a little slack."""
+    p = idx.problem
+    H = p.days
+    forbidden = idx.forbidden
+    kmin, kmax, omin = max(1, st.min_consecutive), st.max_consecutive, max(1, st.min_consecutive_off)
+    options = [[(sh.id, post) for sh in p.shifts for post in idx.posts_of(d, sh.id)
+                if _blocked(idx, st, d, sh.id, post) is None] for d in range(H)]
+    cap = st.max_weekends if st.max_weekends is not None and st.max_weekends < len(idx.weekends) else None
+    U = cap or 0
+    position = [0] * H
+    if cap is not None:
+        for wk in idx.weekends:
+            for i, d in enumerate(wk):
+                position[d] = 1 if i == 0 else 2
+    # the automaton's states: (run, weekend already counted)
+    Key = tuple[_Run, bool]
+    start: Key = (("start", 0, True), False)
+    states: dict[Key, int] = {start: 0}
+    moves: dict[tuple[int, int, bool], tuple[int, int]] = {}  # (state, position, work) -> (state, weekends added)
+    todo = [start]
+    while todo:
+        key = todo.pop()
+        run, counted = key
+        for pos in (0, 1, 2) if cap is not None else (0,):
+            for work in (False, True):
+                nrun = _next_run(run, work, kmin, kmax, omin)
+                if nrun is None:
+                    continue
+                if pos == 0:
+                    nkey, inc = (nrun, False), 0
+                elif pos == 1:
+                    nkey, inc = (nrun, work), int(work)
+                else:
+                    nkey, inc = (nrun, counted or work), int(work and not counted)
+                if nkey not in states:
+                    states[nkey] = len(states)
+                    todo.append(nkey)
+                moves[(states[key], pos, work)] = (states[nkey], inc)
+    S = len(states)
+    dst = np.full((3, 2, S), S, dtype=np.int64)  # S: no such move
+    inc_of = np.zeros((3, 2, S), dtype=np.int64)
+    for (s, pos, work), (t, inc) in moves.items():
+        dst[pos, int(work), s] = t
+        inc_of[pos, int(work), s] = inc
+    # successions: the class of a shift is the set of (usable) shifts it forbids the next day; 0 = none / day off
+    minutes_of = {sh.id: sh.minutes for sh in p.shifts}
+    usable = [sh.id for sh in p.shifts if st.max_shifts.get(sh.id) != 0 and sh.requires <= st.skills]
+    classes: list[frozenset[str]] = [frozenset()]
+    cls_of: dict[str, int] = {}
+    for sid in usable:
+        after = frozenset(b for b in usable if (sid, b) in forbidden)
+        if after not in classes:
+            classes.append(after)
+        cls_of[sid] = classes.index(after)
+    C = len(classes)
+    # most[d, s, c, u] / fewest[d, s, c, u]: working days still possible from day d on, entering it in
+    # automaton state s after a shift of class c, with u weekends worked
+    neg, big = -(10**6), 10**6
+    most = np.zeros((H + 1, S, C, U + 1), dtype=np.int32)
+    fewest = np.zeros((H + 1, S, C, U + 1), dtype=np.int32)
+    cols = np.arange(U + 1)
+    padded_most = np.full((S + 1, C, U + 2), neg, dtype=np.int32)
+    padded_fewest = np.full((S + 1, C, U + 2), big, dtype=np.int32)
+    gs = np.arange(C)[None, :, None]
+    penalties: dict[frozenset[str], np.ndarray] = {}  # shifts open today -> [class yesterday, class today]: 0 or neg
+    for d in range(H - 1, -1, -1):
+        padded_most[:S, :, :U + 1] = most[d + 1]
+        padded_fewest[:S, :, :U + 1] = fewest[d + 1]
+        pos = position[d]
+        off = dst[pos, 0]
+        hi = padded_most[off, 0, :U + 1][:, None, :]
+        lo = padded_fewest[off, 0, :U + 1][:, None, :]
+        today = frozenset(sid for sid, _post in options[d])
+        if today:
+            pen = penalties.get(today)
+            if pen is None:
+                pen = np.full((C, C), neg, dtype=np.int32)
+                for f, banned in enumerate(classes):
+                    for sid in today - banned:
+                        pen[f, cls_of[sid]] = 0
+                penalties[today] = pen
+            on = dst[pos, 1][:, None, None]
+            shifted = inc_of[pos, 1][:, None, None] + cols[None, None, :]
+            on_hi = padded_most[on, gs, shifted]  # (S, class today, U + 1)
+            on_lo = padded_fewest[on, gs, shifted]
+            best_on = (on_hi[:, None, :, :] + pen[None, :, :, None]).max(axis=2) + 1
+            least_on = (on_lo[:, None, :, :] - pen[None, :, :, None]).min(axis=2) + 1
+            most[d] = np.clip(np.maximum(hi, best_on), neg, big)
+            fewest[d] = np.clip(np.minimum(lo, least_on), neg, big)
+        else:
+            most[d] = hi
+            fewest[d] = lo
+    max_minutes = st.max_minutes if st.max_minutes is not None else big * 1000
+    n_open = sum(1 for d in range(H) if options[d])
+    mean = sum(minutes_of[s] for s in usable) / len(usable) if usable else 480.0
+    target = (st.min_minutes + min(max_minutes, st.min_minutes + mean * n_open)) / 2  # minutes
+    seen_days = 0
+    count: dict[str, int] = defaultdict(int)
+    week_minutes: dict[int, int] = defaultdict(int)
+    week_of = {d: n for n, week in enumerate(idx.weeks) for d in week}
+    s, c, u, minutes = 0, 0, 0, 0
+    out: dict[int, tuple[str, str]] = {}
+    for d in range(H):
+        open_types = {sid for sid in usable if st.max_shifts.get(sid) is None or count[sid] < st.max_shifts[sid]}
+        shortest = min((minutes_of[sid] for sid in open_types), default=0)
+        longest = max((minutes_of[sid] for sid in open_types), default=0)
+
+        def margin(t: int, g: int, uu: int, mins: int, after: int = d + 1,
+                   shortest: int = shortest, longest: int = longest) -> int:
+            """Spare working days after entering day ``after`` in state (t, g) with uu weekends and
+            mins minutes: negative when the rest of the horizon cannot be completed (with the
+            longest shifts; ``longest`` may be lowered to ask for more room)."""
+            if t >= S or uu > U or mins > max_minutes:
+                return -1
+            hi, lo = int(most[after, t, g, uu]), int(fewest[after, t, g, uu])
+            if hi < 0:
+                return -1
+            need = max(0, st.min_minutes - mins)
+            need_lo = -(-need // longest) if longest else (0 if need == 0 else big)
+            need_hi = (max_minutes - mins) // shortest if shortest else 0
+            return min(hi, need_hi) - max(lo, need_lo)
+
+        pos = position[d]
+        t_off = int(dst[pos, 0, s])
+        off_margin = margin(t_off, 0, u, minutes)
+        # the table ignores per-shift maxima and weekly minutes: keep two spare days while they may bite
+        tight = margin(t_off, 0, u, minutes, longest=(shortest + longest) // 2) < min(room, (H - d) // 14)
+        best: tuple[int, float, int, str, str] | None = None
+        t_on, u_on = int(dst[pos, 1, s]), u + int(inc_of[pos, 1, s])
+        seen_days += bool(options[d])
+        if options[d] and t_on < S and u_on <= U:
+            pace = push * 30.0 * (target * seen_days / max(1, n_open) - minutes) / mean  # > 0: behind
+            for sid, post in options[d]:
+                if sid not in open_types or sid in classes[c]:
+                    continue
+                length = minutes_of[sid]
+                if st.max_week_minutes is not None and week_minutes[week_of[d]] + length > st.max_week_minutes:
+                    continue
+                spare = margin(t_on, cls_of[sid], u_on, minutes + length)
+                if spare < 0:
+                    continue
+                if d + 1 < H:  # the table assumes every shift type stays open: look one day ahead
+                    last = st.max_shifts.get(sid) == count[sid] + 1
+                    if not any(b in open_types and b not in classes[cls_of[sid]] and not (last and b == sid)
+                               for b, _post in options[d + 1]):
+                        t_next = int(dst[position[d + 1], 0, t_on])
+                        if margin(t_next, 0, u_on, minutes + length, d + 2) < 0:
+                            continue
+                value = gain(d, sid, post) + pace * length / mean
+                most_of = st.max_shifts.get(sid)
+                if most_of is not None and most_of < n_open:  # a scarce shift type: keep to its share of the days
+                    value -= push * 50.0 * max(0.0, (count[sid] + 1) / min(most_of, n_open) - seen_days / n_open)
+                if tight:
+                    value += 1000.0 + 100.0 * length / mean  # behind: work, and the longer shifts
+                score = (min(spare, 2), value, -len(classes[cls_of[sid]]), sid, post)
+                if best is None or score[:3] > best[:3]:
+                    best = score
+        if best is not None and (best[1] > 0 or off_margin < 0):
+            sid, post = best[3], best[4]
+            out[d] = (sid, post)
+            count[sid] += 1
+            minutes += minutes_of[sid]
+            week_minutes[week_of[d]] += minutes_of[sid]
+            s, c, u = t_on, cls_of[sid], u_on
+        elif off_margin >= 0:
+            s, c = t_off, 0
+        else:
+            return None
+    return out
 
 
 def _input_notes(idx: _Index) -> list[str]:

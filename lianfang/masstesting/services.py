@@ -827,6 +827,43 @@ def helpers_of(person_ids: list[int]) -> dict[int, str]:
     return out
 
 
+@dataclass
+class SitePlan:
+    village: Village
+    people: int
+    sites: int
+    samplers: int
+    rule: str
+    advised_sites: int
+    advised_samplers: int
+
+    @property
+    def short(self) -> bool:
+        return self.sites < self.advised_sites or self.samplers < self.advised_samplers
+
+
+def site_plan(rnd: Round) -> list[SitePlan]:
+    """Per village: the sites and samplers set up against the 2022 sizing (a site per ~2,500
+    people, a sampler per 360 people a day), over the round's window."""
+    villages = list(rnd.villages.order_by("code"))
+    people = dict(Person.objects.filter(village__in=villages).values_list("village_id").annotate(n=Count("pk"))
+                  .order_by())
+    sites: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for vid, n in Site.objects.filter(round=rnd).values_list("village_id", "samplers"):
+        sites[vid][0] += 1
+        sites[vid][1] += n
+    rules = rules_of(rnd)
+    hours = max((rnd.deadline - rnd.starts_at).total_seconds() / 3600, 1.0)
+    out = []
+    for v in villages:
+        rule = rule_for(rnd, rules, v.pk, None)
+        size = pooling.size_round(people.get(v.pk, 0), rule.pool_size if rule.pool_size in pooling.ALLOWED_POOL_SIZES
+                                  else 1, rnd.estimated_prevalence, hours)
+        out.append(SitePlan(v, people.get(v.pk, 0), sites[v.pk][0], sites[v.pk][1], rule.label, size.sites,
+                            size.samplers))
+    return out
+
+
 def round_stats(rnd: Round) -> dict[str, int]:
     tubes = Tube.objects.filter(round=rnd).aggregate(
         tubes=Count("pk"), closed=Count("pk", filter=Q(status=Tube.Status.CLOSED)),

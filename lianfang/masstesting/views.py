@@ -166,6 +166,7 @@ def round_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     return render(request, "masstesting/round.html", {
         "round": rnd, "sites": site_rows, "stats": services.round_stats(rnd), "coverage": cov,
         "villages": villages, "rules": rnd.rules.select_related("village").order_by("village__code"),
+        "plan": services.site_plan(rnd) if access.may_plan(user) else [],
         "may_plan": access.may_plan(user), "may_coverage": access.may_see_coverage(user),
         "may_exempt": access.may_exempt(user), "advice": pooling.advise(rnd.estimated_prevalence),
         "rule_kinds": PoolRule.Kind.choices, "pool_sizes": pooling.ALLOWED_POOL_SIZES[1:],

@@ -203,3 +203,10 @@ def test_coverage_figures_refresh_alone(mt: MT) -> None:
     r = c.get(f"/testing/{mt.rnd.pk}/coverage/", headers={"HX-Request": "true"})
     body = r.content.decode()
     assert 'id="coverage-rate"' in body and "未检人员" not in body
+
+
+def test_site_plan_against_the_2022_sizing(mt: MT) -> None:
+    plan = {p.village.name: p for p in services.site_plan(mt.rnd)}
+    assert (plan["新围村"].people, plan["新围村"].sites, plan["新围村"].advised_sites) == (3, 1, 1)
+    assert plan["江东村"].sites == 0 and plan["江东村"].short
+    assert "各村/社区采样力量" in mt.client("command").get(f"/testing/{mt.rnd.pk}/").content.decode()

@@ -210,3 +210,11 @@ def test_site_plan_against_the_2022_sizing(mt: MT) -> None:
     assert (plan["新围村"].people, plan["新围村"].sites, plan["新围村"].advised_sites) == (3, 1, 1)
     assert plan["江东村"].sites == 0 and plan["江东村"].short
     assert "各村/社区采样力量" in mt.client("command").get(f"/testing/{mt.rnd.pk}/").content.decode()
+
+
+def test_admin_lists_the_round(mt: MT) -> None:
+    c = mt.client("command")
+    mt.users["command"].is_staff = mt.users["command"].is_superuser = True
+    mt.users["command"].save()
+    for path in ("round", "site", "tube", "bag", "homerequest"):
+        assert c.get(f"/admin/masstesting/{path}/").status_code == 200, path

@@ -249,6 +249,10 @@ def _released_after(person: Person | None, doc_hash: str, exposure_date: dt.date
     return qs.order_by("-plan_end").first() if (person or doc_hash) else None
 
 
+# Categories that replace a weaker category of an open case when merged into it (and re-plan it).
+ESCALATING = {"red_code"}
+
+
 @transaction.atomic
 def open_case(subdistrict: SubDistrict, subject: Subject, *, source: str, category: str, exposure_date: dt.date,
               reference: str = "", detail: dict[str, Any] | None = None, nonce: str | None = None,
@@ -322,8 +326,17 @@ def open_case(subdistrict: SubDistrict, subject: Subject, *, source: str, catego
         CaseEvent.objects.create(case=case, user=user, kind="opened", to_stage=Stage.VERIFY, at=at,
                                  note=f"{CaseSource.Kind(source).label}：{reference}"[:300])
     else:
-        CaseEvent.objects.create(case=case, user=user, kind="merged", at=at,
-                                 note=f"并入新来源 {CaseSource.Kind(source).label}：{reference}"[:300],
+        note = f"并入新来源 {CaseSource.Kind(source).label}：{reference}"
+        if category in ESCALATING and case.category != category and case.closed_at is None:
+            # A red code (e.g. an individual positive after a positive pool) outranks what the case was
+            # opened for: its plan is recomputed from the new event, not kept from the weaker one.
+            plan, edition = compute_plan(subdistrict.pk, category, exposure_date, editions)
+            was = protocol.CATEGORIES.get(case.category, case.category)
+            note += f"；由{was}升级为{protocol.CATEGORIES[category]}，重新计算管控方案"
+            case.category, case.exposure_date, case.edition = category, exposure_date, edition
+            case.plan, case.plan_end = plan_json(plan), plan.end
+            case.save(update_fields=["category", "exposure_date", "edition", "plan", "plan_end"])
+        CaseEvent.objects.create(case=case, user=user, kind="merged", at=at, note=note[:300],
                                  detail={"category": category, "exposure_date": exposure_date.isoformat()})
     from lianfang.checkpoints.scanning import revoke_passes
 

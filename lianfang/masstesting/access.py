@@ -22,6 +22,8 @@ ROUND_ROLES = {Role.COMMAND, Role.SUPERVISOR, Role.CADRE, Role.GRID_WORKER, Role
                Role.VOLUNTEER}
 # Who sees coverage and results of the people in their scope.
 COVERAGE_ROLES = {Role.COMMAND, Role.SUPERVISOR, Role.CADRE, Role.GRID_WORKER, Role.GROUP_LEADER, Role.SAMPLING_LEAD}
+# Who sees test results (positives, re-checks) of the people in their scope: not the samplers.
+RESULT_ROLES = COVERAGE_ROLES - {Role.SAMPLING_LEAD}
 # Who plans rounds, sites and rules, imports results and closes rounds.
 PLAN_ROLES = {Role.COMMAND}
 # Who registers exemptions and asks for home sampling (for the people in their scope).
@@ -53,6 +55,15 @@ def may_dispatch(user: User) -> bool:
 
 def may_see_coverage(user: User) -> bool:
     return _has(user, COVERAGE_ROLES)
+
+
+def may_see_results(user: User) -> bool:
+    return _has(user, RESULT_ROLES)
+
+
+def stats_scope(user: User, rnd: Round) -> Scope | None:
+    """None (the whole round) for the command centre and the supervisor, else the user's people."""
+    return None if user.is_command or user.role == Role.SUPERVISOR else scope_for(user, rnd)
 
 
 def rounds_for_user(user: User) -> QuerySet[Round]:

@@ -210,6 +210,8 @@ def settle_results(rnd: Round, tube_results: list[tuple[int, str]], user: User |
             status = {"negative": Retest.Status.NEGATIVE, "positive": Retest.Status.POSITIVE}.get(result)
             if status:
                 Retest.objects.filter(retest_tube=tube).update(status=status, done_at=timezone.now())
+            elif result == "invalid":  # the re-check must be swabbed again: it waits for its next single tube
+                Retest.objects.filter(retest_tube=tube).update(status=Retest.Status.PENDING, retest_tube=None)
         if result != "positive":
             continue
         pooled = len(people) > 1 or tube.pool_size > 1

@@ -161,6 +161,13 @@ def create_site(rnd: Round, village: Village, *, name: str, address: str = "", o
         raise MassTestError("site_scope", f"{village.name}不在本轮范围内")
     if not name.strip():
         raise MassTestError("site_name", "请填写采样点名称")
+    try:
+        opening = dt.time.fromisoformat(str(opens_at)), dt.time.fromisoformat(str(closes_at))
+    except ValueError as exc:
+        raise MassTestError("site_hours", "开放时间格式应为 时:分，如 06:00") from exc
+    if not 1 <= samplers <= 200:
+        raise MassTestError("site_samplers", "采样人员数应在 1 到 200 之间")
+    opens_at, closes_at = opening[0].isoformat("minutes"), opening[1].isoformat("minutes")
     with transaction.atomic():
         site = Site.objects.create(round=rnd, village=village, name=name.strip()[:80], address=address[:120],
                                    opens_at=opens_at, closes_at=closes_at, lead=lead, samplers=samplers)
@@ -306,7 +313,11 @@ def pack_bag(rnd: Round, code: str, user: User, site: Site | None = None) -> Bag
     tubes = list(unbagged(rnd, site, user).select_for_update().order_by("closed_at", "pk")[:TUBES_PER_BAG])
     if not tubes:
         raise MassTestError("bag_empty", "没有待装袋的已封管试管")
-    bag = Bag.objects.create(round=rnd, site=site, code=code, packed_by=user)
+    try:
+        with transaction.atomic():
+            bag = Bag.objects.create(round=rnd, site=site, code=code, packed_by=user)
+    except IntegrityError as exc:  # another device packed a bag with this code at the same moment
+        raise MassTestError("bag_exists", f"转运袋 {code} 已使用：请换新袋") from exc
     Tube.objects.filter(pk__in=[t.pk for t in tubes]).update(bag=bag)
     return bag
 
@@ -633,7 +644,7 @@ def _judge(rnd: Round, item: SampleIn, key: tuple[str, str], code: str, chash: s
             raise MassTestError("person_unknown", "名册中没有该证件号码的人员：请核对证件，或由村干部先登记入册")
         raise MassTestError("person_unknown", "名册中没有该人员")
     if person.village_id not in village_ids:
-        raise MassTestError("out_of_scope", f"{person.name}不在本轮采样范围内：请到所属村/社区的采样点采样")
+        raise MassTestError("out_of_scope", "该人员不在本轮采样范围内：请到所属村/社区的采样点采样")
     alert = alerts.get(person.pk, "")
     colour = COLOUR_ALERT.get(item.code_colour or "")
     if colour and not alert:
@@ -749,9 +760,9 @@ class Scope:
 def coverage(rnd: Round, scope: Scope, level: str = "village") -> list[CoverageRow]:
     """Expected (register in scope minus exemptions) against sampled, grouped by ``level``.
 
-    Village and grid levels count the samples' copy of the place (one grouped scan of the partial
-    index on first samples); building and household levels join the register, for the small set
-    of one village or grid.
+    Every level counts people of the register as they are now (a person sampled and then moved
+    counts where they live now, as the untested list does): the register in scope, semi-joined
+    with the first samples of the round (EXISTS, an index probe per person).
     """
     fieldname = LEVEL_FIELDS[level]
     persons = scope.persons()
@@ -767,15 +778,10 @@ def coverage(rnd: Round, scope: Scope, level: str = "village") -> list[CoverageR
     for key, tested in exemptions.annotate(tested=tested_exempt).values_list(f"person__{fieldname}", "tested"):
         exempt[key] += 1
         exempt_sampled[key] += int(bool(tested))
-    if level in {"village", "grid"}:
-        sampled = dict(scope.samples(rnd).values_list(fieldname).annotate(n=Count("pk")).order_by())
-        for key, n in exempt_sampled.items():
-            sampled[key] = sampled.get(key, 0) - n
-    else:
-        tested = Exists(Sample.objects.filter(round=rnd, first=True, person_id=OuterRef("pk")))
-        is_exempt = Exists(Exemption.objects.filter(round=rnd, person_id=OuterRef("pk")))
-        sampled = dict(persons.filter(tested).exclude(is_exempt).values_list(fieldname)
-                       .annotate(n=Count("pk")).order_by())
+    tested = Exists(Sample.objects.filter(round=rnd, first=True, person_id=OuterRef("pk")))
+    sampled = dict(persons.filter(tested).values_list(fieldname).annotate(n=Count("pk")).order_by())
+    for key, n in exempt_sampled.items():
+        sampled[key] = max(sampled.get(key, 0) - n, 0)
     labels = _labels(level, set(registered))
     rows = [CoverageRow(k, labels.get(k, "（未分配）"), registered.get(k, 0), exempt.get(k, 0), sampled.get(k, 0))
             for k in registered]
@@ -864,21 +870,35 @@ def site_plan(rnd: Round) -> list[SitePlan]:
     return out
 
 
-def round_stats(rnd: Round) -> dict[str, int]:
-    tubes = Tube.objects.filter(round=rnd).aggregate(
+def round_stats(rnd: Round, scope: Scope | None = None) -> dict[str, int]:
+    """Counts of the round; with ``scope``, only of its people (a village sees its own tubes and
+    results, never the round's positives elsewhere)."""
+    tube_qs = Tube.objects.filter(round=rnd)
+    sample_qs = Sample.objects.filter(round=rnd)
+    retest_qs = Retest.objects.filter(round=rnd)
+    home_qs = HomeRequest.objects.filter(round=rnd)
+    bag_qs = Bag.objects.filter(round=rnd)
+    if scope is not None:
+        persons = scope.persons()
+        sample_qs = sample_qs.filter(person__in=persons)
+        tube_qs = tube_qs.filter(pk__in=sample_qs.values("tube_id"))
+        retest_qs = retest_qs.filter(person__in=persons)
+        home_qs = home_qs.filter(person__in=persons)
+        bag_qs = bag_qs.filter(pk__in=tube_qs.values("bag_id"))
+    tubes = tube_qs.aggregate(
         tubes=Count("pk"), closed=Count("pk", filter=Q(status=Tube.Status.CLOSED)),
         bagged=Count("pk", filter=Q(bag__isnull=False)),
         negative=Count("pk", filter=Q(result__result="negative")),
         positive=Count("pk", filter=Q(result__result="positive")),
         invalid=Count("pk", filter=Q(result__result="invalid")))
-    bags = Bag.objects.filter(round=rnd).aggregate(
+    bags = bag_qs.aggregate(
         bags=Count("pk"), handed=Count("pk", filter=Q(status=Bag.Status.HANDED_OVER)))
-    samples = Sample.objects.filter(round=rnd).aggregate(
+    samples = sample_qs.aggregate(
         samples=Count("pk"), duplicates=Count("pk", filter=Q(duplicate=True)),
         alerts=Count("pk", filter=~Q(alert="")))
-    retests = Retest.objects.filter(round=rnd).aggregate(
+    retests = retest_qs.aggregate(
         retests=Count("pk"), pending=Count("pk", filter=Q(status=Retest.Status.PENDING)))
-    homes = HomeRequest.objects.filter(round=rnd).exclude(status=HomeRequest.Status.CANCELLED).aggregate(
+    homes = home_qs.exclude(status=HomeRequest.Status.CANCELLED).aggregate(
         homes=Count("pk"), homes_done=Count("pk", filter=Q(status=HomeRequest.Status.DONE)))
     return {k: int(v or 0) for d in (tubes, bags, samples, retests, homes) for k, v in d.items()}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import uuid
 from typing import Any
 
@@ -47,6 +48,8 @@ def _prevalence(raw: str | None, default: float = 0.1) -> float:
         value = float(raw) if raw not in (None, "") else default
     except ValueError:
         value = default
+    if not math.isfinite(value):
+        value = default
     return min(max(value, 0.0), 100.0) / 100.0
 
 
@@ -71,8 +74,10 @@ def round_list(request: AuthedRequest) -> HttpResponse:
         try:
             starts = dt.datetime.fromisoformat(request.POST.get("starts_at") or "")
             hours = float(request.POST.get("hours") or 24)
+            if not 0 < hours <= 720:
+                raise ValueError(hours)
         except ValueError:
-            messages.error(request, "请填写开始时间和时限（小时）")
+            messages.error(request, "请填写开始时间和时限（1 到 720 小时）")
             return redirect("mt_rounds")
         starts = timezone.make_aware(starts) if timezone.is_naive(starts) else starts
         try:
@@ -164,7 +169,8 @@ def round_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     cov = services.total(services.coverage(rnd, scope)) if scope.village_ids else None
     villages = list(rnd.villages.order_by("code"))
     return render(request, "masstesting/round.html", {
-        "round": rnd, "sites": site_rows, "stats": services.round_stats(rnd), "coverage": cov,
+        "round": rnd, "sites": site_rows, "stats": services.round_stats(rnd, access.stats_scope(user, rnd)),
+        "coverage": cov,
         "villages": villages, "rules": rnd.rules.select_related("village").order_by("village__code"),
         "plan": services.site_plan(rnd) if access.may_plan(user) else [],
         "may_plan": access.may_plan(user), "may_coverage": access.may_see_coverage(user),
@@ -307,7 +313,7 @@ def exemptions(request: AuthedRequest, pk: int) -> HttpResponse:
 def results_page(request: AuthedRequest, pk: int) -> HttpResponse:
     user = request.user
     rnd = access.get_round_for_user(user, pk)
-    if not access.may_see_coverage(user):
+    if not access.may_see_results(user):
         raise PermissionDenied("您的角色不查看检测结果")
     if request.method == "POST":
         upload = request.FILES.get("file")
@@ -346,7 +352,8 @@ def results_page(request: AuthedRequest, pk: int) -> HttpResponse:
         lookups = [{"person": p, "samples": by_person.get(p.pk, [])} for p in found]
     return render(request, "masstesting/results.html", {
         "round": rnd, "retests": retests, "flagged": flagged, "alerts": alerts, "imports": imports,
-        "may_import": access.may_plan(user), "stats": services.round_stats(rnd), "q": q, "lookups": lookups})
+        "may_import": access.may_plan(user), "stats": services.round_stats(rnd, access.stats_scope(user, rnd)), "q": q,
+        "lookups": lookups})
 
 
 @login_required
@@ -458,7 +465,7 @@ def coverage_export(request: AuthedRequest, pk: int) -> HttpResponse:
                    safe_cell(p.name), p.doc_masked, p.phone_masked])
         count += 1
     stats = wb.create_sheet("轮次")
-    for k, v in services.round_stats(rnd).items():
+    for k, v in services.round_stats(rnd, access.stats_scope(user, rnd)).items():
         stats.append([k, v])
     buf = io.BytesIO()
     wb.save(buf)

@@ -107,24 +107,30 @@ def solve_split(problem: Problem, time_limit_s: float = 60.0, workers: int = 2,
         solutions.append(roster.solve(piece.problem, time_limit_s=share, workers=workers, hint=part_hint or None))
         if progress:
             progress(done + 1, len(pieces), solutions[-1])
-    # Parts proven optimal early leave time over: give it to the others, warm-started from their roster.
+    # Parts proven optimal early leave time over: give it to the others, warm-started from their
+    # roster; a part is tried again only while its retries improve it.
+    tried: set[int] = set()
     while True:
-        open_parts = [i for i, sol in enumerate(solutions) if sol.status == "feasible"]
+        open_parts = [i for i, sol in enumerate(solutions) if sol.status == "feasible" and i not in tried]
         left = time_limit_s - (time.perf_counter() - started)
         if not open_parts or left < 2:
             break
         i = max(open_parts, key=lambda k: solutions[k].objective - solutions[k].bound)
+        tried.add(i)
+        before = solutions[i]
         again = roster.solve(pieces[i].problem, time_limit_s=max(1.0, left / len(open_parts)), workers=workers,
-                             hint=solutions[i].assignments)
-        if again.status == "optimal" or (again.status == "feasible" and (again.objective, -again.bound)
-                                         <= (solutions[i].objective, -solutions[i].bound)):
-            again.bound = max(again.bound, solutions[i].bound)
+                             hint=before.assignments)
+        if again.status in ("optimal", "feasible") and again.objective <= before.objective:
+            again.bound = max(again.bound, before.bound)
+            if again.bound >= again.objective:
+                again.status = "optimal"
             solutions[i] = again
-        else:
-            solutions[i].status = "optimal" if solutions[i].objective == solutions[i].bound else solutions[i].status
-            break
+            if again.objective < before.objective:
+                tried.discard(i)
+        elif again.status in ("optimal", "feasible"):
+            before.bound = max(before.bound, again.bound)  # a proven bound of the same part still holds
         if progress:
-            progress(len(pieces), len(pieces), again)
+            progress(len(pieces), len(pieces), solutions[i])
     merged = Solution({}, {}, 0, 0, "optimal", 0.0)
     statuses = [sol.status for sol in solutions]
     for sol in solutions:

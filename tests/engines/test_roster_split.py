@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from lianfang.engines import roster, roster_split
 from lianfang.engines.roster import Demand, Problem, ShiftType, Staff
 
@@ -45,3 +47,24 @@ def test_a_gate_nobody_serves_is_reported_short() -> None:
     sol = roster_split.solve_split(problem, time_limit_s=10)
     short = [s for s in sol.shortfalls if s.post == "g9"]
     assert len(short) == 1 and short[0].missing == 2 and "没有任何可排人员" in short[0].reason_zh
+
+
+def test_time_left_over_goes_to_parts_not_yet_proven(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A part that stopped at its share is solved again from its roster with the time the others
+    did not use; a better roster and its bound replace the first."""
+    calls: list[tuple[int, bool]] = []
+
+    def fake_solve(problem: Problem, time_limit_s: float = 10.0, workers: int = 2, progress: object = None,
+                   hint: object = None) -> roster.Solution:
+        first = problem.staff[0].id.startswith("g0")
+        calls.append((int(first), hint is not None))
+        if first and hint is None:
+            return roster.Solution({("g0s0", 0): "M"}, {("g0s0", 0): "g0"}, 10, 5, "feasible", 0.1)
+        if first:
+            return roster.Solution({("g0s0", 1): "M"}, {("g0s0", 1): "g0"}, 8, 8, "optimal", 0.1)
+        return roster.Solution({}, {}, 0, 0, "optimal", 0.1)
+
+    monkeypatch.setattr(roster_split.roster, "solve", fake_solve)
+    sol = roster_split.solve_split(zone(), time_limit_s=30)
+    assert calls == [(1, False), (0, False), (0, False), (1, True)]
+    assert sol.status == "optimal" and (sol.objective, sol.bound) == (8, 8) and sol.assignments == {("g0s0", 1): "M"}

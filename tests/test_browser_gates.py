@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -112,4 +113,45 @@ def test_a_scan_made_offline_syncs_exactly_once(cw: World, two_gates: tuple[Gate
     page.click("#scan-submit")
     expect(page.locator("#scan-error")).to_be_visible()
     expect(page.locator("#verdict")).to_be_hidden()
+    page.context.close()
+
+
+def test_offline_scans_stay_with_the_person_who_made_them(cw: World, two_gates: tuple[Gate, Gate], live_server,
+                                                          browser: Browser) -> None:
+    """A shared gate phone: scans queued offline are warned about at logout and never synced under
+    the next person's login."""
+    gate1, _ = two_gates
+    page = phone_page(browser)
+    login(page, live_server.url, "gate_staff")
+    page.goto(f"{live_server.url}/gates/{gate1.pk}/scan")
+    expect(page.locator("#rules-name")).to_contain_text("卡口查验规则")
+    page.context.set_offline(True)
+    scan_person(page, cw.li.document_number())
+    expect(page.locator("#queue-count")).to_have_text("1")
+    page.route("**/scans/batch", lambda route: route.abort())  # the sync cannot get through yet
+    page.context.set_offline(False)
+    messages: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        messages.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", answer)
+    page.click("#logout-form button")
+    expect(page.locator(".who")).to_be_visible()  # still logged in: the warning was declined
+    assert messages and "1 条离线记录尚未同步" in messages[0]
+    page.remove_listener("dialog", answer)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#logout-form button")
+    expect(page.locator("#id_username")).to_be_visible()
+    # Someone else logs in on the same phone: the queue is not theirs and is not sent.
+    staff2 = User.objects.get(username="staff2")
+    staff2.scope_gate = gate1
+    staff2.save()
+    page.unroute("**/scans/batch")
+    login(page, live_server.url, "staff2")
+    page.goto(f"{live_server.url}/gates/{gate1.pk}/scan")
+    expect(page.locator("#queue-count")).to_have_text("0")
+    page.wait_for_timeout(500)
+    assert Scan.objects.count() == 0
     page.context.close()

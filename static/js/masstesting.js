@@ -9,7 +9,11 @@
   var api = "/api/masstesting/rounds/" + round;
   var csrf = page.querySelector("input[name=csrfmiddlewaretoken]").value;
   var $ = function (id) { return document.getElementById(id); };
-  var tube = null, queueKey = "mt-queue-" + round;
+  var tube = null, queueKey = "mt-queue-" + round + "-user-" + page.dataset.user;  // per person, as the gates'
+  if (localStorage.getItem("mt-queue-" + round) && !localStorage.getItem(queueKey)) {  // queued before that
+    localStorage.setItem(queueKey, localStorage.getItem("mt-queue-" + round));
+    localStorage.removeItem("mt-queue-" + round);
+  }
 
   function nonce() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID().replace(/-/g, "");

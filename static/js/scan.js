@@ -7,7 +7,14 @@
   if (!app) return;
   var gateId = app.dataset.gate;
   var BOOT_KEY = "lianfang-gate-" + gateId + "-boot";
-  var QUEUE_KEY = "lianfang-gate-" + gateId + "-queue";
+  // One queue per gate and person: on a shared gate phone, scans queued by one person are synced
+  // under their own login, never under the next person's (base.html warns before logging out).
+  var QUEUE_KEY = "lianfang-gate-" + gateId + "-user-" + app.dataset.user + "-queue";
+  var LEGACY_KEY = "lianfang-gate-" + gateId + "-queue";  // before queues were per person
+  if (localStorage.getItem(LEGACY_KEY) && !localStorage.getItem(QUEUE_KEY)) {
+    localStorage.setItem(QUEUE_KEY, localStorage.getItem(LEGACY_KEY));
+    localStorage.removeItem(LEGACY_KEY);
+  }
   var boot = null;
   var lastScanId = null;
   var S = window.LianfangScreening;

@@ -103,9 +103,13 @@ def import_results(path: Path, filename: str, rnd: Round, user: User, job: Resul
     errors = out.errors
     # Every tube of the sub-district, by barcode: one query, then the rows are checked in memory.
     tubes: dict[str, tuple[int, int, bool]] = {}
-    for code, pk, round_id, result_id in Tube.objects.filter(round__subdistrict_id=rnd.subdistrict_id).values_list(
-            "barcode", "pk", "round_id", "result__id").iterator(chunk_size=20000):
+    unsealed: set[str] = set()  # open or empty tubes: nothing a lab can have tested
+    for code, pk, round_id, result_id, status, count in Tube.objects.filter(
+            round__subdistrict_id=rnd.subdistrict_id).values_list(
+            "barcode", "pk", "round_id", "result__id", "status", "count").iterator(chunk_size=20000):
         tubes[code] = (pk, round_id, result_id is not None)
+        if status != Tube.Status.CLOSED or not count:
+            unsealed.add(code)
     rounds = dict(Round.objects.filter(subdistrict_id=rnd.subdistrict_id).values_list("pk", "name"))
     now = timezone.now()
     seen: dict[str, int] = {}
@@ -139,6 +143,8 @@ def import_results(path: Path, filename: str, rnd: Round, user: User, job: Resul
             err("barcode", code, f"试管条码与第 {seen[code]} 行重复")
         elif tube[2]:
             err("barcode", code, "该试管已有检测结果，不能重复导入")
+        elif code in unsealed:
+            err("barcode", code, "该试管尚未封管或没有采样记录：请核对条码（实验室只应收到已封管、已装袋的试管）")
         if code and code not in seen:
             seen[code] = row_no
         result = RESULTS.get(result_text.lower() if result_text.isascii() else result_text)

@@ -89,6 +89,7 @@
     send(item, label);
   }
   function send(item, label) {
+    $("code-colour").value = "";  // a health code belongs to one person: never carried to the next
     post("/samples", item).then(function (r) {
       if (r.status >= 400) { show("error", esc(r.body.message || r.body.detail || "录入失败")); return; }
       var out = r.body;

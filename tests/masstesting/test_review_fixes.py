@@ -72,3 +72,9 @@ def test_odd_planning_input_is_refused_not_a_crash(mt: MT) -> None:
     many = c.post(f"/testing/{mt.rnd.pk}/", {"action": "site", "village": mt.w.xinwei.pk, "name": "二号点",
                                             "opens_at": "06:00", "closes_at": "22:00", "samplers": "-1"}, follow=True)
     assert "采样人员数" in many.content.decode()
+
+
+def test_a_result_for_an_open_or_empty_tube_is_refused(mt: MT) -> None:
+    mt.api("volunteer", "/tubes", {"barcode": "E0001", "site_id": mt.site.pk, "pool_size": 10})  # opened, nobody in it
+    _s, job = upload(mt, "试管条码,检测结果,检测时间\nE0001,阴性,2022-05-01 10:00\n")
+    assert job["status"] != "done" and "尚未封管或没有采样记录" in str(job["errors"])

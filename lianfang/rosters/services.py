@@ -351,6 +351,22 @@ def build_problem(roster: Roster, staff_ids: Iterable[int] | None = None) -> Bui
                 minutes=int(sh["start"]))
             if start < a.ends_at + dt.timedelta(hours=roster.min_rest_hours):
                 rest_after[a.staff_id].add((0, sid))
+    # Days in a row already worked up to the eve (published rosters): who has reached their limit
+    # gets day 0 off. (A shorter run is not carried into the new roster: the engine has no history.)
+    worked_before: dict[int, set[dt.date]] = defaultdict(set)
+    for staff_id, day in (Assignment.objects.filter(roster__subdistrict_id=roster.subdistrict_id,
+                                                    roster__status=Roster.Status.PUBLISHED,
+                                                    date__gte=roster.start_date - dt.timedelta(days=14),
+                                                    date__lt=roster.start_date)
+                          .exclude(roster=roster).values_list("staff_id", "date")):
+        worked_before[staff_id].add(day)
+
+    def run_to_eve(staff_id: int) -> int:
+        n = 0
+        while roster.start_date - dt.timedelta(days=n + 1) in worked_before.get(staff_id, ()):
+            n += 1
+        return n
+
     staff: dict[str, StaffMember] = {}
     engine_staff = []
     notes: list[str] = []
@@ -361,6 +377,8 @@ def build_problem(roster: Roster, staff_ids: Iterable[int] | None = None) -> Bui
         sid = f"s{st.pk}"
         staff[sid] = st
         days_off: set[int] = set(busy.get(st.pk, ()))
+        if run_to_eve(st.pk) >= st.max_consecutive_days:
+            days_off.add(0)
         unavailable: set[tuple[int, str]] = set(rest_after.get(st.pk, ()))
         for u in st.unavailable.all():
             day = max(u.date_from, roster.start_date)

@@ -623,3 +623,15 @@ def test_another_gates_chief_is_refused_everywhere(rw: RosterWorld) -> None:
     assert a is not None
     assert c.post(reverse("clock", args=[a.pk]), {"action": "in"}).status_code == 404
     assert c.get("/api/rosters/").json() == []
+
+
+def test_a_run_that_reached_its_limit_before_the_roster_gets_day_one_off(rw: RosterWorld, published: Roster) -> None:
+    v1 = rw.staff["v1"]
+    v1.max_consecutive_days = 3
+    v1.save()
+    for day in published.dates()[-3:]:
+        place(published, v1, day, "M")
+    nxt = new_roster(rw, days=3, start=published.end_date + dt.timedelta(days=1), gates=[rw.gate1])
+    built = services.build_problem(nxt)
+    assert 0 in next(s for s in built.problem.staff if s.name == "志愿者甲").days_off
+    assert 0 not in next(s for s in built.problem.staff if s.name == "志愿者乙").days_off

@@ -5,20 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet
-from django.http import Http404
 
 from lianfang.accounts.roles import Role
 from lianfang.control.models import Case, InboxItem, IsolationSite, TransferTask
-from lianfang.core.access import ScopeFilter
-from lianfang.core.models import AuditEvent
+from lianfang.core.access import ScopeFilter, denied
 
 if TYPE_CHECKING:
     from lianfang.accounts.models import User
-
-
-def _denied(user: User, object_type: str, pk: object) -> Http404:
-    AuditEvent.objects.create(user=user, action=AuditEvent.Action.DENIED, object_type=object_type, object_id=str(pk))
-    return Http404("不存在，或不在您的管辖范围内")
 
 
 def cases_for_user(user: User) -> QuerySet[Case]:
@@ -41,7 +34,7 @@ def get_case_for_user(user: User, pk: int) -> Case:
     try:
         return cases_for_user(user).select_related("village", "person", "edition").get(pk=pk)
     except Case.DoesNotExist:
-        raise _denied(user, "case", pk) from None
+        raise denied(user, "case", pk) from None
 
 
 def transfers_for_user(user: User) -> QuerySet[TransferTask]:
@@ -59,7 +52,7 @@ def get_transfer_for_user(user: User, pk: int) -> TransferTask:
     try:
         return transfers_for_user(user).select_related("case", "destination").get(pk=pk)
     except TransferTask.DoesNotExist:
-        raise _denied(user, "transfer", pk) from None
+        raise denied(user, "transfer", pk) from None
 
 
 def inbox_for_user(user: User) -> QuerySet[InboxItem]:
@@ -75,7 +68,7 @@ def get_inbox_item_for_user(user: User, pk: int) -> InboxItem:
     try:
         return inbox_for_user(user).get(pk=pk)
     except InboxItem.DoesNotExist:
-        raise _denied(user, "inbox", pk) from None
+        raise denied(user, "inbox", pk) from None
 
 
 def sites_for_user(user: User) -> QuerySet[IsolationSite]:

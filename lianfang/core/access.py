@@ -70,7 +70,8 @@ class ScopeFilter:
         return q
 
 
-def _denied(user: User, object_type: str, object_id: object) -> Http404:
+def denied(user: User, object_type: str, object_id: object) -> Http404:
+    """A refusal: audited, and answered as 404 so that probing ids tells nothing."""
     AuditEvent.objects.create(
         user=user, action=AuditEvent.Action.DENIED, object_type=object_type, object_id=str(object_id)
     )
@@ -92,7 +93,7 @@ def get_village_for_user(user: User, pk: int) -> Village:
     try:
         return villages_for_user(user).get(pk=pk)
     except Village.DoesNotExist:
-        raise _denied(user, "village", pk) from None
+        raise denied(user, "village", pk) from None
 
 
 def grids_for_user(user: User) -> QuerySet[Grid]:
@@ -120,7 +121,7 @@ def get_household_for_user(user: User, pk: int) -> Household:
     try:
         return households_for_user(user).select_related("village", "grid", "building").get(pk=pk)
     except Household.DoesNotExist:
-        raise _denied(user, "household", pk) from None
+        raise denied(user, "household", pk) from None
 
 
 def persons_for_user(user: User) -> QuerySet[Person]:
@@ -133,4 +134,4 @@ def get_person_for_user(user: User, pk: int) -> Person:
     try:
         return persons_for_user(user).select_related("village", "grid", "household__building").get(pk=pk)
     except (Person.DoesNotExist, ValueError):
-        raise _denied(user, "person", pk) from None
+        raise denied(user, "person", pk) from None

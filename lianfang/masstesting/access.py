@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet
-from django.http import Http404
 
 from lianfang.accounts.roles import Role
-from lianfang.core.access import ScopeFilter
-from lianfang.core.models import AuditEvent, Person
+from lianfang.core.access import ScopeFilter, denied
+from lianfang.core.models import Person
 from lianfang.masstesting.models import HomeRequest, Round, Site
 from lianfang.masstesting.services import Scope, round_village_ids
 
@@ -30,11 +29,6 @@ PLAN_ROLES = {Role.COMMAND}
 EXEMPT_ROLES = {Role.COMMAND, Role.CADRE, Role.GRID_WORKER}
 # Who sends home-sampling teams.
 DISPATCH_ROLES = {Role.COMMAND, Role.CADRE, Role.SAMPLING_LEAD}
-
-
-def _denied(user: User, object_type: str, pk: object) -> Http404:
-    AuditEvent.objects.create(user=user, action=AuditEvent.Action.DENIED, object_type=object_type, object_id=str(pk))
-    return Http404("不存在，或不在您的管辖范围内")
 
 
 def _has(user: User, roles: set[Role]) -> bool:
@@ -80,7 +74,7 @@ def rounds_for_user(user: User) -> QuerySet[Round]:
 def get_round_for_user(user: User, pk: int) -> Round:
     rnd = rounds_for_user(user).filter(pk=pk).select_related("subdistrict").first()
     if rnd is None:
-        raise _denied(user, "test_round", pk)
+        raise denied(user, "test_round", pk)
     return rnd
 
 
@@ -111,7 +105,7 @@ def sites_for_user(user: User, rnd: Round) -> QuerySet[Site]:
 def get_site_for_user(user: User, rnd: Round, pk: int) -> Site:
     site = sites_for_user(user, rnd).filter(pk=pk).select_related("village").first()
     if site is None:
-        raise _denied(user, "sampling_site", pk)
+        raise denied(user, "sampling_site", pk)
     return site
 
 
@@ -147,7 +141,7 @@ def home_requests_for_user(user: User, rnd: Round) -> QuerySet[HomeRequest]:
 def get_home_request_for_user(user: User, rnd: Round, pk: int) -> HomeRequest:
     req = home_requests_for_user(user, rnd).filter(pk=pk).select_related("person__household__building").first()
     if req is None:
-        raise _denied(user, "home_request", pk)
+        raise denied(user, "home_request", pk)
     return req
 
 

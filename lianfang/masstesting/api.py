@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.http import Http404
 from ninja import File, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from lianfang.core import services as register
+from lianfang.core.access import denied
 from lianfang.core.http import AuthedRequest
 from lianfang.core.importer import ImportFileError
 from lianfang.core.services import RegisterError
@@ -202,7 +202,7 @@ def open_tube(request: AuthedRequest, round_id: int, payload: TubeIn) -> Any:
         raise RegisterError("sampling_forbidden", "请选择采样点，或以上门采样方式开管")
     lane = Lane.objects.filter(site=site, pk=payload.lane_id).first() if payload.lane_id and site else None
     if payload.lane_id and lane is None:
-        raise Http404("不存在，或不在您的管辖范围内")
+        raise denied(user, "sampling_lane", payload.lane_id)
     try:
         tube, created = services.open_tube(rnd, payload.barcode, user, site=site, lane=lane, kind=payload.kind,
                                            pool_size=payload.pool_size, home=payload.home)
@@ -218,7 +218,7 @@ def close_tube(request: AuthedRequest, round_id: int, barcode: str) -> Any:
     rnd = _round(request, round_id)
     tube = Tube.objects.filter(round=rnd, barcode=barcode.strip().upper()).select_related("site").first()
     if tube is None or not _tube_checker(request)(tube):
-        raise Http404("不存在，或不在您的管辖范围内")
+        raise denied(request.user, "tube", barcode)
     try:
         return _tube_out(services.close_tube(tube))
     except MassTestError as exc:
@@ -251,7 +251,7 @@ def record_batch(request: AuthedRequest, round_id: int, payload: BatchIn) -> Any
             raise RegisterError("sampling_forbidden", "您不是该采样点的工作人员")
         lane = Lane.objects.filter(site=site, pk=payload.lane_id).first() if payload.lane_id else None
         if payload.lane_id and lane is None:
-            raise Http404("不存在，或不在您的管辖范围内")
+            raise denied(user, "sampling_lane", payload.lane_id)
         open_at = services.OpenAt(site=site, lane=lane)
     elif payload.home and access.may_sample_in(user, rnd):
         open_at = services.OpenAt(home=True)
@@ -319,7 +319,7 @@ def import_results(request: AuthedRequest, round_id: int, file: File[UploadedFil
 def get_import(request: AuthedRequest, job_id: int) -> Any:
     job = ResultImport.objects.filter(pk=job_id, created_by=request.user).first()
     if job is None:
-        raise Http404("不存在，或不在您的管辖范围内")
+        raise denied(request.user, "result_import", job_id)
     return job
 
 

@@ -362,7 +362,7 @@ def import_job(request: AuthedRequest, pk: int, job_id: int) -> HttpResponse:
     rnd = access.get_round_for_user(request.user, pk)
     job = ResultImport.objects.filter(pk=job_id, round=rnd, created_by=request.user).first()
     if job is None:
-        raise Http404("不存在，或不在您的管辖范围内")
+        raise core_access.denied(request.user, "result_import", job_id)
     progress = results.read_progress(job.pk)
     done, total = int(progress.get("done", 0)), int(progress.get("total", 0))
     fraction = min(done / total, 1.0) if total else 0.0
@@ -414,7 +414,7 @@ def coverage_page(request: AuthedRequest, pk: int) -> HttpResponse:
     grid_id = int(request.GET["grid"]) if request.GET.get("grid", "").isdigit() else None
     if (village_id is not None and village_id not in base.village_ids) or (
             grid_id is not None and not core_access.grids_for_user(user).filter(pk=grid_id).exists()):
-        raise Http404("不存在，或不在您的管辖范围内")
+        raise core_access.denied(user, "coverage_scope", village_id or grid_id)
     scope = base.narrowed(village_id, grid_id)
     if grid_id is not None:
         levels = [("building", "楼栋"), ("household", "户")]

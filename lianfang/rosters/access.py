@@ -15,20 +15,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet
-from django.http import Http404
 
 from lianfang.accounts.roles import Role
 from lianfang.checkpoints.models import Gate
-from lianfang.core.models import AuditEvent
+from lianfang.core.access import denied
 from lianfang.rosters.models import Assignment, Roster, StaffMember, SwapRequest, Team
 
 if TYPE_CHECKING:
     from lianfang.accounts.models import User
-
-
-def deny(user: User, object_type: str, pk: object) -> Http404:
-    AuditEvent.objects.create(user=user, action=AuditEvent.Action.DENIED, object_type=object_type, object_id=str(pk))
-    return Http404("不存在，或不在您的管辖范围内")
 
 
 def may_manage_rosters(user: User) -> bool:
@@ -73,7 +67,7 @@ def rosters_for_user(user: User) -> QuerySet[Roster]:
 def get_roster_for_user(user: User, pk: int) -> Roster:
     roster = rosters_for_user(user).filter(pk=pk).first()
     if roster is None:
-        raise deny(user, "roster", pk)
+        raise denied(user, "roster", pk)
     return roster
 
 
@@ -103,7 +97,7 @@ def staff_for_user(user: User) -> QuerySet[StaffMember]:
 def get_staff_for_user(user: User, pk: int) -> StaffMember:
     staff = staff_for_user(user).filter(pk=pk).first()
     if staff is None:
-        raise deny(user, "roster_staff", pk)
+        raise denied(user, "roster_staff", pk)
     return staff
 
 
@@ -132,7 +126,7 @@ def teams_for_user(user: User) -> QuerySet[Team]:
 def get_team_for_user(user: User, pk: int) -> Team:
     team = teams_for_user(user).filter(pk=pk).first()
     if team is None:
-        raise deny(user, "team", pk)
+        raise denied(user, "team", pk)
     return team
 
 
@@ -171,5 +165,5 @@ def get_assignment_for_attendance(user: User, pk: int) -> Assignment:
                                    roster__status=Roster.Status.PUBLISHED)
          .select_related("staff", "gate", "roster").first())
     if a is None or not (user.is_command or a.staff.user_id == user.pk or chief_gate_id(user) == a.gate_id):
-        raise deny(user, "roster_assignment", pk)
+        raise denied(user, "roster_assignment", pk)
     return a

@@ -22,6 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from lianfang.checkpoints.models import Gate
+from lianfang.core.access import denied
 from lianfang.core.http import AuthedRequest
 from lianfang.core.models import AuditEvent, Village
 from lianfang.rosters import access, briefing, exports, services
@@ -599,7 +600,7 @@ def gate_demand(request: AuthedRequest, gate_pk: int) -> HttpResponse:
     user = request.user
     gate = access.gates_for_user(user).filter(pk=gate_pk).first()
     if gate is None:
-        raise access.deny(user, "gate", gate_pk)
+        raise denied(user, "gate", gate_pk)
     may_edit = bool(user.is_command or access.chief_gate_id(user) == gate.pk)
     patterns = ShiftPattern.objects.filter(subdistrict_id=gate.subdistrict_id)
     if request.method == "POST":
@@ -654,7 +655,7 @@ def briefing_page(request: AuthedRequest, gate_pk: int) -> HttpResponse:
     user = request.user
     gate = access.gates_for_user(user).filter(pk=gate_pk).first()
     if gate is None:
-        raise access.deny(user, "gate", gate_pk)
+        raise denied(user, "gate", gate_pk)
     day = _date(request.GET.get("date"), timezone.localdate())
     context = {"b": briefing.build(gate, day), "gate": gate, "day": day,
                "prev": day - dt.timedelta(days=1), "next": day + dt.timedelta(days=1)}

@@ -334,32 +334,28 @@ def build_problem(roster: Roster, staff_ids: Iterable[int] | None = None) -> Bui
     if staff_ids is not None:
         staff_qs = staff_qs.filter(pk__in=list(staff_ids))
     index_of = {d: i for i, d in enumerate(dates)}
-    # Days already worked in another published roster are days off here: one shift a day in all.
+    # What other published rosters already give people, from two weeks before this one to its end
+    # (one query): days worked within it are days off here (one shift a day in all); shifts of day 0
+    # too soon after the eve's shift are unavailable (rest); whoever worked up to the eve as many
+    # days in a row as they may gets day 0 off (a shorter run is not carried over: the engine has
+    # no history).
     busy: dict[int, set[int]] = defaultdict(set)
-    for staff_id, day in (Assignment.objects.filter(roster__subdistrict_id=roster.subdistrict_id,
-                                                    roster__status=Roster.Status.PUBLISHED, date__gte=roster.start_date,
-                                                    date__lte=roster.end_date).exclude(roster=roster)
-                          .values_list("staff_id", "date")):
-        busy[staff_id].add(index_of[day])
-    # The day before the roster, in another published roster: shifts of day 0 too soon after it.
     rest_after: dict[int, set[tuple[int, str]]] = defaultdict(set)
-    eve = roster.start_date - dt.timedelta(days=1)
-    for a in Assignment.objects.filter(roster__subdistrict_id=roster.subdistrict_id, roster__status=Roster.Status.PUBLISHED,
-                                       date=eve).exclude(roster=roster):
-        for sid, sh in shifts.items():
-            start = timezone.make_aware(dt.datetime.combine(roster.start_date, dt.time())) + dt.timedelta(
-                minutes=int(sh["start"]))
-            if start < a.ends_at + dt.timedelta(hours=roster.min_rest_hours):
-                rest_after[a.staff_id].add((0, sid))
-    # Days in a row already worked up to the eve (published rosters): who has reached their limit
-    # gets day 0 off. (A shorter run is not carried into the new roster: the engine has no history.)
     worked_before: dict[int, set[dt.date]] = defaultdict(set)
-    for staff_id, day in (Assignment.objects.filter(roster__subdistrict_id=roster.subdistrict_id,
-                                                    roster__status=Roster.Status.PUBLISHED,
-                                                    date__gte=roster.start_date - dt.timedelta(days=14),
-                                                    date__lt=roster.start_date)
-                          .exclude(roster=roster).values_list("staff_id", "date")):
+    eve = roster.start_date - dt.timedelta(days=1)
+    day0 = timezone.make_aware(dt.datetime.combine(roster.start_date, dt.time()))
+    for staff_id, day, ends_at in (Assignment.objects.filter(
+            roster__subdistrict_id=roster.subdistrict_id, roster__status=Roster.Status.PUBLISHED,
+            date__gte=roster.start_date - dt.timedelta(days=14), date__lte=roster.end_date)
+            .exclude(roster=roster).values_list("staff_id", "date", "ends_at")):
+        if day >= roster.start_date:
+            busy[staff_id].add(index_of[day])
+            continue
         worked_before[staff_id].add(day)
+        if day == eve:
+            rest_after[staff_id].update(
+                (0, sid) for sid, sh in shifts.items()
+                if day0 + dt.timedelta(minutes=int(sh["start"])) < ends_at + dt.timedelta(hours=roster.min_rest_hours))
 
     def run_to_eve(staff_id: int) -> int:
         n = 0

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -455,9 +455,14 @@ def record_samples(user: User, rnd: Round, items: Sequence[SampleIn],
     try:
         with transaction.atomic():
             return _record(user, rnd, items, may_use, open_at)
-    except IntegrityError:
-        # Another device won a race (the same nonce, or the same person's first sample at once):
-        # judge the items one by one against what is now in the database.
+    except DatabaseError as exc:
+        # SQLite reports a UNIQUE violation met while reading a RETURNING clause as a plain
+        # DatabaseError, not an IntegrityError: both are the same lost race.
+        if not isinstance(exc, IntegrityError) and "UNIQUE constraint failed" not in str(exc):
+            raise
+        # Another device won a race (the same nonce, the same tube opened offline on two syncs, or
+        # the same person's first sample at once): judge the items one by one against what is now
+        # in the database.
         if len(items) == 1:
             with transaction.atomic():
                 return _record(user, rnd, items, may_use, open_at)

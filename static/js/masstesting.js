@@ -120,20 +120,27 @@
       $("person-input").value = ""; renderTube();
     });
   }
+  var flushing = false;  // one sync at a time: an 'online' event and the timer must not race
   function flush() {
     var q = JSON.parse(localStorage.getItem(queueKey) || "[]");
-    if (!q.length || !navigator.onLine) return;
-    var body = {samples: q.slice(0, 500), home: home};
+    if (flushing || !q.length || !navigator.onLine) return;
+    var sent = q.slice(0, 500);
+    var body = {samples: sent, home: home};
     if (site) body.site_id = parseInt(site, 10);
     if (lane) body.lane_id = parseInt(lane, 10);
+    flushing = true;
     post("/samples/batch", body).then(function (r) {
+      flushing = false;
       if (r.status >= 400) return;
-      var rest = q.slice(500);
+      // Drop what was sent from the queue as it is now: entries queued during the sync stay.
+      var done = {};
+      sent.forEach(function (it) { done[it.nonce] = true; });
+      var rest = JSON.parse(localStorage.getItem(queueKey) || "[]").filter(function (it) { return !done[it.nonce]; });
       localStorage.setItem(queueKey, JSON.stringify(rest));
       $("queue-count").textContent = rest.length;
       var bad = r.body.results.filter(function (x) { return !x.ok; });
       log("已补传 " + (r.body.results.length - bad.length) + " 条" + (bad.length ? "，" + bad.length + " 条被拒：" + bad.map(function (x) { return x.error; }).join("；") : ""));
-    }).catch(function () {});
+    }).catch(function () { flushing = false; });
   }
   window.addEventListener("online", flush);
   setInterval(flush, 15000);

@@ -154,10 +154,12 @@
     });
   }
 
+  var inFlight = null;  // one sync at a time: an 'online' event and a retry must not race
   function flush() {
+    if (inFlight) return inFlight;
     var q = queue();
     if (!q.length || !navigator.onLine) return Promise.resolve();
-    return post(app.dataset.batchUrl, {scans: q}).then(function (r) {
+    inFlight = post(app.dataset.batchUrl, {scans: q}).then(function (r) {
       if (!r.ok) throw new Error("HTTP " + r.status);
       return r.json();
     }).then(function (data) {
@@ -168,7 +170,8 @@
       saveQueue(queue().filter(function (it) { var r = done[it.nonce]; return !r || (!r.ok && temporary[r.error_code]); }));
       var refused = data.results.filter(function (x) { return !x.ok; });
       if (refused.length) fail("有 " + refused.length + " 条离线扫描被拒绝：" + refused[0].error);
-    }).catch(function () { /* still offline: try later */ });
+    }).catch(function () { /* still offline: try later */ }).then(function () { inFlight = null; });
+    return inFlight;
   }
 
   $("#scan-form").addEventListener("submit", function (ev) {

@@ -41,11 +41,16 @@ benchmark instances are proven optimal in seconds. Cover slacks are exact in eve
 both short and over), so the objective CP-SAT reports is the roster's. Because every hard rule is
 personal, a legal roster can be built person by person; :func:`solve` first does so with a greedy
 pass per person guided by a backward table of what the rest of the horizon still allows (see
-:func:`_construct`; a few seconds even for a year of 150 people), then lets CP-SAT improve on it:
-big models start from it, smaller ones restart from it when CP-SAT has found nothing after a third
-of the time limit, and it is returned when CP-SAT finds nothing better in time (or, for models too
-big to build and presolve in the time left, without running CP-SAT at all). So a problem whose
-people can each be rostered legally always gets a legal roster.
+:func:`_construct`; a few seconds even for a year of 150 people). Then two searches share the
+cores and the best roster (:class:`_Best`): CP-SAT on the whole model, which proves bounds (big
+models start from the built roster), and a large-neighbourhood search (:func:`_improve`) that
+re-plans a few people at a time, or many people over a week, with small CP-SAT models while the
+others keep their schedules, and takes over every better roster CP-SAT finds. On small models
+CP-SAT's LP workers usually prove the optimum within seconds, so they run alone for the first half
+of the time limit; on bigger ones the neighbourhood search runs from the start on two threads
+beside one CP-SAT worker, since there the whole model's LP is too slow to lead the search. Models
+too big to build and presolve in the time left get the neighbourhood search alone. So a problem
+whose people can each be rostered legally always gets a legal roster.
 
 :func:`objective_value` recomputes the objective from a roster independently of the CP-SAT model
 and :func:`check` lists hard-rule violations in Chinese (used, for example, to re-check a swap).
@@ -57,6 +62,7 @@ relax.
 from __future__ import annotations
 
 import math
+import random
 import threading
 import time
 from collections import defaultdict
@@ -195,6 +201,7 @@ class Solution:
     shortfalls: list[Shortfall] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)  # notes and explanations, Chinese
     breakdown: dict[str, int] = field(default_factory=dict)  # objective by component
+    search_steps: int = 0  # sub-problems the neighbourhood search solved
 
     @property
     def gap(self) -> float:
@@ -600,7 +607,10 @@ def _next_run(run: _Run, work: bool, kmin: int, kmax: int | None, omin: int) -> 
 class _Model:
     """CP-SAT model of the roster for ``staff`` (a subset for diagnosis), with ``relax`` rules left out."""
 
-    def __init__(self, idx: _Index, staff: Sequence[Staff], *, relax: frozenset[str] = frozenset(), soft: bool = True) -> None:
+    def __init__(self, idx: _Index, staff: Sequence[Staff], *, relax: frozenset[str] = frozenset(), soft: bool = True,
+                 fixed_cover: Sequence[int] | None = None) -> None:
+        """``fixed_cover``: per demand row, the people outside ``staff`` already counted there (a
+        neighbourhood of :func:`_improve`, where everybody else keeps their schedule)."""
         p = idx.problem
         m = cp_model.CpModel()
         self.model = m
@@ -641,7 +651,7 @@ class _Model:
                     self.work[(st.id, d)] = w
             self._personal_rules(st, relax)
         if soft:
-            offset = self._soft_terms(staff, terms)
+            offset = self._soft_terms(staff, terms, fixed_cover)
         self.objective_terms = terms
         self.offset = offset
         if soft:
@@ -789,26 +799,25 @@ class _Model:
                     continue
                 self.model.add_bool_or([c for c in clause if not isinstance(c, bool)])
 
-    def _soft_terms(self, staff: Sequence[Staff], terms: list[cp_model.LinearExprT]) -> int:
+    def _soft_terms(self, staff: Sequence[Staff], terms: list[cp_model.LinearExprT], fixed_cover: Sequence[int] | None) -> int:
         idx, m = self.idx, self.model
         p = idx.problem
         offset = 0
-        self.cover: list[tuple[Demand, cp_model.IntVar | int, cp_model.IntVar | int]] = []
-        for dm in p.demand:
-            lits = [v for st, v in self.at_slot.get((dm.day, dm.shift, dm.post), ()) if _matches(st, dm.skill)]
+        for i, dm in enumerate(p.demand):
             if dm.under_weight == 0 and dm.over_weight == 0:
                 continue
+            need = dm.required - (fixed_cover[i] if fixed_cover is not None else 0)  # < 0: over already
+            lits = [v for st, v in self.at_slot.get((dm.day, dm.shift, dm.post), ()) if _matches(st, dm.skill)]
             if not lits:
-                offset += dm.under_weight * dm.required
+                offset += dm.under_weight * max(0, need) + dm.over_weight * max(0, -need)
                 continue
-            under = m.new_int_var(0, dm.required, f"under[{dm.day},{dm.shift},{dm.post},{dm.skill}]")
-            over = m.new_int_var(0, max(0, len(lits) - dm.required), f"over[{dm.day},{dm.shift},{dm.post},{dm.skill}]")
-            m.add(cp_model.LinearExpr.sum(lits) + under - over == dm.required)
-            if dm.required and len(lits) > dm.required:  # slack exact in every roster, not only optimal ones
+            under = m.new_int_var(0, max(0, need), f"under[{dm.day},{dm.shift},{dm.post},{dm.skill}]")
+            over = m.new_int_var(0, max(0, len(lits) - need), f"over[{dm.day},{dm.shift},{dm.post},{dm.skill}]")
+            m.add(cp_model.LinearExpr.sum(lits) + under - over == need)
+            if need > 0 and len(lits) > need:  # slack exact in every roster, not only optimal ones
                 short = m.new_bool_var(f"short[{dm.day},{dm.shift},{dm.post},{dm.skill}]")
                 m.add(over == 0).only_enforce_if(short)
                 m.add(under == 0).only_enforce_if(~short)
-            self.cover.append((dm, under, over))
             terms.append(dm.under_weight * under)
             if dm.over_weight:
                 terms.append(dm.over_weight * over)
@@ -863,6 +872,9 @@ class _Model:
 
 
 class _Callback(cp_model.CpSolverSolutionCallback):
+    """CP-SAT's solutions and bounds on the whole model: progress, and (``capture``) each better roster
+    handed to the neighbourhood search."""
+
     def __init__(self, progress: Progress | None, started: float) -> None:
         super().__init__()
         self._progress = progress
@@ -871,6 +883,8 @@ class _Callback(cp_model.CpSolverSolutionCallback):
         self.best: int | None = None
         self.bound: int | None = None
         self.error: BaseException | None = None
+        self.capture: Callable[[cp_model.CpSolverSolutionCallback], None] | None = None
+        self.solver: cp_model.CpSolver | None = None
 
     def _emit(self) -> None:
         if self._progress is None or self.best is None or self.error is not None:
@@ -881,9 +895,19 @@ class _Callback(cp_model.CpSolverSolutionCallback):
             self.error = exc
 
     def on_solution_callback(self) -> None:
+        if self.capture is not None:
+            self.capture(self)
+        self.improved(round(self.objective_value), _bound(self.best_objective_bound, round(self.objective_value)))
+
+    def improved(self, objective: int, bound: int | None = None) -> None:
+        """A better roster (from CP-SAT or the neighbourhood search)."""
         with self._lock:
-            self.best = round(self.objective_value)
-            self.bound = _bound(self.best_objective_bound, self.best)
+            if bound is not None:
+                self.bound = max(self.bound or 0, bound)
+            if self.best is None or objective < self.best:
+                self.best = objective
+            if self.bound is not None:
+                self.bound = min(self.bound, self.best)
             self._emit()
 
     def on_bound(self, bound: float) -> None:
@@ -898,6 +922,49 @@ class _Callback(cp_model.CpSolverSolutionCallback):
                 self._emit()
 
 
+class _Best:
+    """The best legal roster so far, shared by CP-SAT's thread and the neighbourhood search."""
+
+    def __init__(self, callback: _Callback) -> None:
+        self._lock = threading.Lock()
+        self._callback = callback
+        self.objective: int | None = None
+        self.assignments: dict[tuple[str, int], str] = {}
+        self.posts: dict[tuple[str, int], str] = {}
+        self.proven = False
+        self.version = 0
+        self.steps = 0  # of the neighbourhood search
+
+    def offer(self, objective: int, assignments: dict[tuple[str, int], str], posts: dict[tuple[str, int], str], *,
+              proven: bool = False, report: bool = True) -> int | None:
+        """Keep the roster if it is better; returns its version, or None when a better one is held."""
+        with self._lock:
+            better = self.objective is None or objective < self.objective
+            if better:
+                self.objective, self.assignments, self.posts = objective, assignments, posts
+                self.version += 1
+            if proven and objective == self.objective:
+                self.proven = True
+            version = self.version
+        if better and report:
+            self._callback.improved(objective)
+        return version if better else None
+
+    def offer_from(self, values: cp_model.CpSolverSolutionCallback | cp_model.CpSolver, model: _Model, *,
+                   report: bool = False) -> None:
+        """CP-SAT's roster, read only when it beats the one held."""
+        objective = round(values.objective_value)
+        if self.objective is not None and objective >= self.objective:
+            return
+        assignments: dict[tuple[str, int], str] = {}
+        posts: dict[tuple[str, int], str] = {}
+        for (sid, day, shift, post), var in model.x.items():
+            if values.boolean_value(var):
+                assignments[(sid, day)] = shift
+                posts[(sid, day)] = post
+        self.offer(objective, assignments, posts, report=report)
+
+
 def _status(code: object) -> Status:
     if code == cp_model.OPTIMAL:
         return "optimal"
@@ -909,6 +976,8 @@ def _status(code: object) -> Status:
 
 
 _CONSTRUCT_SHARE = 0.25  # of the time limit, at most, for the roster built person by person
+_SMALL_MODEL = 2_500  # assignment variables below which CP-SAT alone runs first (its LP proves optima there)
+_SMALL_CPSAT_SHARE = 0.5  # of the time limit
 _BIG_MODEL = 10_000  # assignment variables from which CP-SAT starts from the hint, led by a worker that follows it
 _HUGE_MODEL = 200_000  # assignment variables from which CP-SAT's presolve is kept light
 _HUGE_CONSTRUCT_SHARE = 0.6  # of the time limit, at most, for the roster built person by person on huge models
@@ -926,11 +995,10 @@ def solve(
 
     ``progress(seconds, objective, bound)`` is called on every improving roster and every
     improved bound (after the first roster), from the solver's threads. ``hint`` (e.g. last week's or the published roster)
-    warm-starts the search. Without a hint, a roster is first built person by person (see
-    :func:`_construct`; at most a quarter of the time): on big models the search starts from it, on
-    smaller ones it restarts from it when CP-SAT has found nothing after a third of the time, and
-    it is the answer when CP-SAT finds nothing better in time (on the biggest models building and
-    presolving the CP-SAT model take most of the time).
+    warm-starts CP-SAT. Without a hint, a roster is first built person by person (see
+    :func:`_construct`; at most a quarter of the time), and the neighbourhood search starts from it
+    (with a hint, from CP-SAT's first roster); see the module's description for how CP-SAT and the
+    search share the time and the workers.
     """
     started = time.perf_counter()
     if isinstance(time_limit_s, bool) or not isinstance(time_limit_s, int | float) or not time_limit_s > 0:
@@ -953,46 +1021,87 @@ def solve(
             fallback = built, built_posts
     solver: cp_model.CpSolver | None = None
     code: object = cp_model.UNKNOWN
+    best = _Best(callback)
+    if fallback is not None:
+        best.offer(objective_value(problem, *fallback), *fallback)
+    search = len(problem.staff) > 1  # the neighbourhood search beside CP-SAT (one of the workers)
     if fallback is not None and size >= _HUGE_MODEL and deadline - time.perf_counter() < 2 * size * _BUILD_SECONDS:
-        notes.append("模型过大，剩余时间不够建立和求解整体模型：返回逐人构造的合法班表（未经整体优化）。")
+        notes.append("模型过大，剩余时间不够建立和求解整体模型：在逐人构造的合法班表上逐组改进（无法证明下界）。")
+        helpers = [threading.Thread(target=_improve, args=(idx, best, deadline), kwargs={"seed": n}, daemon=True)
+                   for n in range(1, workers)]
+        for helper in helpers:
+            helper.start()
+        _improve(idx, best, deadline)
+        for helper in helpers:
+            helper.join()
     else:
         model = _Model(idx, problem.staff)
         big = len(model.x) >= _BIG_MODEL
+        # On small models CP-SAT's LP workers prove the optimum within seconds: they get every worker
+        # for the first part of the time, and the search joins only if they have not finished by then.
+        small = len(model.x) < _SMALL_MODEL
+        search_from = started + time_limit_s * _SMALL_CPSAT_SHARE if small else started
         if hint is not None:
             _add_hint(model, hint, None, {sid for sid, _day in hint})
         elif big and done:
             _add_hint(model, built, built_posts, done)
-        # on smaller models a hint slows CP-SAT's strongest-LP worker down: the built roster is used
-        # only when CP-SAT has found nothing after a third of the time
-        give_up = started + time_limit_s / 3 if hint is None and not big and done else None
-        solver, code = _run(model, deadline, workers, callback, give_up, follow_hint=big and (hint is not None or bool(done)),
-                            light_presolve=len(model.x) >= _HUGE_MODEL)
-        if code == cp_model.UNKNOWN and callback.best is None and give_up is not None and time.perf_counter() < deadline - 1:
-            _add_hint(model, built, built_posts, done)
-            solver, code = _run(model, deadline, workers, callback, None, follow_hint=True)
+        if search:
+            callback.capture = lambda values: best.offer_from(values, model)
+        finished = threading.Event()  # CP-SAT's run is over
+        optimal = threading.Event()  # ... with a proof: the search stops too
+        result: list[tuple[cp_model.CpSolver, object]] = []
+        failed: list[BaseException] = []
+
+        def whole() -> None:
+            try:
+                result.append(_run(model, deadline, max(1, workers - 1) if search and not small else workers, callback,
+                                   follow_hint=big and (hint is not None or bool(done)),
+                                   light_presolve=len(model.x) >= _HUGE_MODEL))
+                if result[0][1] == cp_model.OPTIMAL:
+                    optimal.set()
+            except BaseException as exc:  # re-raised in the caller's thread
+                failed.append(exc)
+                optimal.set()
+            finally:
+                finished.set()
+
+        thread = threading.Thread(target=whole, name="roster-cpsat", daemon=True)
+        thread.start()
+        if search:
+            finished.wait(max(0.0, search_from - time.perf_counter()))
+            while best.objective is None and not finished.wait(0.05):
+                pass  # no legal roster to improve yet: wait for CP-SAT's first
+            if best.objective is not None and not finished.is_set():
+                helpers = [threading.Thread(target=_improve, args=(idx, best, deadline),
+                                            kwargs={"seed": n, "stop": optimal}, daemon=True)
+                           for n in range(1, _LNS_THREADS if not small else 1)]
+                for helper in helpers:
+                    helper.start()
+                _improve(idx, best, deadline, stop=optimal)
+                for helper in helpers:
+                    helper.join()
+                if best.proven and callback.solver is not None:
+                    callback.solver.stop_search()
+        thread.join()
+        if failed:
+            raise failed[0]
+        solver, code = result[0]
     if code == cp_model.MODEL_INVALID and solver is not None:
         raise RuntimeError(f"CP-SAT model invalid: {model.model.validate()}")
     status = _status(code)
     assignments: dict[tuple[str, int], str] = {}
     posts: dict[tuple[str, int], str] = {}
+    bound = 0
     if status in ("optimal", "feasible") and solver is not None:
-        for (sid, day, shift, post), var in model.x.items():
-            if solver.boolean_value(var):
-                assignments[(sid, day)] = shift
-                posts[(sid, day)] = post
-        objective = round(solver.objective_value)
-        bound = _bound(solver.best_objective_bound, objective)
-        if status == "feasible" and fallback is not None:  # CP-SAT may not have got back to its hint in time
-            built_objective = objective_value(problem, *fallback)
-            if built_objective < objective:
-                assignments, posts = fallback
-                objective = built_objective
-                bound = min(bound, objective)
-    elif fallback is not None and status == "unknown":  # CP-SAT found nothing: the roster built person by person
-        status = "feasible"
-        assignments, posts = fallback
-        objective = objective_value(problem, assignments, posts)
-        bound = _bound(solver.best_objective_bound, objective) if solver is not None else 0
+        best.offer_from(solver, model)
+        bound = _bound(solver.best_objective_bound, round(solver.objective_value))
+    elif solver is not None:
+        bound = _bound(solver.best_objective_bound, best.objective) if best.objective is not None else 0
+    if best.objective is not None:
+        assignments, posts = best.assignments, best.posts
+        objective = best.objective
+        bound = objective if best.proven else min(bound, objective)
+        status = "optimal" if status == "optimal" or bound >= objective else "feasible"
     if status in ("optimal", "feasible"):
         shortfalls = _shortfalls(idx, assignments, posts, optimal=status == "optimal")
         solution = Solution(assignments, posts, objective, bound, status, 0.0, shortfalls, notes,
@@ -1015,6 +1124,7 @@ def solve(
     if callback.error is not None:
         solution.messages.append(f"进度回调出错：{callback.error}")
     solution.seconds = time.perf_counter() - started
+    solution.search_steps = best.steps
     return solution
 
 
@@ -1030,10 +1140,10 @@ def _add_hint(model: _Model, hint: Assignments, posts: Posts | None, staff: set[
 
 
 def _run(
-    model: _Model, deadline: float, workers: int, callback: _Callback, give_up: float | None, *,
+    model: _Model, deadline: float, workers: int, callback: _Callback, *,
     follow_hint: bool = False, light_presolve: bool = False,
 ) -> tuple[cp_model.CpSolver, object]:
-    """One CP-SAT run until ``deadline``; stopped at ``give_up`` if it has not found a roster by then.
+    """One CP-SAT run on the whole model until ``deadline``.
 
     ``follow_hint``: lead with a worker without LP, which turns the hint into a first roster at once
     (on big models the LP workers spend the whole time limit on their relaxation).
@@ -1055,22 +1165,211 @@ def _run(
         # rosters that worker proves the bounds; with fewer workers, take it first.
         solver.parameters.subsolvers.extend(["max_lp", "core", "quick_restart", "default_lp"])
     solver.best_bound_callback = callback.on_bound
-    timer: threading.Timer | None = None
-    if give_up is not None:
-
-        def stop_if_nothing() -> None:
-            if callback.best is None:
-                solver.stop_search()
-
-        timer = threading.Timer(max(0.0, give_up - time.perf_counter()), stop_if_nothing)
-        timer.daemon = True
-        timer.start()
-    try:
-        code = solver.solve(model.model, callback)
-    finally:
-        if timer is not None:
-            timer.cancel()
+    callback.solver = solver
+    code = solver.solve(model.model, callback)
     return solver, code
+
+
+class _Costs:
+    """The objective of a roster, kept up to date as people's schedules change (for :func:`_improve`).
+
+    Same definitions as :func:`objective_breakdown`: cover per demand row from the count of matching
+    people there, and the personal terms (requests, fairness, continuity) per person."""
+
+    def __init__(self, idx: _Index, by_staff: Mapping[str, Mapping[int, tuple[str, str]]]) -> None:
+        p = idx.problem
+        self.idx = idx
+        self.rows_at: dict[tuple[int, str, str], list[int]] = defaultdict(list)
+        for i, dm in enumerate(p.demand):
+            if dm.under_weight or dm.over_weight:
+                self.rows_at[(dm.day, dm.shift, dm.post)].append(i)
+        self.count = [0] * len(p.demand)
+        self.requests: dict[str, list[Request]] = defaultdict(list)
+        for rq in p.requests:
+            if rq.weight:
+                self.requests[rq.staff].append(rq)
+        self.shares: list[tuple[str, frozenset[str], int]] = []
+        if p.fairness_weight:
+            self.shares = [(what, frozenset(st.id for st in members), share) for what, members, share in _fairness_groups(idx)]
+        self.weekend_days = frozenset(d for wk in idx.weekends for d in wk)
+        for sid, sched in by_staff.items():
+            for i in self.rows_of(idx.staff[sid], sched):
+                self.count[i] += 1
+
+    def rows_of(self, st: Staff, sched: Mapping[int, tuple[str, str]]) -> list[int]:
+        """The demand rows ``st`` counts towards under ``sched``."""
+        demand = self.idx.problem.demand
+        return [i for d, (shift, post) in sched.items() for i in self.rows_at.get((d, shift, post), ())
+                if _matches(st, demand[i].skill)]
+
+    def row(self, i: int, n: int) -> int:
+        dm = self.idx.problem.demand[i]
+        return dm.under_weight * max(0, dm.required - n) + dm.over_weight * max(0, n - dm.required)
+
+    def personal(self, st: Staff, sched: Mapping[int, tuple[str, str]]) -> int:
+        p = self.idx.problem
+        cost = 0
+        for rq in self.requests.get(st.id, ()):
+            got = sched.get(rq.day)
+            if (got is not None and (rq.shift is None or got[0] == rq.shift)) != rq.on:
+                cost += rq.weight
+        for what, members, share in self.shares:
+            if st.id in members:
+                if what == "nights":
+                    n = sum(1 for s, _ in sched.values() if self.idx.shifts[s].night)
+                else:
+                    n = sum(1 for d in sched if d in self.weekend_days)
+                cost += p.fairness_weight * max(0, n - share)
+        if p.continuity_weight:
+            cost += p.continuity_weight * max(0, len({post for _, post in sched.values() if post}) - 1)
+        return cost
+
+    def delta(self, changes: Mapping[str, tuple[Mapping[int, tuple[str, str]], Mapping[int, tuple[str, str]]]]) -> int:
+        """Change of the objective when each person of ``changes`` goes from the old to the new schedule."""
+        moved: dict[int, int] = defaultdict(int)
+        total = 0
+        for sid, (old, new) in changes.items():
+            st = self.idx.staff[sid]
+            for i in self.rows_of(st, old):
+                moved[i] -= 1
+            for i in self.rows_of(st, new):
+                moved[i] += 1
+            total += self.personal(st, new) - self.personal(st, old)
+        for i, dn in moved.items():
+            if dn:
+                total += self.row(i, self.count[i] + dn) - self.row(i, self.count[i])
+        return total
+
+    def apply(self, changes: Mapping[str, tuple[Mapping[int, tuple[str, str]], Mapping[int, tuple[str, str]]]]) -> None:
+        for sid, (old, new) in changes.items():
+            st = self.idx.staff[sid]
+            for i in self.rows_of(st, old):
+                self.count[i] -= 1
+            for i in self.rows_of(st, new):
+                self.count[i] += 1
+
+    def off_target(self) -> list[int]:
+        """Demand rows short or over their requirement (with a cost)."""
+        demand = self.idx.problem.demand
+        return [i for rows in self.rows_at.values() for i in rows
+                if (self.count[i] < demand[i].required and demand[i].under_weight)
+                or (self.count[i] > demand[i].required and demand[i].over_weight)]
+
+
+_LNS_THREADS = 2  # beside CP-SAT's one worker on models that are not small
+_LNS_START_PEOPLE = 3  # people re-planned together at first; grows while their sub-problems are proven fast
+_LNS_STEP_SECONDS = 2.0  # at most, per sub-problem
+_LNS_WINDOW_SHARE = 0.5  # of the steps free a window of days instead of whole horizons
+_LNS_WINDOW_DAYS = 7
+_LNS_WINDOW_PEOPLE = 3  # times as many people as a whole-horizon step
+
+
+def _improve(idx: _Index, best: _Best, deadline: float, *, seed: int = 0, stop: threading.Event | None = None) -> None:
+    """Large-neighbourhood search from the best roster held in ``best`` until ``deadline`` (or ``stop``).
+
+    Each step frees a few people (people who could staff a slot that is short or over, or people at
+    random) and re-plans their whole horizon with a small CP-SAT model while everybody else keeps
+    their schedule (their cover is a constant of the model, see ``_Model(fixed_cover=...)``); the
+    new schedules are kept when the whole roster's objective does not get worse, and offered to
+    ``best`` when it gets better. A better roster that CP-SAT finds on the whole model meanwhile is
+    taken over. As the hard rules are all personal, every step's roster is legal. The number of
+    people freed together grows while their sub-problems are proven optimal quickly and shrinks when
+    they are not; when everybody is freed at once and proven optimal, so is the roster."""
+    p = idx.problem
+    rng = random.Random(seed)
+    people = list(p.staff)
+    eligible: dict[int, list[Staff]] = {}
+    k = min(_LNS_START_PEOPLE, len(people))
+    kw = min(_LNS_START_PEOPLE * _LNS_WINDOW_PEOPLE, len(people))  # people of a window step
+    version = -1
+    by_staff: dict[str, dict[int, tuple[str, str]]] = {}
+    costs: _Costs | None = None
+    objective = 0
+    while time.perf_counter() < deadline - 0.05 and not (stop is not None and stop.is_set()):
+        if best.version != version:  # CP-SAT found a better roster (or this is the first step)
+            with best._lock:
+                version, held, held_posts = best.version, best.assignments, best.posts
+                objective = best.objective if best.objective is not None else 0
+            by_staff, _ = _schedules(idx, held, held_posts)
+            costs = _Costs(idx, by_staff)
+        assert costs is not None
+        chosen: dict[str, Staff] = {}
+        window: range | None = None
+        draw = rng.random()
+        if draw < _LNS_WINDOW_SHARE and p.days > _LNS_WINDOW_DAYS:
+            # a few days of many people: slots short on some days and over on others trade places
+            first = rng.randrange(p.days - _LNS_WINDOW_DAYS + 1)
+            window = range(first, first + _LNS_WINDOW_DAYS)
+        bad = costs.off_target() if _LNS_WINDOW_SHARE <= draw < _LNS_WINDOW_SHARE + 0.5 else []
+        if bad:
+            i = rng.choice(bad)
+            dm = p.demand[i]
+            if i not in eligible:
+                eligible[i] = [st for st in people
+                               if _matches(st, dm.skill) and _blocked(idx, st, dm.day, dm.shift, dm.post) is None]
+            pool = eligible[i]
+            for st in rng.sample(pool, min(len(pool), max(1, k - 1))):
+                chosen[st.id] = st
+        wanted = min(len(people), kw if window is not None else k)
+        for st in rng.sample(people, len(people)):
+            if len(chosen) >= wanted:
+                break
+            chosen[st.id] = st
+        free = list(chosen.values())
+        fixed = list(costs.count)
+        for st in free:
+            for i in costs.rows_of(st, by_staff[st.id]):
+                fixed[i] -= 1
+        sub = _Model(idx, free, fixed_cover=fixed)
+        for (sid, day, shift, post), var in sub.x.items():
+            now = by_staff[sid].get(day) == (shift, post)
+            if window is not None and day not in window:
+                sub.model.add(var == int(now))
+            else:
+                sub.model.add_hint(var, now)
+        limit = min(_LNS_STEP_SECONDS, deadline - time.perf_counter())
+        if limit <= 0.01:
+            break
+        solver = cp_model.CpSolver()
+        solver.parameters.max_time_in_seconds = limit
+        solver.parameters.num_workers = 1
+        solver.parameters.linearization_level = 2  # the runs' automaton has a tight LP: 10x faster proofs here
+        solver.parameters.cp_model_presolve = False  # a third faster on these small models
+        solver.parameters.random_seed = rng.randrange(1 << 30)
+        began = time.perf_counter()
+        code = solver.solve(sub.model)
+        took = time.perf_counter() - began
+        everybody = code == cp_model.OPTIMAL and len(free) == len(people) and window is None
+        if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            new: dict[str, dict[int, tuple[str, str]]] = {st.id: {} for st in free}
+            for (sid, day, shift, post), var in sub.x.items():
+                if solver.boolean_value(var):
+                    new[sid][day] = (shift, post)
+            changes = {sid: (by_staff[sid], sched) for sid, sched in new.items()}
+            change = costs.delta(changes)
+            if change <= 0:
+                costs.apply(changes)
+                by_staff.update(new)
+                objective += change
+                if change < 0 or everybody:
+                    assignments = {(sid, d): shift for sid, sched in by_staff.items() for d, (shift, _post) in sched.items()}
+                    posts = {(sid, d): post for sid, sched in by_staff.items() for d, (_shift, post) in sched.items()}
+                    kept = best.offer(objective, assignments, posts, proven=everybody)
+                    if kept is not None:
+                        version = kept
+        with best._lock:
+            best.steps += 1
+        if everybody:
+            break
+        if window is not None:
+            if code == cp_model.OPTIMAL and took < limit / 4:
+                kw = min(len(people), kw + 2)
+            elif code != cp_model.OPTIMAL:
+                kw = max(2, kw - 2)
+        elif code == cp_model.OPTIMAL and took < limit / 4:
+            k = min(len(people), k + 1)
+        elif code != cp_model.OPTIMAL:
+            k = max(2, k - 1)
 
 
 def _construct(idx: _Index, deadline: float) -> tuple[dict[tuple[str, int], str], dict[tuple[str, int], str], set[str]]:

@@ -1103,7 +1103,8 @@ def solve(
         bound = objective if best.proven else min(bound, objective)
         status = "optimal" if status == "optimal" or bound >= objective else "feasible"
     if status in ("optimal", "feasible"):
-        shortfalls = _shortfalls(idx, assignments, posts, optimal=status == "optimal")
+        shortfalls = _shortfalls(idx, assignments, posts, optimal=status == "optimal",
+                                 deadline=time.perf_counter() + max(1.0, time_limit_s * _EXPLAIN_SHARE))
         solution = Solution(assignments, posts, objective, bound, status, 0.0, shortfalls, notes,
                             objective_breakdown(problem, assignments, posts))
         if shortfalls:
@@ -1260,7 +1261,7 @@ _LNS_THREADS = 2  # beside CP-SAT's one worker on models that are not small
 _LNS_START_PEOPLE = 3  # people re-planned together at first; grows while their sub-problems are proven fast
 _LNS_STEP_SECONDS = 2.0  # at most, per sub-problem
 _LNS_WINDOW_SHARE = 0.5  # of the steps free a window of days instead of whole horizons
-_LNS_WINDOW_DAYS = 7
+_LNS_WINDOW_DAYS = (7, 14)
 _LNS_WINDOW_PEOPLE = 3  # times as many people as a whole-horizon step
 
 
@@ -1296,10 +1297,11 @@ def _improve(idx: _Index, best: _Best, deadline: float, *, seed: int = 0, stop: 
         chosen: dict[str, Staff] = {}
         window: range | None = None
         draw = rng.random()
-        if draw < _LNS_WINDOW_SHARE and p.days > _LNS_WINDOW_DAYS:
-            # a few days of many people: slots short on some days and over on others trade places
-            first = rng.randrange(p.days - _LNS_WINDOW_DAYS + 1)
-            window = range(first, first + _LNS_WINDOW_DAYS)
+        if draw < _LNS_WINDOW_SHARE and p.days > min(_LNS_WINDOW_DAYS):
+            # a week or two of many people: slots short on some days and over on others trade places
+            length = rng.choice([n for n in _LNS_WINDOW_DAYS if n < p.days])
+            first = rng.randrange(p.days - length + 1)
+            window = range(first, first + length)
         bad = costs.off_target() if _LNS_WINDOW_SHARE <= draw < _LNS_WINDOW_SHARE + 0.5 else []
         if bad:
             i = rng.choice(bad)
@@ -1683,7 +1685,13 @@ def _explain_people(idx: _Index, deadline: float, *, quiet: bool = False) -> lis
     return out
 
 
-def _shortfalls(idx: _Index, assignments: Assignments, posts: Posts, *, optimal: bool) -> list[Shortfall]:
+_EXPLAIN_SHARE = 0.05  # of the time limit (at least a second) for explaining shortfalls person by person
+
+
+def _shortfalls(idx: _Index, assignments: Assignments, posts: Posts, *, optimal: bool,
+                deadline: float | None = None) -> list[Shortfall]:
+    """Every demand row short of its requirement, with why; after ``deadline`` (a roster with
+    thousands of gaps) the rest are listed without going through each candidate."""
     p = idx.problem
     by_staff, _ = _schedules(idx, assignments, posts)
     present: dict[tuple[int, str, str], list[Staff]] = defaultdict(list)
@@ -1696,8 +1704,12 @@ def _shortfalls(idx: _Index, assignments: Assignments, posts: Posts, *, optimal:
         have = sum(1 for st in present.get((dm.day, dm.shift, dm.post), ()) if _matches(st, dm.skill))
         if have >= dm.required:
             continue
-        out.append(Shortfall(dm.day, dm.shift, dm.post, dm.skill, dm.required, have, dm.required - have,
-                             _why_short(idx, by_staff, dm, have, standing, optimal=optimal)))
+        if deadline is not None and time.perf_counter() > deadline:
+            why = (f"{_slot_zh(idx, dm.day, dm.shift, dm.post)}需要 {dm.required} 人，只排到 {have} 人"
+                   "（缺员处过多，未逐人分析原因）。")
+        else:
+            why = _why_short(idx, by_staff, dm, have, standing, optimal=optimal)
+        out.append(Shortfall(dm.day, dm.shift, dm.post, dm.skill, dm.required, have, dm.required - have, why))
     return out
 
 

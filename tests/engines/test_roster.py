@@ -165,6 +165,19 @@ def test_demand_nobody_can_meet_is_a_reported_shortfall_not_an_empty_roster() ->
     assert roster.check(p, sol.assignments, sol.posts) == []
 
 
+def test_thousands_of_gaps_are_all_listed_but_explained_only_while_time_allows() -> None:
+    """A roster with gaps everywhere (a year of instance 20 left empty) lists every gap; once the
+    time for explanations is used up the rest say so instead of going through each candidate."""
+    p = instance(20)
+    idx = roster._index(p)
+    detailed = roster._shortfalls(idx, {}, {}, optimal=False, deadline=time.perf_counter() + 0.3)
+    short = [s for s in detailed if "未逐人分析原因" in s.reason_zh]
+    assert len(detailed) == sum(1 for dm in p.demand if dm.required) > 1000
+    assert short and len(short) < len(detailed)  # some explained in full, the rest briefly
+    assert all(s.missing == s.required and f"需要 {s.required} 人，只排到 0 人" in s.reason_zh for s in short)
+    assert "未逐人分析原因" not in detailed[0].reason_zh and "共" in detailed[0].reason_zh
+
+
 def test_shortfall_reasons_name_who_is_off_or_lacks_the_skill() -> None:
     staff = (
         Staff("p1", kind="police", skills=frozenset({"night"}), name="王警官"),

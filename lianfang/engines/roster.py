@@ -1280,6 +1280,7 @@ def _improve(idx: _Index, best: _Best, deadline: float, *, seed: int = 0, stop: 
     rng = random.Random(seed)
     people = list(p.staff)
     eligible: dict[int, list[Staff]] = {}
+    related: dict[str, list[Staff]] = {}
     k = min(_LNS_START_PEOPLE, len(people))
     kw = min(_LNS_START_PEOPLE * _LNS_WINDOW_PEOPLE, len(people))  # people of a window step
     version = -1
@@ -1313,10 +1314,16 @@ def _improve(idx: _Index, best: _Best, deadline: float, *, seed: int = 0, stop: 
             for st in rng.sample(pool, min(len(pool), max(1, k - 1))):
                 chosen[st.id] = st
         wanted = min(len(people), kw if window is not None else k)
-        for st in rng.sample(people, len(people)):
-            if len(chosen) >= wanted:
-                break
-            chosen[st.id] = st
+        # fill up with people who share a post with the first one (a gate team), who can trade shifts
+        anchor = next(iter(chosen.values())) if chosen else rng.choice(people)
+        chosen[anchor.id] = anchor
+        if anchor.id not in related:
+            related[anchor.id] = [st for st in people if not st.posts or not anchor.posts or st.posts & anchor.posts]
+        for pool in (related[anchor.id], people):
+            for st in rng.sample(pool, len(pool)):
+                if len(chosen) >= wanted:
+                    break
+                chosen[st.id] = st
         free = list(chosen.values())
         fixed = list(costs.count)
         for st in free:
@@ -1336,7 +1343,6 @@ def _improve(idx: _Index, best: _Best, deadline: float, *, seed: int = 0, stop: 
         solver.parameters.max_time_in_seconds = limit
         solver.parameters.num_workers = 1
         solver.parameters.linearization_level = 2  # the runs' automaton has a tight LP: 10x faster proofs here
-        solver.parameters.cp_model_presolve = False  # a third faster on these small models
         solver.parameters.random_seed = rng.randrange(1 << 30)
         began = time.perf_counter()
         code = solver.solve(sub.model)

@@ -235,8 +235,8 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [
         "## Roster solver: Curtois & Qu's 24 instances",
         "",
-        f"{report['date']}. Command: `{report['command']}` ({report['cpus']} cores shared with other engineers' test "
-        f"runs, CP-SAT {report['ortools']} on {report['workers']} workers, {report['time_limit_s']:g} s per instance "
+        f"{report['date']}. Command: `{report['command']}` ({report['cpus']} cores, CP-SAT {report['ortools']} "
+        f"on {report['workers']} workers, {report['time_limit_s']:g} s per instance "
         f"including model building, Python {report['python']}; whole run {report['total_s']:.0f} s). "
         "Gap = (objective - best known) / best known. Bound = CP-SAT's proven lower bound. Search steps = sub-problems "
         "solved by the neighbourhood search beside CP-SAT. Gurobi: the published "
@@ -275,13 +275,13 @@ def notes(results: list[dict[str, Any]]) -> list[str]:
         f"proven optimal on {len(proven)}.",
         f"Against the published Gurobi 10-minute values ({len(with_gurobi)} instances): better on {vs.count('better')}, "
         f"equal on {vs.count('equal')}, worse on {vs.count('worse')}.",
-        "Every CP-SAT roster was re-checked by roster.check (no hard-rule violation) and its objective recomputed "
+        "Every roster of ours was re-checked by roster.check (no hard-rule violation) and its objective recomputed "
         "by roster.objective_value independently of the model (equal).",
         f"Data: {DATA.relative_to(ROOT.parent) if DATA.is_relative_to(ROOT.parent) else DATA}.",
     ]
     if ratios:
         ratios.sort()
-        out.insert(2, f"Greedy / CP-SAT objective ratio: median {ratios[len(ratios) // 2]}, range {ratios[0]}–{ratios[-1]}.")
+        out.insert(2, f"Greedy / our objective ratio: median {ratios[len(ratios) // 2]}, range {ratios[0]}–{ratios[-1]}.")
     peaks = [r["cpsat"]["peak_rss_mib"] for r in results if r["cpsat"]["peak_rss_mib"] is not None]
     if peaks:
         out.insert(3, f"Peak resident memory of the process while solving one instance: at most {max(peaks):,.0f} MiB.")

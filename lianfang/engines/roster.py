@@ -950,6 +950,15 @@ class _Best:
             self._callback.improved(objective)
         return version if better else None
 
+    def snapshot(self) -> tuple[int, int, dict[tuple[str, int], str], dict[tuple[str, int], str]]:
+        """(version, objective, assignments, posts) of the roster held (never changed in place)."""
+        with self._lock:
+            return self.version, self.objective or 0, self.assignments, self.posts
+
+    def count_step(self) -> None:
+        with self._lock:
+            self.steps += 1
+
     def offer_from(self, values: cp_model.CpSolverSolutionCallback | cp_model.CpSolver, model: _Model, *,
                    report: bool = False) -> None:
         """CP-SAT's roster, read only when it beats the one held."""
@@ -1268,8 +1277,9 @@ _LNS_WINDOW_PEOPLE = 3  # times as many people as a whole-horizon step
 def _improve(idx: _Index, best: _Best, deadline: float, *, seed: int = 0, stop: threading.Event | None = None) -> None:
     """Large-neighbourhood search from the best roster held in ``best`` until ``deadline`` (or ``stop``).
 
-    Each step frees a few people (people who could staff a slot that is short or over, or people at
-    random) and re-plans their whole horizon with a small CP-SAT model while everybody else keeps
+    Each step frees a few people (people who could staff a slot that is short or over, filled up
+    with people who share a post with them) and re-plans their whole horizon, or many people and a
+    window of one or two weeks, with a small CP-SAT model while everybody else keeps
     their schedule (their cover is a constant of the model, see ``_Model(fixed_cover=...)``); the
     new schedules are kept when the whole roster's objective does not get worse, and offered to
     ``best`` when it gets better. A better roster that CP-SAT finds on the whole model meanwhile is
@@ -1289,9 +1299,7 @@ def _improve(idx: _Index, best: _Best, deadline: float, *, seed: int = 0, stop: 
     objective = 0
     while time.perf_counter() < deadline - 0.05 and not (stop is not None and stop.is_set()):
         if best.version != version:  # CP-SAT found a better roster (or this is the first step)
-            with best._lock:
-                version, held, held_posts = best.version, best.assignments, best.posts
-                objective = best.objective if best.objective is not None else 0
+            version, objective, held, held_posts = best.snapshot()
             by_staff, _ = _schedules(idx, held, held_posts)
             costs = _Costs(idx, by_staff)
         assert costs is not None
@@ -1365,8 +1373,7 @@ def _improve(idx: _Index, best: _Best, deadline: float, *, seed: int = 0, stop: 
                     kept = best.offer(objective, assignments, posts, proven=everybody)
                     if kept is not None:
                         version = kept
-        with best._lock:
-            best.steps += 1
+        best.count_step()
         if everybody:
             break
         if window is not None:

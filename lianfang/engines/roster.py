@@ -959,9 +959,8 @@ class _Best:
         with self._lock:
             self.steps += 1
 
-    def offer_from(self, values: cp_model.CpSolverSolutionCallback | cp_model.CpSolver, model: _Model, *,
-                   report: bool = False) -> None:
-        """CP-SAT's roster, read only when it beats the one held."""
+    def offer_from(self, values: cp_model.CpSolverSolutionCallback | cp_model.CpSolver, model: _Model) -> None:
+        """CP-SAT's roster, read only when it beats the one held (CP-SAT's callback reports its own progress)."""
         objective = round(values.objective_value)
         if self.objective is not None and objective >= self.objective:
             return
@@ -971,7 +970,7 @@ class _Best:
             if values.boolean_value(var):
                 assignments[(sid, day)] = shift
                 posts[(sid, day)] = post
-        self.offer(objective, assignments, posts, report=report)
+        self.offer(objective, assignments, posts, report=False)
 
 
 def _status(code: object) -> Status:

@@ -13,7 +13,7 @@ from ninja.files import UploadedFile
 from ninja.security import django_auth
 
 from lianfang.core import access, exports, importer, services
-from lianfang.core.http import AuthedRequest
+from lianfang.core.http import AuthedRequest, xlsx_response
 from lianfang.core.models import ImportJob, Person, PointOfInterest, Road
 from lianfang.core.services import RegisterError
 
@@ -113,9 +113,7 @@ def list_people(request: AuthedRequest, filters: Query[PersonFilters]) -> dict[s
 def export_people(request: AuthedRequest, filters: Query[PersonFilters]) -> HttpResponse:
     data = exports.persons_xlsx(request.user, _persons(request, filters), unmasked=False, reason="API",
                                 filters=filters.dict(), ip=request.META.get("REMOTE_ADDR"))
-    response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response["Content-Disposition"] = 'attachment; filename="persons.xlsx"'
-    return response
+    return xlsx_response(data, "persons.xlsx")
 
 
 @api.get("/people/{person_id}", response=PersonOut, tags=["register"])

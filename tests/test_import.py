@@ -33,6 +33,9 @@ def csv_bytes(tmp_path: Path, data, encoding: str = "utf-8-sig") -> bytes:
 
 def test_template_has_every_column_and_a_guide(world: World) -> None:
     r = world.client("cadre_xinwei").get(reverse("import_template"))
+    assert r["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    from urllib.parse import quote
+    assert r["Content-Disposition"] == f"attachment; filename*=utf-8''{quote('人员导入模板.xlsx')}"
     wb = load_workbook(io.BytesIO(r.content))
     header = [c.value for c in wb["人员"][1]]
     assert header == sample_files.HEADER and "证件号码" in header

@@ -42,7 +42,7 @@ from lianfang.control.models import (
 )
 from lianfang.core import access as core_access
 from lianfang.core import importer as core_importer
-from lianfang.core.http import AuthedRequest
+from lianfang.core.http import AuthedRequest, xlsx_response
 from lianfang.core.models import Village
 from lianfang.engines import protocol
 
@@ -325,9 +325,7 @@ def assist_template(request: AuthedRequest) -> HttpResponse:
     data = core_importer.template_xlsx(importer.ASSIST_COLUMNS, [
         "张三", "居民身份证", "11010519491231002X", "13800000000", "密接", "2022-07-05", "新围村3组45号", ""],
         sheet="协查名单", text_columns=("C", "D"))
-    response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response["Content-Disposition"] = "attachment; filename=assist-list-template.xlsx"
-    return response
+    return xlsx_response(data, "assist-list-template.xlsx")
 
 
 @login_required

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from lianfang.core import access, exports, importer, services
 from lianfang.core.forms import ImportForm, PersonEditForm, PersonFilterForm, RevealForm
-from lianfang.core.http import AuthedRequest
+from lianfang.core.http import AuthedRequest, xlsx_response
 from lianfang.core.models import AuditEvent, ImportJob, Person
 
 PAGE_SIZE = 50
@@ -191,8 +191,7 @@ def person_export(request: AuthedRequest) -> HttpResponse:
     except services.RegisterError as exc:
         return render(request, "core/error.html", {"message": exc.message}, status=400)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response["Content-Disposition"] = f'attachment; filename="persons-{stamp}.xlsx"'
+    response = xlsx_response(data, f"persons-{stamp}.xlsx")
     add_never_cache_headers(response)
     return response
 
@@ -273,10 +272,7 @@ def import_error_report(request: AuthedRequest, pk: int) -> FileResponse:
 @login_required
 @require_GET
 def import_template(request: AuthedRequest) -> HttpResponse:
-    response = HttpResponse(importer.template_xlsx(),
-                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response["Content-Disposition"] = "attachment; filename*=UTF-8''%E4%BA%BA%E5%91%98%E5%AF%BC%E5%85%A5%E6%A8%A1%E6%9D%BF.xlsx"
-    return response
+    return xlsx_response(importer.template_xlsx(), "人员导入模板.xlsx")
 
 
 # --- map and audit --------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from lianfang.accounts.models import User
 from lianfang.accounts.roles import Role
 from lianfang.core import access as core_access
 from lianfang.core import services as register
-from lianfang.core.http import AuthedRequest
+from lianfang.core.http import AuthedRequest, xlsx_response
 from lianfang.core.importer import ImportFileError, safe_cell
 from lianfang.core.models import Person
 from lianfang.engines import pooling
@@ -382,9 +382,7 @@ def results_template(request: AuthedRequest, pk: int) -> HttpResponse:
     access.get_round_for_user(request.user, pk)
     data = template_xlsx(results.RESULT_COLUMNS, example=["HZ0000001", "阴性", "2022-05-01 14:30", "杭州迪安医学检验中心"],
                          sheet="检测结果", text_columns=("A", "C"))
-    response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response["Content-Disposition"] = 'attachment; filename="results-template.xlsx"'
-    return response
+    return xlsx_response(data, "results-template.xlsx")
 
 
 @login_required
@@ -397,9 +395,7 @@ def import_errors(request: AuthedRequest, pk: int, job_id: int) -> HttpResponse:
     if job is None or not job.errors:
         raise Http404("该任务没有错误报告")
     data = error_report_xlsx([RowError(**e) for e in job.errors])
-    response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response["Content-Disposition"] = f'attachment; filename="result-errors-{job.pk}.xlsx"'
-    return response
+    return xlsx_response(data, f"result-errors-{job.pk}.xlsx")
 
 
 @login_required
@@ -471,10 +467,7 @@ def coverage_export(request: AuthedRequest, pk: int) -> HttpResponse:
     wb.save(buf)
     register.audit_export(user, "test_round_report", count, unmasked=False, reason=request.POST.get("reason", "区级报告"),
                           filters={"round": rnd.pk}, ip=request.META.get("REMOTE_ADDR"))
-    response = HttpResponse(buf.getvalue(),
-                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response["Content-Disposition"] = f'attachment; filename="round-{rnd.pk}-report.xlsx"'
-    return response
+    return xlsx_response(buf.getvalue(), f"round-{rnd.pk}-report.xlsx")
 
 
 @login_required

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from lianfang.checkpoints.models import Gate
 from lianfang.core.access import denied
-from lianfang.core.http import AuthedRequest
+from lianfang.core.http import AuthedRequest, xlsx_response
 from lianfang.core.models import AuditEvent, Village
 from lianfang.rosters import access, briefing, exports, services
 from lianfang.rosters.models import (
@@ -263,9 +263,7 @@ def roster_xlsx(request: AuthedRequest, pk: int) -> HttpResponse:
     phones = access.may_see_contacts(request.user)
     data = exports.roster_xlsx(roster, gates, with_phones=phones)
     _audit_export(request, roster, "xlsx", gates, phones)
-    response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response["Content-Disposition"] = f'attachment; filename="roster-{roster.pk}{_suffix(gates)}.xlsx"'
-    return response
+    return xlsx_response(data, f"roster-{roster.pk}{_suffix(gates)}.xlsx")
 
 
 @login_required

@@ -34,6 +34,16 @@ def phone_page(browser: Browser) -> Page:
     return browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()
 
 
+def offline_scan_page(browser: Browser, base: str, gate: Gate) -> Page:
+    """The gate's scan page on a phone, loaded by gate_staff (rules cached), then cut off the network."""
+    page = phone_page(browser)
+    login(page, base, "gate_staff")
+    page.goto(f"{base}/gates/{gate.pk}/scan")
+    expect(page.locator("#rules-name")).to_contain_text("卡口查验规则")
+    page.context.set_offline(True)
+    return page
+
+
 def scan_person(page: Page, id_number: str) -> None:
     page.fill("#scan-form input[name=id_number]", id_number)
     page.fill("#scan-form input[name=temperature]", "36.5")
@@ -89,11 +99,7 @@ def test_cleared_at_one_gate_passes_another_then_forged_and_revoked_passes_are_r
 def test_a_scan_made_offline_syncs_exactly_once(cw: World, two_gates: tuple[Gate, Gate], live_server,
                                                  browser: Browser) -> None:
     gate1, _ = two_gates
-    page = phone_page(browser)
-    login(page, live_server.url, "gate_staff")
-    page.goto(f"{live_server.url}/gates/{gate1.pk}/scan")
-    expect(page.locator("#rules-name")).to_contain_text("卡口查验规则")
-    page.context.set_offline(True)
+    page = offline_scan_page(browser, live_server.url, gate1)
     expect(page.locator("#net-status")).to_contain_text("离线")
     scan_person(page, cw.li.document_number())
     expect(page.locator("#verdict")).to_have_attribute("data-outcome", "pass")  # judged on the device
@@ -121,11 +127,7 @@ def test_offline_scans_stay_with_the_person_who_made_them(cw: World, two_gates: 
     """A shared gate phone: scans queued offline are warned about at logout and never synced under
     the next person's login."""
     gate1, _ = two_gates
-    page = phone_page(browser)
-    login(page, live_server.url, "gate_staff")
-    page.goto(f"{live_server.url}/gates/{gate1.pk}/scan")
-    expect(page.locator("#rules-name")).to_contain_text("卡口查验规则")
-    page.context.set_offline(True)
+    page = offline_scan_page(browser, live_server.url, gate1)
     scan_person(page, cw.li.document_number())
     expect(page.locator("#queue-count")).to_have_text("1")
     page.route("**/scans/batch", lambda route: route.abort())  # the sync cannot get through yet

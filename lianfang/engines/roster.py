@@ -44,11 +44,13 @@ pass per person guided by a backward table of what the rest of the horizon still
 :func:`_construct`; a few seconds even for a year of 150 people). Then two searches share the
 cores and the best roster (:class:`_Best`): CP-SAT on the whole model, which proves bounds (big
 models start from the built roster), and a large-neighbourhood search (:func:`_improve`) that
-re-plans a few people at a time, or many people over a week, with small CP-SAT models while the
-others keep their schedules, and takes over every better roster CP-SAT finds. On small models
-CP-SAT's LP workers usually prove the optimum within seconds, so they run alone for the first half
-of the time limit; on bigger ones the neighbourhood search runs from the start on two threads
-beside one CP-SAT worker, since there the whole model's LP is too slow to lead the search. Models
+re-plans a few people over the whole horizon, or many people over a few days, with small CP-SAT
+models while the others keep their schedules, and takes over every better roster CP-SAT finds. On
+small models CP-SAT's LP workers usually prove the optimum within seconds, so they run alone for
+the first half of the time limit; on bigger ones the neighbourhood search runs from the start on
+two threads beside one CP-SAT worker, since there the whole model's LP is too slow to lead the
+search, and CP-SAT is stopped after a quarter of the time if its bound is still below half the
+best roster's objective (its LP cannot finish in time; the search gets the core). Models
 too big to build and presolve in the time left get the neighbourhood search alone. So a problem
 whose people can each be rostered legally always gets a legal roster.
 
@@ -604,17 +606,32 @@ def _next_run(run: _Run, work: bool, kmin: int, kmax: int | None, omin: int) -> 
     return ("o", longer, border and longer < omin)
 
 
+_RUN_RULES = frozenset({"max_consecutive", "min_consecutive", "min_consecutive_off"})
+_AUTOMATON_WEEKEND_STATES = 150  # at most (weekends allowed + 1) x weekends, to count weekends in the runs' automaton
+
+
 class _Model:
     """CP-SAT model of the roster for ``staff`` (a subset for diagnosis), with ``relax`` rules left out."""
 
     def __init__(self, idx: _Index, staff: Sequence[Staff], *, relax: frozenset[str] = frozenset(), soft: bool = True,
-                 fixed_cover: Sequence[int] | None = None) -> None:
+                 fixed_cover: Sequence[int] | None = None, window: range | None = None,
+                 around: Mapping[str, Mapping[int, tuple[str, str]]] | None = None) -> None:
         """``fixed_cover``: per demand row, the people outside ``staff`` already counted there (a
-        neighbourhood of :func:`_improve`, where everybody else keeps their schedule)."""
+        neighbourhood of :func:`_improve`, where everybody else keeps their schedule).
+
+        ``window`` (with ``around``, the current schedules of ``staff``): only those days are
+        variables; ``staff`` keep their schedules outside it, which enter the rules and the
+        objective as constants (the runs' automaton starts in the state the days before leave and
+        must end in a state the days after accept). The objective then differs from the whole
+        roster's by a constant. The run rules cannot be relaxed in a window."""
         p = idx.problem
         m = cp_model.CpModel()
         self.model = m
         self.idx = idx
+        if window is not None and (around is None or not relax.isdisjoint(_RUN_RULES)):
+            raise ValueError("a window needs the schedules around it and the run rules")
+        self.window = window
+        self.around: Mapping[str, Mapping[int, tuple[str, str]]] = around or {}
         self.x: dict[tuple[str, int, str, str], cp_model.IntVar] = {}
         self.work: dict[tuple[str, int], cp_model.IntVar | None] = {}  # None: cannot work that day
         self.shift_lits: dict[tuple[str, int, str], list[cp_model.IntVar]] = {}
@@ -625,12 +642,15 @@ class _Model:
             self.after[a].append(b)
         terms: list[cp_model.LinearExprT] = []
         offset = 0
-        days = range(p.days)
+        days = window if window is not None else range(p.days)
         for st in staff:
+            edges = self._edges(st) if window is not None else {}
             for d in days:
                 day_vars: list[cp_model.IntVar] = []
                 for sh in p.shifts:
                     lits: list[cp_model.IntVar] = []
+                    if (d, sh.id) in edges:
+                        continue  # the fixed day before or after forbids this shift
                     for post in idx.posts_of(d, sh.id):
                         if _blocked(idx, st, d, sh.id, post, relax) is None:
                             var = m.new_bool_var(f"x[{st.id},{d},{sh.id},{post}]")
@@ -660,18 +680,40 @@ class _Model:
     def y(self, sid: str, day: int, shift: str) -> list[cp_model.IntVar]:
         return self.shift_lits.get((sid, day, shift), [])
 
+    def _edges(self, st: Staff) -> set[tuple[int, str]]:
+        """(day, shift) of the window that the fixed days just before and after it forbid (succession)."""
+        assert self.window is not None
+        sched = self.around[st.id]
+        first, last = self.window[0], self.window[-1]
+        out: set[tuple[int, str]] = set()
+        for a, b in self.idx.forbidden:
+            if (before := sched.get(first - 1)) is not None and before[0] == a:
+                out.add((first, b))
+            if (after := sched.get(last + 1)) is not None and after[0] == b:
+                out.add((last, a))
+        return out
+
+    def _outside(self, st: Staff) -> list[tuple[int, str, str]]:
+        """(day, shift, post) that ``st`` keeps outside the window (nothing without a window)."""
+        if self.window is None:
+            return []
+        window = self.window
+        return [(d, shift, post) for d, (shift, post) in self.around[st.id].items() if d not in window]
+
     def _personal_rules(self, st: Staff, relax: frozenset[str]) -> None:
         idx, m = self.idx, self.model
         p = idx.problem
         H = p.days
-        work = [self.work[(st.id, d)] for d in range(H)]
-        runs = frozenset({"max_consecutive", "min_consecutive", "min_consecutive_off"})
-        if runs.isdisjoint(relax):
+        days = self.window if self.window is not None else range(H)
+        outside = self._outside(st)  # constants of a window model
+        if _RUN_RULES.isdisjoint(relax):
             # the weekends in the automaton multiply its states by the weekends allowed: only for short horizons
             with_weekends = ("max_weekends" not in relax and st.max_weekends is not None
-                             and st.max_weekends < len(idx.weekends) and (st.max_weekends + 1) * len(idx.weekends) <= 150)
+                             and st.max_weekends < len(idx.weekends)
+                             and (st.max_weekends + 1) * len(idx.weekends) <= _AUTOMATON_WEEKEND_STATES)
             self._automaton(st, with_weekends)
-            relax = relax | runs | ({"max_weekends"} if with_weekends else set())
+            relax = relax | _RUN_RULES | ({"max_weekends"} if with_weekends else set())
+        work = [self.work[(st.id, d)] for d in range(H)] if self.window is None else []  # used with relaxed run rules only
         mine = self.vars_of[st.id]
         if "succession" not in relax and self.after:
             lits_at: dict[tuple[int, str], list[cp_model.IntVar]] = defaultdict(list)
@@ -689,18 +731,22 @@ class _Model:
                 of_shift[sid].append(v)
             for sid, most in st.max_shifts.items():
                 lits = of_shift.get(sid, [])
-                if most > 0 and len(lits) > most:
+                most -= sum(1 for _d, shift, _post in outside if shift == sid)
+                if len(lits) > max(0, most):
                     m.add(cp_model.LinearExpr.sum(lits) <= most)
         total = cp_model.LinearExpr.weighted_sum([v for *_rest, v in mine], [idx.shifts[sid].minutes for _d, sid, _p, _v in mine])
+        kept = sum(idx.shifts[shift].minutes for _d, shift, _post in outside)
         if "max_minutes" not in relax and st.max_minutes is not None:
-            m.add(total <= st.max_minutes)
+            m.add(total <= st.max_minutes - kept)
         if "min_minutes" not in relax and st.min_minutes > 0:
-            m.add(total >= st.min_minutes)
+            m.add(total >= st.min_minutes - kept)
         if "week_minutes" not in relax and st.max_week_minutes is not None:
             for week in idx.weeks:
-                week_terms = [idx.shifts[sid].minutes * v for d in week for sid in idx.shifts for v in self.y(st.id, d, sid)]
+                week_terms = [idx.shifts[sid].minutes * v for d in week if d in days
+                              for sid in idx.shifts for v in self.y(st.id, d, sid)]
                 if week_terms:
-                    m.add(sum(week_terms) <= st.max_week_minutes)
+                    week_kept = sum(idx.shifts[shift].minutes for d, shift, _post in outside if d in week)
+                    m.add(sum(week_terms) <= st.max_week_minutes - week_kept)
         k = st.max_consecutive
         if "max_consecutive" not in relax and k is not None and k < H:
             for d in range(H - k):
@@ -712,9 +758,14 @@ class _Model:
         if "min_consecutive_off" not in relax:
             self._min_runs(work, st.min_consecutive_off, on=False)
         if "max_weekends" not in relax and st.max_weekends is not None and st.max_weekends < len(idx.weekends):
+            worked = {d for d, _shift, _post in outside}
             flags: list[cp_model.IntVar] = []
+            most = st.max_weekends
             for wk in idx.weekends:
-                lits = [w for d in wk if (w := work[d]) is not None]
+                if worked.intersection(wk):
+                    most -= 1  # worked on a fixed day of this weekend already
+                    continue
+                lits = [w for d in wk if d in days and (w := self.work[(st.id, d)]) is not None]
                 if len(lits) == 1:
                     flags.append(lits[0])
                 elif lits:
@@ -722,8 +773,8 @@ class _Model:
                     for lit in lits:
                         m.add_implication(lit, f)
                     flags.append(f)
-            if len(flags) > st.max_weekends:
-                m.add(sum(flags) <= st.max_weekends)
+            if len(flags) > most:
+                m.add(sum(flags) <= most)
 
     def _automaton(self, st: Staff, weekends: bool) -> None:
         """Run lengths (and, with ``weekends``, the weekends worked) of one person as an automaton.
@@ -773,12 +824,42 @@ class _Model:
         for wk in idx.weekends:
             for i, d in enumerate(wk):
                 first_of[d] = i == 0
+
+        def offset(d: int) -> int:
+            return 0 if cap is None or d not in first_of else (2 if first_of[d] else 4)
+
+        H = idx.problem.days
+        days = self.window if self.window is not None else range(H)
+        initial, finals = 0, sorted(states.values())
+        if self.window is not None:
+            # the days around the window are fixed: start where the days before leave the automaton,
+            # end only in states from which the days after are accepted
+            step = {(a, lab): b for a, lab, b in triples}
+            sched = self.around[st.id]
+            before = [int(d in sched) + offset(d) for d in range(days[0])]
+            after = [int(d in sched) + offset(d) for d in range(days[-1] + 1, H)]
+
+            def walk(state: int, labels: list[int]) -> int | None:
+                for lab in labels:
+                    if (nxt := step.get((state, lab))) is None:
+                        return None
+                    state = nxt
+                return state
+
+            start_state = walk(0, before)
+            if start_state is None:
+                raise ValueError(f"the schedule of {st.id} before the window breaks a run rule")
+            initial = start_state
+
+            def accepts(state: int) -> bool:
+                return walk(state, after) is not None
+
+            finals = [n for n in finals if accepts(n)]
         labels: list[cp_model.LinearExprT] = []
-        for d in range(idx.problem.days):
-            offset = 0 if cap is None or d not in first_of else (2 if first_of[d] else 4)
+        for d in days:
             w = self.work[(st.id, d)]
-            labels.append(offset if w is None else w + offset)
-        m.add_automaton(labels, 0, sorted(states.values()), triples)
+            labels.append(offset(d) if w is None else w + offset(d))
+        m.add_automaton(labels, initial, finals, triples)
 
     def _min_runs(self, work: Sequence[cp_model.IntVar | None], k: int, *, on: bool) -> None:
         """Forbid runs of ``on`` shorter than k that touch neither end of the horizon."""
@@ -803,8 +884,9 @@ class _Model:
         idx, m = self.idx, self.model
         p = idx.problem
         offset = 0
+        window = self.window  # outside it, cover and requests do not change: left out
         for i, dm in enumerate(p.demand):
-            if dm.under_weight == 0 and dm.over_weight == 0:
+            if (dm.under_weight == 0 and dm.over_weight == 0) or (window is not None and dm.day not in window):
                 continue
             need = dm.required - (fixed_cover[i] if fixed_cover is not None else 0)  # < 0: over already
             lits = [v for st, v in self.at_slot.get((dm.day, dm.shift, dm.post), ()) if _matches(st, dm.skill)]
@@ -823,7 +905,7 @@ class _Model:
                 terms.append(dm.over_weight * over)
         ids = {st.id for st in staff}
         for rq in p.requests:
-            if rq.staff not in ids or rq.weight == 0:
+            if rq.staff not in ids or rq.weight == 0 or (window is not None and rq.day not in window):
                 continue
             if rq.shift is None:
                 w = self.work[(rq.staff, rq.day)]
@@ -839,28 +921,38 @@ class _Model:
         if p.fairness_weight:
             for what, members, share in _fairness_groups(idx):
                 for st in members:
+                    if st.id not in ids:
+                        continue
                     if what == "nights":
                         lits = [v for _d, sid, _post, v in self.vars_of[st.id] if idx.shifts[sid].night]
+                        kept = sum(1 for _d, sid, _post in self._outside(st) if idx.shifts[sid].night)
                     else:
                         lits = [v for d, _sid, _post, v in self.vars_of[st.id] if idx.weekday(d) >= 5]
-                    if len(lits) <= share:
+                        kept = sum(1 for d, _sid, _post in self._outside(st) if idx.weekday(d) >= 5)
+                    if len(lits) + kept <= share:
                         continue  # can never exceed the share
-                    excess = m.new_int_var(0, len(lits) - share, f"{what}_excess[{st.id}]")
-                    m.add(excess >= sum(lits) - share)
+                    excess = m.new_int_var(0, len(lits) + kept - share, f"{what}_excess[{st.id}]")
+                    m.add(excess >= sum(lits) + kept - share)
                     terms.append(p.fairness_weight * excess)
         if p.continuity_weight:
             real_posts = sorted({dm.post for dm in p.demand if dm.post})
             if len(real_posts) > 1:
                 for st in staff:
-                    at: list[cp_model.IntVar] = []
+                    at: list[cp_model.IntVar | int] = []
+                    kept_posts = {pp for _d, _sid, pp in self._outside(st)}
                     for post in real_posts:
+                        if post in kept_posts:
+                            at.append(1)
+                            continue
                         lits = [v for _d, _sid, pp, v in self.vars_of[st.id] if pp == post]
                         if not lits:
                             continue
                         a = m.new_bool_var(f"at[{st.id},{post}]")
                         m.add_max_equality(a, lits)
                         at.append(a)
-                    if len(at) > 1:
+                    if len(at) > 1 and kept_posts & set(real_posts):  # at a post anyway: each other post costs
+                        terms.append(p.continuity_weight * (sum(at) - 1))
+                    elif len(at) > 1:
                         anywhere = m.new_bool_var(f"any[{st.id}]")
                         m.add_max_equality(anywhere, at)
                         terms.append(p.continuity_weight * (sum(at) - anywhere))
@@ -989,6 +1081,8 @@ _SMALL_CPSAT_SHARE = 0.5  # of the time limit
 _BIG_MODEL = 10_000  # assignment variables from which CP-SAT starts from the hint, led by a worker that follows it
 _HUGE_MODEL = 200_000  # assignment variables from which CP-SAT's presolve is kept light
 _HUGE_CONSTRUCT_SHARE = 0.6  # of the time limit, at most, for the roster built person by person on huge models
+_CPSAT_PROBE_SHARE = 0.25  # of the time limit, after which CP-SAT on a model that is not small must show a bound
+_CPSAT_WEAK_BOUND = 0.5  # of the best objective: a bound below this at the probe stops CP-SAT
 _BUILD_SECONDS = 1.5e-5  # per possible assignment variable, to build the CP-SAT model in Python (roughly)
 
 
@@ -1080,6 +1174,11 @@ def solve(
             while best.objective is None and not finished.wait(0.05):
                 pass  # no legal roster to improve yet: wait for CP-SAT's first
             if best.objective is not None and not finished.is_set():
+                if not small:  # CP-SAT keeps its worker only while its bound promises a proof
+                    probe = threading.Timer(max(0.0, started + time_limit_s * _CPSAT_PROBE_SHARE - time.perf_counter()),
+                                            _stop_if_weak, args=(callback, best))
+                    probe.daemon = True
+                    probe.start()
                 helpers = [threading.Thread(target=_improve, args=(idx, best, deadline),
                                             kwargs={"seed": n, "stop": optimal}, daemon=True)
                            for n in range(1, _LNS_THREADS if not small else 1)]
@@ -1135,6 +1234,14 @@ def solve(
     solution.seconds = time.perf_counter() - started
     solution.search_steps = best.steps
     return solution
+
+
+def _stop_if_weak(callback: _Callback, best: _Best) -> None:
+    """Stop CP-SAT on the whole model when its proven bound is still far below the best roster:
+    its linear relaxation is too big to help in the time left, and the search gets its core."""
+    solver, objective = callback.solver, best.objective
+    if solver is not None and objective is not None and (callback.bound or 0) < _CPSAT_WEAK_BOUND * objective:
+        solver.stop_search()
 
 
 def _bound(value: float, objective: int) -> int:
@@ -1268,30 +1375,38 @@ class _Costs:
 _LNS_THREADS = 2  # beside CP-SAT's one worker on models that are not small
 _LNS_START_PEOPLE = 3  # people re-planned together at first; grows while their sub-problems are proven fast
 _LNS_STEP_SECONDS = 2.0  # at most, per sub-problem
-_LNS_WINDOW_SHARE = 0.5  # of the steps free a window of days instead of whole horizons
-_LNS_WINDOW_DAYS = (7, 14)
-_LNS_WINDOW_PEOPLE = 3  # times as many people as a whole-horizon step
+_LNS_TARGET_SHARE = 0.5  # of the steps start from a slot short or over (when there is one)
+_LNS_WINDOW_START_PEOPLE = 40  # people of a window step at first; then more people, then more days, while proven fast
+_LNS_WINDOW_START_DAYS = 3
+_LNS_FAST_SECONDS = 0.06  # a window step proven within this grows (many small steps beat a few big ones)
+_LNS_WINDOW_SHARE = 0.5  # of the search's time goes to window steps, the rest to whole horizons
 
 
 def _improve(idx: _Index, best: _Best, deadline: float, *, seed: int = 0, stop: threading.Event | None = None) -> None:
     """Large-neighbourhood search from the best roster held in ``best`` until ``deadline`` (or ``stop``).
 
-    Each step frees a few people (people who could staff a slot that is short or over, filled up
-    with people who share a post with them) and re-plans their whole horizon, or many people and a
-    window of one or two weeks, with a small CP-SAT model while everybody else keeps
-    their schedule (their cover is a constant of the model, see ``_Model(fixed_cover=...)``); the
-    new schedules are kept when the whole roster's objective does not get worse, and offered to
-    ``best`` when it gets better. A better roster that CP-SAT finds on the whole model meanwhile is
-    taken over. As the hard rules are all personal, every step's roster is legal. The number of
-    people freed together grows while their sub-problems are proven optimal quickly and shrinks when
-    they are not; when everybody is freed at once and proven optimal, so is the roster."""
+    Two kinds of step share the time equally. A whole-horizon step frees a few people (people who
+    could staff a slot that is short or over, filled up with people who share a post with them) and
+    re-plans their whole horizon. A window step frees many people (at first 40, so usually
+    everybody) over a few days, often around a slot short or over, and models only those days:
+    the days around are constants (see ``_Model(window=...)``), so the step is small whatever the
+    horizon. Everybody else keeps their schedule (their cover is a constant of the model, see
+    ``_Model(fixed_cover=...)``). Each step is a small CP-SAT model; its new schedules are kept when
+    the whole roster's objective does not get worse, and offered to ``best`` when it gets better. A
+    better roster that CP-SAT finds on the whole model meanwhile is taken over. As the hard rules
+    are all personal, every step's roster is legal. The steps grow while they are proven optimal
+    quickly (whole horizons: more people; windows: more people, then more days) and shrink when
+    they are not: many small window steps do better than a few big ones. When everybody is freed
+    over the whole horizon and proven optimal, so is the roster."""
     p = idx.problem
     rng = random.Random(seed)
     people = list(p.staff)
-    eligible: dict[int, list[Staff]] = {}
+    eligible: dict[tuple[int, str, str, str | None], list[Staff]] = {}
     related: dict[str, list[Staff]] = {}
     k = min(_LNS_START_PEOPLE, len(people))
-    kw = min(_LNS_START_PEOPLE * _LNS_WINDOW_PEOPLE, len(people))  # people of a window step
+    kw = min(_LNS_WINDOW_START_PEOPLE, len(people))  # people of a window step
+    length = min(_LNS_WINDOW_START_DAYS, p.days - 1)  # days of a window step
+    spent = {True: 0.0, False: 0.0}  # seconds in window steps and in whole-horizon steps
     version = -1
     by_staff: dict[str, dict[int, tuple[str, str]]] = {}
     costs: _Costs | None = None
@@ -1302,23 +1417,26 @@ def _improve(idx: _Index, best: _Best, deadline: float, *, seed: int = 0, stop: 
             by_staff, _ = _schedules(idx, held, held_posts)
             costs = _Costs(idx, by_staff)
         assert costs is not None
+        step_began = time.perf_counter()
         chosen: dict[str, Staff] = {}
         window: range | None = None
-        draw = rng.random()
-        if draw < _LNS_WINDOW_SHARE and p.days > min(_LNS_WINDOW_DAYS):
-            # a week or two of many people: slots short on some days and over on others trade places
-            length = rng.choice([n for n in _LNS_WINDOW_DAYS if n < p.days])
-            first = rng.randrange(p.days - length + 1)
+        bad = costs.off_target() if rng.random() < _LNS_TARGET_SHARE else []
+        dm = p.demand[rng.choice(bad)] if bad else None
+        if p.days > 1 and spent[True] * (1 - _LNS_WINDOW_SHARE) <= spent[False] * _LNS_WINDOW_SHARE:
+            # many people over a few days: slots short on some days and over on others trade places
+            if dm is None:
+                first = rng.randrange(p.days - length + 1)
+            else:  # around the slot short or over
+                first = min(max(0, dm.day - rng.randrange(length)), p.days - length)
             window = range(first, first + length)
-        bad = costs.off_target() if _LNS_WINDOW_SHARE <= draw < _LNS_WINDOW_SHARE + 0.5 else []
-        if bad:
-            i = rng.choice(bad)
-            dm = p.demand[i]
-            if i not in eligible:
-                eligible[i] = [st for st in people
-                               if _matches(st, dm.skill) and _blocked(idx, st, dm.day, dm.shift, dm.post) is None]
-            pool = eligible[i]
-            for st in rng.sample(pool, min(len(pool), max(1, k - 1))):
+        if dm is not None:
+            key = (dm.day, dm.shift, dm.post, dm.skill)
+            if key not in eligible:
+                eligible[key] = [st for st in people
+                                 if _matches(st, dm.skill) and _blocked(idx, st, dm.day, dm.shift, dm.post) is None]
+            pool = eligible[key]
+            room = kw // 2 if window is not None else k - 1
+            for st in rng.sample(pool, min(len(pool), max(1, room))):
                 chosen[st.id] = st
         wanted = min(len(people), kw if window is not None else k)
         # fill up with people who share a post with the first one (a gate team), who can trade shifts
@@ -1336,13 +1454,9 @@ def _improve(idx: _Index, best: _Best, deadline: float, *, seed: int = 0, stop: 
         for st in free:
             for i in costs.rows_of(st, by_staff[st.id]):
                 fixed[i] -= 1
-        sub = _Model(idx, free, fixed_cover=fixed)
+        sub = _Model(idx, free, fixed_cover=fixed, window=window, around=by_staff)
         for (sid, day, shift, post), var in sub.x.items():
-            now = by_staff[sid].get(day) == (shift, post)
-            if window is not None and day not in window:
-                sub.model.add(var == int(now))
-            else:
-                sub.model.add_hint(var, now)
+            sub.model.add_hint(var, by_staff[sid].get(day) == (shift, post))
         limit = min(_LNS_STEP_SECONDS, deadline - time.perf_counter())
         if limit <= 0.01:
             break
@@ -1356,7 +1470,9 @@ def _improve(idx: _Index, best: _Best, deadline: float, *, seed: int = 0, stop: 
         took = time.perf_counter() - began
         everybody = code == cp_model.OPTIMAL and len(free) == len(people) and window is None
         if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            new: dict[str, dict[int, tuple[str, str]]] = {st.id: {} for st in free}
+            new: dict[str, dict[int, tuple[str, str]]] = {
+                st.id: {} if window is None else {d: got for d, got in by_staff[st.id].items() if d not in window}
+                for st in free}
             for (sid, day, shift, post), var in sub.x.items():
                 if solver.boolean_value(var):
                     new[sid][day] = (shift, post)
@@ -1375,11 +1491,18 @@ def _improve(idx: _Index, best: _Best, deadline: float, *, seed: int = 0, stop: 
         best.count_step()
         if everybody:
             break
-        if window is not None:
-            if code == cp_model.OPTIMAL and took < limit / 4:
-                kw = min(len(people), kw + 2)
+        spent[window is not None] += time.perf_counter() - step_began
+        if window is not None:  # more people while there are others, then more days
+            if code == cp_model.OPTIMAL and took < _LNS_FAST_SECONDS:
+                if kw < len(people):
+                    kw = min(len(people), kw + max(2, kw // 4))
+                else:
+                    length = min(p.days - 1, length + 1)
             elif code != cp_model.OPTIMAL:
-                kw = max(2, kw - 2)
+                if length > _LNS_WINDOW_START_DAYS:
+                    length -= 1
+                else:
+                    kw = max(2, kw - max(2, kw // 4))
         elif code == cp_model.OPTIMAL and took < limit / 4:
             k = min(len(people), k + 1)
         elif code != cp_model.OPTIMAL:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -335,6 +336,19 @@ def _fixed_cover(p: Problem, roster_: dict[tuple[str, int], str], posts: dict[tu
     return out
 
 
+def rosterable_problem(rng: random.Random) -> tuple[Problem, roster._Index, dict[tuple[str, int], str],
+                                                   dict[tuple[str, int], str]]:
+    """A random problem whose people can all be rostered (contradictions are tested elsewhere), with
+    its index and the roster built person by person."""
+    for _draw in range(20):
+        p = random_problem(rng)
+        idx = roster._index(p)
+        built, posts, done = roster._construct(idx, deadline=time.perf_counter() + 10)
+        if len(done) == len(p.staff):
+            return p, idx, built, posts
+    raise AssertionError("no rosterable problem in 20 draws")
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_sub_model_with_the_others_fixed_scores_changes_like_the_whole_roster(seed: int) -> None:
     """Re-planning two people while the rest keep their shifts: the sub-model's objective moves exactly
@@ -342,13 +356,7 @@ def test_sub_model_with_the_others_fixed_scores_changes_like_the_whole_roster(se
     from ortools.sat.python import cp_model
 
     rng = random.Random(seed)
-    for _draw in range(20):  # a problem whose people can all be rostered (contradictions are tested elsewhere)
-        p = random_problem(rng)
-        idx = roster._index(p)
-        built, posts, done = roster._construct(idx, deadline=time.perf_counter() + 10)
-        if len(done) == len(p.staff):
-            break
-    assert len(done) == len(p.staff)
+    p, idx, built, posts = rosterable_problem(rng)
     free = rng.sample(list(p.staff), 2)
     ids = {st.id for st in free}
     fixed = _fixed_cover(p, built, posts, {st.id for st in p.staff} - ids)
@@ -372,6 +380,52 @@ def test_sub_model_with_the_others_fixed_scores_changes_like_the_whole_roster(se
     new_posts = {k: v for k, v in posts.items() if k[0] not in ids} | where
     assert roster.check(p, new_roster, new_posts) == []
     assert after <= before
+    assert (roster.objective_value(p, new_roster, new_posts) - roster.objective_value(p, built, posts)
+            == after - before)
+
+
+@pytest.mark.parametrize(("seed", "weekends_in_automaton"), [(seed, seed % 3 != 0) for seed in range(30)])
+def test_window_model_equals_the_whole_horizon_with_the_days_around_fixed(
+        seed: int, weekends_in_automaton: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A window sub-model (only its days are variables; the runs' automaton starts and ends in the
+    states the fixed days around it allow) has the same optimum as the whole-horizon sub-model with
+    those days fixed, and its objective moves exactly as the whole roster's recomputed objective."""
+    from ortools.sat.python import cp_model
+
+    if not weekends_in_automaton:  # weekends counted by flags beside the automaton, as on long horizons
+        monkeypatch.setattr(roster, "_AUTOMATON_WEEKEND_STATES", 0)
+    rng = random.Random(100 + seed)
+    p, idx, built, posts = rosterable_problem(rng)
+    by_staff, _ = roster._schedules(idx, built, posts)
+    free = rng.sample(list(p.staff), rng.randint(2, len(p.staff)))
+    ids = {st.id for st in free}
+    fixed = _fixed_cover(p, built, posts, {st.id for st in p.staff} - ids)
+    length = rng.randint(1, p.days - 1)
+    window = range(rng.randint(0, p.days - length), p.days)[:length]
+
+    def optimum(sub: roster._Model, keep: Callable[[int], bool]) -> tuple[int, dict[tuple[str, int], tuple[str, str]]]:
+        for (sid, d, shift, post), var in sub.x.items():
+            if keep(d):
+                sub.model.add(var == int(by_staff[sid].get(d) == (shift, post)))
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = 1
+        assert solver.solve(sub.model) == cp_model.OPTIMAL
+        return round(solver.objective_value), {(sid, d): (shift, post) for (sid, d, shift, post), var in sub.x.items()
+                                               if solver.boolean_value(var)}
+
+    def windowed() -> roster._Model:
+        return roster._Model(idx, free, fixed_cover=fixed, window=window, around=by_staff)
+
+    whole_before, _ = optimum(roster._Model(idx, free, fixed_cover=fixed), lambda _d: True)
+    whole_after, _ = optimum(roster._Model(idx, free, fixed_cover=fixed), lambda d: d not in window)
+    before, _ = optimum(windowed(), lambda _d: True)
+    after, got = optimum(windowed(), lambda _d: False)
+    assert after - before == whole_after - whole_before <= 0
+    new_roster = {k: v for k, v in built.items() if k[0] not in ids or k[1] not in window}
+    new_posts = {k: v for k, v in posts.items() if k[0] not in ids or k[1] not in window}
+    new_roster.update({k: shift for k, (shift, _post) in got.items()})
+    new_posts.update({k: post for k, (_shift, post) in got.items()})
+    assert roster.check(p, new_roster, new_posts) == []
     assert (roster.objective_value(p, new_roster, new_posts) - roster.objective_value(p, built, posts)
             == after - before)
 
@@ -437,3 +491,22 @@ def test_roster_built_person_by_person_on_longer_instances(n: int) -> None:
     built, posts, done = roster._construct(roster._index(p), deadline=time.perf_counter() + 60)
     assert done == {st.id for st in p.staff}
     assert roster.check(p, built, posts) == []
+
+
+@pytest.mark.parametrize(("bound", "stopped"), [(None, True), (100, True), (499, True), (500, False), (900, False)])
+def test_cpsat_is_stopped_when_its_bound_is_weak_at_the_probe(bound: int | None, stopped: bool) -> None:
+    """At the probe, CP-SAT on the whole model gives its core to the search unless its bound is at
+    least half the best roster's objective."""
+    calls: list[str] = []
+
+    class Solver:
+        def stop_search(self) -> None:
+            calls.append("stop")
+
+    callback = roster._Callback(None, time.perf_counter())
+    callback.solver = Solver()  # type: ignore[assignment]
+    callback.bound = bound
+    best = roster._Best(callback)
+    best.offer(1000, {}, {}, report=False)
+    roster._stop_if_weak(callback, best)
+    assert calls == (["stop"] if stopped else [])

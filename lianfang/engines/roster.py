@@ -1174,6 +1174,7 @@ def solve(
             while best.objective is None and not finished.wait(0.05):
                 pass  # no legal roster to improve yet: wait for CP-SAT's first
             if best.objective is not None and not finished.is_set():
+                probe: threading.Timer | None = None
                 if not small:  # CP-SAT keeps its worker only while its bound promises a proof
                     probe = threading.Timer(max(0.0, started + time_limit_s * _CPSAT_PROBE_SHARE - time.perf_counter()),
                                             _stop_if_weak, args=(callback, best))
@@ -1187,6 +1188,8 @@ def solve(
                 _improve(idx, best, deadline, stop=optimal, window_share=_LNS_SMALL_WINDOW_SHARE if small else _LNS_WINDOW_SHARE)
                 for helper in helpers:
                     helper.join()
+                if probe is not None:
+                    probe.cancel()
                 if best.proven and callback.solver is not None:
                     callback.solver.stop_search()
         thread.join()

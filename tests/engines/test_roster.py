@@ -475,6 +475,22 @@ def test_neighbourhood_search_improves_the_built_roster_and_keeps_every_rule() -
     assert best.objective >= BEST["Instance12"][0]
 
 
+def test_window_steps_on_a_long_horizon_keep_every_rule() -> None:
+    """Instance 20 (182 days, 50 people): window steps model a few days of a half-year horizon with
+    the days around as constants; the rosters they offer stay legal and scored right."""
+    p = instance(20)
+    idx = roster._index(p)
+    built, posts, done = roster._construct(idx, deadline=time.perf_counter() + 30)
+    assert done == {st.id for st in p.staff}
+    start = roster.objective_value(p, built, posts)
+    best = roster._Best(roster._Callback(None, time.perf_counter()))
+    best.offer(start, built, posts)
+    roster._improve(idx, best, deadline=time.perf_counter() + 6, window_share=1.0)
+    assert best.objective is not None and best.objective < start
+    assert roster.check(p, best.assignments, best.posts) == []
+    assert roster.objective_value(p, best.assignments, best.posts) == best.objective
+
+
 def test_roster_built_person_by_person_is_legal() -> None:
     """The fallback start used on big models (when CP-SAT finds nothing early) breaks no rule."""
     p = instance(4)

@@ -156,6 +156,7 @@ class CoverageRowOut(Schema):
     sampled: int
     untested: int
     rate: float
+    village: str = ""  # of a grid (level=grid)
 
 
 class RoundOut(Schema):
@@ -331,5 +332,5 @@ def coverage(request: AuthedRequest, round_id: int, level: str = "village", vill
         raise RegisterError("level", "层级只能是 village/grid/building/household")
     scope = access.scope_for(request.user, rnd).narrowed(village, grid)
     return [{"key": r.key, "label": r.label, "registered": r.registered, "exempt": r.exempt, "expected": r.expected,
-             "sampled": r.sampled, "untested": r.untested, "rate": r.rate}
+             "sampled": r.sampled, "untested": r.untested, "rate": r.rate, "village": r.village}
             for r in services.coverage(rnd, scope, level)]

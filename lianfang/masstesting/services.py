@@ -721,6 +721,7 @@ class CoverageRow:
     registered: int = 0
     exempt: int = 0
     sampled: int = 0
+    village: str = ""  # of a grid: grids of different villages often share a name (第1村民小组)
 
     @property
     def expected(self) -> int:
@@ -788,9 +789,15 @@ def coverage(rnd: Round, scope: Scope, level: str = "village") -> list[CoverageR
     for key, n in exempt_sampled.items():
         sampled[key] = max(sampled.get(key, 0) - n, 0)
     labels = _labels(level, set(registered))
-    rows = [CoverageRow(k, labels.get(k, "（未分配）"), registered.get(k, 0), exempt.get(k, 0), sampled.get(k, 0))
-            for k in registered]
-    rows.sort(key=lambda r: (r.label == "（未分配）", r.label))
+    villages: dict[Any, str] = {}
+    if level == "grid":
+        from lianfang.core.models import Grid
+
+        villages = dict(Grid.objects.filter(pk__in=[k for k in registered if k is not None])
+                        .values_list("pk", "village__name"))
+    rows = [CoverageRow(k, labels.get(k, "（未分配）"), registered.get(k, 0), exempt.get(k, 0), sampled.get(k, 0),
+                        villages.get(k, "")) for k in registered]
+    rows.sort(key=lambda r: (r.label == "（未分配）", r.village, r.label))
     return rows
 
 

@@ -449,10 +449,12 @@ def coverage_export(request: AuthedRequest, pk: int) -> HttpResponse:
     wb = Workbook(write_only=True)
     for title, level in (("按村社区", "village"), ("按网格", "grid")):
         ws = wb.create_sheet(title)
-        ws.append(["名称", "名册人数", "免检", "应检", "已检", "未检", "覆盖率%"])
+        head = ["村/社区"] if level == "grid" else []  # grids of different villages share names
+        ws.append([*head, "名称", "名册人数", "免检", "应检", "已检", "未检", "覆盖率%"])
         rows = services.coverage(rnd, scope, level)
         for r in [*rows, services.total(rows)]:
-            ws.append([safe_cell(r.label), r.registered, r.exempt, r.expected, r.sampled, r.untested, r.rate])
+            village = [safe_cell(r.village)] if level == "grid" else []
+            ws.append([*village, safe_cell(r.label), r.registered, r.exempt, r.expected, r.sampled, r.untested, r.rate])
     ws = wb.create_sheet("未检人员")
     ws.append(["村/社区", "网格", "住址", "姓名", "证件号码", "手机号"])
     count = 0

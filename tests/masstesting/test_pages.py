@@ -80,6 +80,10 @@ def test_a_cadre_never_sees_another_villages_people(mt: MT) -> None:
     rows = mt.client("command").get(f"/api/masstesting/rounds/{mt.rnd.pk}/coverage?level=grid").json()
     assert sorted((r["label"], r["expected"], r["sampled"]) for r in rows) == [
         ("第1村民小组", 0, 0), ("第1村民小组", 1, 0), ("第2村民小组", 1, 0)]
+    # the two 第1村民小组 are told apart by their village, and rows are grouped by village
+    assert [(r["village"], r["label"]) for r in rows] == sorted((r["village"], r["label"]) for r in rows)
+    assert {(r["village"], r["label"]) for r in rows} == {
+        ("新围村", "第1村民小组"), ("新围村", "第2村民小组"), ("江东村", "第1村民小组")}
     rows = mt.client("command").get(f"/api/masstesting/rounds/{mt.rnd.pk}/coverage").json()
     assert {r["label"]: (r["expected"], r["sampled"]) for r in rows} == {"新围村": (2, 0), "江东村": (0, 0)}
     rows = mt.client("command").get(f"/api/masstesting/rounds/{mt.rnd.pk}/coverage?level=household"
@@ -107,6 +111,11 @@ def test_report_export_is_audited_and_masked(mt: MT) -> None:
     wb = load_workbook(BytesIO(r.content))
     docs = [row[4] for row in wb["未检人员"].iter_rows(min_row=2, values_only=True)]
     assert docs and all("*" in str(d) for d in docs)
+    grid_rows = list(wb["按网格"].iter_rows(values_only=True))
+    assert grid_rows[0][:2] == ("村/社区", "名称")
+    assert {(row[0], row[1]) for row in grid_rows[1:-1]} == {
+        ("新围村", "第1村民小组"), ("新围村", "第2村民小组"), ("江东村", "第1村民小组")}
+    assert grid_rows[-1][1] == "合计"
     assert mt.client("sampling_lead").post(f"/testing/{mt.rnd.pk}/coverage/report.xlsx").status_code == 403
 
 

@@ -219,8 +219,7 @@ def home_list(request: AuthedRequest, pk: int) -> HttpResponse:
                 if not access.may_dispatch(user):
                     raise PermissionDenied("您的角色不能派单")
                 req = access.get_home_request_for_user(user, rnd, int(request.POST.get("request") or 0))
-                members = User.objects.filter(scope_subdistrict_id=rnd.subdistrict_id,
-                                              pk__in=request.POST.getlist("assignees"))
+                members = access.dispatchable_staff(user, rnd).filter(pk__in=request.POST.getlist("assignees"))
                 services.assign_home(req, request.POST.get("team", ""), members)
                 messages.success(request, f"已派单：{req.person.name} → {req.team}")
             elif action == "cancel":
@@ -254,8 +253,7 @@ def home_list(request: AuthedRequest, pk: int) -> HttpResponse:
         "tabs": [(k, label, counts.get(k, 0)) for k, label in HomeRequest.Status.choices], "status": status,
         "q": q, "found": found,
         "may_request": access.may_exempt(user), "may_dispatch": access.may_dispatch(user),
-        "team_choices": User.objects.filter(scope_subdistrict_id=rnd.subdistrict_id, role__in=[
-            Role.VOLUNTEER, Role.SAMPLING_LEAD, Role.CADRE]).order_by("username"),
+        "team_choices": access.dispatchable_staff(user, rnd),
         "user_may_visit": {r.pk for r in rows if access.may_home_sample(user, r)}})
 
 

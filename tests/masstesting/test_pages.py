@@ -8,6 +8,7 @@ import uuid
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from lianfang.accounts.roles import Role
 from lianfang.core.models import AuditEvent
 from lianfang.masstesting import services
 from lianfang.masstesting.models import Exemption, HomeRequest, Round
@@ -138,6 +139,27 @@ def test_home_sampling_is_requested_assigned_and_done(mt: MT) -> None:
     assert out["ok"], out
     req.refresh_from_db()
     assert req.status == "done" and req.done_at
+
+
+def test_home_dispatch_offers_a_cadre_only_staff_of_their_villages(mt: MT) -> None:
+    """A cadre sends their own village's volunteers and the sub-district's teams, never another
+    village's staff; an assignee from another village posted by hand is not taken."""
+    from lianfang.accounts.models import User
+
+    w = mt.w
+    other = User.objects.create(username="volunteer_jiangdong", role=Role.VOLUNTEER, scope_subdistrict=w.sub,
+                                scope_village=w.jiangdong)
+    roaming = User.objects.create(username="sampling_team_sub", role=Role.SAMPLING_LEAD, scope_subdistrict=w.sub)
+    req = services.request_home(mt.rnd, w.wang, mt.users["cadre_xinwei"], reason="卧床")
+    c = mt.client("cadre_xinwei")
+    page = c.get(f"/testing/{mt.rnd.pk}/home/").content.decode()
+    assert "volunteer_jiangdong" not in page and "sampling_team_sub" in page
+    assert mt.users["volunteer"].username in page
+    c.post(f"/testing/{mt.rnd.pk}/home/", {"action": "assign", "request": req.pk, "team": "上门一组",
+                                           "assignees": [other.pk, roaming.pk, mt.users["volunteer"].pk]})
+    assert set(req.assignees.values_list("username", flat=True)) == {"sampling_team_sub", mt.users["volunteer"].username}
+    command_page = mt.client("command").get(f"/testing/{mt.rnd.pk}/home/").content.decode()
+    assert "volunteer_jiangdong" in command_page
 
 
 def test_exemptions_and_bags_and_handover(mt: MT) -> None:

@@ -49,12 +49,12 @@ def may_dispatch(user: User) -> bool:
 
 def dispatchable_staff(user: User, rnd: Round) -> QuerySet[User]:
     """Who a dispatcher may send to a home sampling: the round's sub-district staff of the sampling
-    roles, and for a village cadre only those of their own villages or of no village (sub-district
-    teams), so that a cadre never sees other villages' staff."""
+    roles, and for a dispatcher scoped to villages (a village cadre) only those of their own
+    villages or of no village (sub-district teams), so that a cadre never sees other villages' staff."""
     from lianfang.accounts import models as accounts
 
     qs = accounts.User.objects.filter(scope_subdistrict_id=rnd.subdistrict_id, is_active=True,
-                             role__in=[Role.VOLUNTEER, Role.SAMPLING_LEAD, Role.CADRE])
+                                      role__in=[Role.VOLUNTEER, Role.SAMPLING_LEAD, Role.CADRE])
     villages = ScopeFilter(user).village_ids()
     if villages is None or user.role == Role.COMMAND:
         return qs.order_by("username")

@@ -33,6 +33,12 @@ def test_pinyin_uses_surname_readings(name: str, pinyin: str, initials: str) -> 
     assert services.pinyin_fields(name) == {"name_pinyin": pinyin, "name_initials": initials}
 
 
+def test_pinyin_order_sorts_as_a_roll_not_by_code_point() -> None:
+    names = ["新围村", "江东村", "安吉村", "Zhou Lin", "江东村二组"]
+    assert sorted(names) != sorted(names, key=services.pinyin_order)  # code point puts 新 before 江
+    assert sorted(names, key=services.pinyin_order) == ["安吉村", "江东村", "江东村二组", "新围村", "Zhou Lin"]
+
+
 def test_search_by_last_digits_and_full_numbers(world: World) -> None:
     zhang = world.zhang
     number = zhang.document_number()

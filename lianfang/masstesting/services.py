@@ -18,6 +18,7 @@ from lianfang.checkpoints.models import Scan
 from lianfang.control.models import Case
 from lianfang.core import crypto
 from lianfang.core.models import Household, Person, SubDistrict, Village
+from lianfang.core.services import pinyin_order
 from lianfang.engines import documents, pooling
 from lianfang.engines.documents import DocumentError, DocumentType
 from lianfang.masstesting.fastinsert import insert_rows
@@ -797,7 +798,7 @@ def coverage(rnd: Round, scope: Scope, level: str = "village") -> list[CoverageR
                         .values_list("pk", "village__name"))
     rows = [CoverageRow(k, labels.get(k, "（未分配）"), registered.get(k, 0), exempt.get(k, 0), sampled.get(k, 0),
                         villages.get(k, "")) for k in registered]
-    rows.sort(key=lambda r: (r.label == "（未分配）", r.village, r.label))
+    rows.sort(key=lambda r: (r.label == "（未分配）", pinyin_order(r.village), pinyin_order(r.label)))
     return rows
 
 

@@ -790,29 +790,27 @@ def coverage(rnd: Round, scope: Scope, level: str = "village") -> list[CoverageR
     for key, n in exempt_sampled.items():
         sampled[key] = max(sampled.get(key, 0) - n, 0)
     labels = _labels(level, set(registered))
-    villages: dict[Any, str] = {}
-    if level == "grid":
-        from lianfang.core.models import Grid
-
-        villages = dict(Grid.objects.filter(pk__in=[k for k in registered if k is not None])
-                        .values_list("pk", "village__name"))
-    rows = [CoverageRow(k, labels.get(k, "（未分配）"), registered.get(k, 0), exempt.get(k, 0), sampled.get(k, 0),
-                        villages.get(k, "")) for k in registered]
+    rows = []
+    for k in registered:
+        label, village = labels.get(k, ("（未分配）", ""))
+        rows.append(CoverageRow(k, label, registered.get(k, 0), exempt.get(k, 0), sampled.get(k, 0), village))
     rows.sort(key=lambda r: (r.label == "（未分配）", pinyin_order(r.village), pinyin_order(r.label)))
     return rows
 
 
-def _labels(level: str, keys: set[Any]) -> dict[Any, str]:
+def _labels(level: str, keys: set[Any]) -> dict[Any, tuple[str, str]]:
+    """(name, village name) per key; the village only for grids, whose names repeat across villages."""
     from lianfang.core.models import Building, Grid
 
     ids = [k for k in keys if k is not None]
     if level == "village":
-        return dict(Village.objects.filter(pk__in=ids).values_list("pk", "name"))
+        return {pk: (name, "") for pk, name in Village.objects.filter(pk__in=ids).values_list("pk", "name")}
     if level == "grid":
-        return {g.pk: g.name for g in Grid.objects.filter(pk__in=ids)}
+        return {pk: (name, village) for pk, name, village in
+                Grid.objects.filter(pk__in=ids).values_list("pk", "name", "village__name")}
     if level == "building":
-        return dict(Building.objects.filter(pk__in=ids).values_list("pk", "name"))
-    return {h.pk: h.address for h in Household.objects.filter(pk__in=ids).select_related("building")}
+        return {pk: (name, "") for pk, name in Building.objects.filter(pk__in=ids).values_list("pk", "name")}
+    return {h.pk: (h.address, "") for h in Household.objects.filter(pk__in=ids).select_related("building")}
 
 
 def total(rows: list[CoverageRow]) -> CoverageRow:

@@ -60,7 +60,7 @@ def pinyin_fields(name: str) -> dict[str, str]:
 def pinyin_order(text: str) -> tuple[str, str]:
     """Sort key in the order Chinese readers expect (by pinyin, as a dictionary or a roll is
     ordered), not by code point; the text itself breaks ties between homophones."""
-    return " ".join(s.lower() for s in lazy_pinyin(text, errors=_latin_words)), text
+    return pinyin_fields(text)["name_pinyin"], text
 
 
 def document_fields(doc_type: str, raw: str) -> dict[str, Any]:

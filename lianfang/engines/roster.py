@@ -632,6 +632,7 @@ class _Model:
             raise ValueError("a window needs the schedules around it and the run rules")
         self.window = window
         self.around: Mapping[str, Mapping[int, tuple[str, str]]] = around or {}
+        self._kept: dict[str, list[tuple[int, str, str]]] = {}  # see _outside
         self.x: dict[tuple[str, int, str, str], cp_model.IntVar] = {}
         self.work: dict[tuple[str, int], cp_model.IntVar | None] = {}  # None: cannot work that day
         self.shift_lits: dict[tuple[str, int, str], list[cp_model.IntVar]] = {}
@@ -694,11 +695,14 @@ class _Model:
         return out
 
     def _outside(self, st: Staff) -> list[tuple[int, str, str]]:
-        """(day, shift, post) that ``st`` keeps outside the window (nothing without a window)."""
+        """(day, shift, post) that ``st`` keeps outside the window (nothing without a window); read
+        by several rules, so worked out once per person."""
         if self.window is None:
             return []
-        window = self.window
-        return [(d, shift, post) for d, (shift, post) in self.around[st.id].items() if d not in window]
+        if st.id not in self._kept:
+            window = self.window
+            self._kept[st.id] = [(d, shift, post) for d, (shift, post) in self.around[st.id].items() if d not in window]
+        return self._kept[st.id]
 
     def _personal_rules(self, st: Staff, relax: frozenset[str]) -> None:
         idx, m = self.idx, self.model

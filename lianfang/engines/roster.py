@@ -34,10 +34,12 @@ Soft rules (the objective, minimised, integer):
 * continuity (``Problem.continuity_weight``): per person, each extra post beyond the first.
 
 Model: a Boolean per person, day, shift and post. Each person's runs of working days and days off
-(maximum and minimum lengths, with the border exemption) and, where limited, their weekends are one
-automaton over the days, which CP-SAT unrolls into a flow: its linear relaxation is much tighter
-than clauses, and with CP-SAT's strongest-LP worker (``max_lp``) leading on few cores the small
-benchmark instances are proven optimal in seconds. Cover slacks are exact in every roster (never
+(maximum and minimum lengths, with the border exemption) are one automaton over the days, which
+CP-SAT unrolls into a flow: its linear relaxation is much tighter than clauses, and with CP-SAT's
+strongest-LP worker (``max_lp``) leading on few cores the small benchmark instances are proven
+optimal in seconds. On small models a limited number of weekends is counted in that automaton too;
+on bigger ones the weekend states would multiply the flow past what the LP can solve in time, and
+a flag per weekend counts them instead (see :func:`_weekend_states`). Cover slacks are exact in every roster (never
 both short and over), so the objective CP-SAT reports is the roster's. Because every hard rule is
 personal, a legal roster can be built person by person; :func:`solve` first does so with a greedy
 pass per person guided by a backward table of what the rest of the horizon still allows (see
@@ -608,6 +610,7 @@ def _next_run(run: _Run, work: bool, kmin: int, kmax: int | None, omin: int) -> 
 
 _RUN_RULES = frozenset({"max_consecutive", "min_consecutive", "min_consecutive_off"})
 _AUTOMATON_WEEKEND_STATES = 150  # at most (weekends allowed + 1) x weekends, to count weekends in the runs' automaton
+_WEEKEND_FLAGS_MODEL = 2_500  # possible assignments from which the whole model counts weekends by flags (see solve)
 
 
 class _Model:
@@ -615,7 +618,8 @@ class _Model:
 
     def __init__(self, idx: _Index, staff: Sequence[Staff], *, relax: frozenset[str] = frozenset(), soft: bool = True,
                  fixed_cover: Sequence[int] | None = None, window: range | None = None,
-                 around: Mapping[str, Mapping[int, tuple[str, str]]] | None = None) -> None:
+                 around: Mapping[str, Mapping[int, tuple[str, str]]] | None = None,
+                 weekend_states: int = _AUTOMATON_WEEKEND_STATES) -> None:
         """``fixed_cover``: per demand row, the people outside ``staff`` already counted there (a
         neighbourhood of :func:`_improve`, where everybody else keeps their schedule).
 
@@ -623,7 +627,10 @@ class _Model:
         variables; ``staff`` keep their schedules outside it, which enter the rules and the
         objective as constants (the runs' automaton starts in the state the days before leave and
         must end in a state the days after accept). The objective then differs from the whole
-        roster's by a constant. The run rules cannot be relaxed in a window."""
+        roster's by a constant. The run rules cannot be relaxed in a window.
+
+        ``weekend_states``: a person's weekends are counted in the runs' automaton when that needs
+        at most this many weekend states, else by a flag per weekend."""
         p = idx.problem
         m = cp_model.CpModel()
         self.model = m
@@ -631,6 +638,7 @@ class _Model:
         if window is not None and (around is None or not relax.isdisjoint(_RUN_RULES)):
             raise ValueError("a window needs the schedules around it and the run rules")
         self.window = window
+        self.weekend_states = weekend_states
         self.around: Mapping[str, Mapping[int, tuple[str, str]]] = around or {}
         self._kept: dict[str, list[tuple[int, str, str]]] = {}  # see _outside
         self.x: dict[tuple[str, int, str, str], cp_model.IntVar] = {}
@@ -714,7 +722,7 @@ class _Model:
             # the weekends in the automaton multiply its states by the weekends allowed: only for short horizons
             with_weekends = ("max_weekends" not in relax and st.max_weekends is not None
                              and st.max_weekends < len(idx.weekends)
-                             and (st.max_weekends + 1) * len(idx.weekends) <= _AUTOMATON_WEEKEND_STATES)
+                             and (st.max_weekends + 1) * len(idx.weekends) <= self.weekend_states)
             self._automaton(st, with_weekends)
             relax = relax | _RUN_RULES | ({"max_weekends"} if with_weekends else set())
         work = [self.work[(st.id, d)] for d in range(H)] if self.window is None else []  # used with relaxed run rules only
@@ -1141,7 +1149,7 @@ def solve(
         for helper in helpers:
             helper.join()
     else:
-        model = _Model(idx, problem.staff)
+        model = _Model(idx, problem.staff, weekend_states=_weekend_states(problem))
         big = len(model.x) >= _BIG_MODEL
         # On small models CP-SAT's LP workers prove the optimum within seconds: they get every worker
         # for the first part of the time, and the search joins only if they have not finished by then.
@@ -1241,6 +1249,16 @@ def solve(
     solution.seconds = time.perf_counter() - started
     solution.search_steps = best.steps
     return solution
+
+
+def _weekend_states(problem: Problem) -> int:
+    """Weekend states allowed in the runs' automaton (``_Model(weekend_states=...)``) for ``problem``.
+
+    They tighten the LP that proves small models optimal, but they multiply the automaton's flow:
+    beyond small models the whole model's LP no longer finishes (instance 9: bound 179 against 406
+    with flags, in 45 s), and the search's sub-models do better with flags too."""
+    size = problem.days * len(problem.staff) * len(problem.shifts)
+    return _AUTOMATON_WEEKEND_STATES if size < _WEEKEND_FLAGS_MODEL else 0
 
 
 def _stop_if_weak(callback: _Callback, best: _Best) -> None:
@@ -1410,6 +1428,7 @@ def _improve(idx: _Index, best: _Best, deadline: float, *, seed: int = 0, stop: 
     p = idx.problem
     rng = random.Random(seed)
     people = list(p.staff)
+    weekend_states = _weekend_states(p)
     eligible: dict[tuple[int, str, str, str | None], list[Staff]] = {}
     related: dict[str, list[Staff]] = {}
     k = min(_LNS_START_PEOPLE, len(people))
@@ -1463,7 +1482,7 @@ def _improve(idx: _Index, best: _Best, deadline: float, *, seed: int = 0, stop: 
         for st in free:
             for i in costs.rows_of(st, by_staff[st.id]):
                 fixed[i] -= 1
-        sub = _Model(idx, free, fixed_cover=fixed, window=window, around=by_staff)
+        sub = _Model(idx, free, fixed_cover=fixed, window=window, around=by_staff, weekend_states=weekend_states)
         for (sid, day, shift, post), var in sub.x.items():
             sub.model.add_hint(var, by_staff[sid].get(day) == (shift, post))
         limit = min(_LNS_STEP_SECONDS, deadline - time.perf_counter())

@@ -386,14 +386,14 @@ def test_sub_model_with_the_others_fixed_scores_changes_like_the_whole_roster(se
 
 @pytest.mark.parametrize(("seed", "weekends_in_automaton"), [(seed, seed % 3 != 0) for seed in range(30)])
 def test_window_model_equals_the_whole_horizon_with_the_days_around_fixed(
-        seed: int, weekends_in_automaton: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+        seed: int, weekends_in_automaton: bool) -> None:
     """A window sub-model (only its days are variables; the runs' automaton starts and ends in the
     states the fixed days around it allow) has the same optimum as the whole-horizon sub-model with
     those days fixed, and its objective moves exactly as the whole roster's recomputed objective."""
     from ortools.sat.python import cp_model
 
-    if not weekends_in_automaton:  # weekends counted by flags beside the automaton, as on long horizons
-        monkeypatch.setattr(roster, "_AUTOMATON_WEEKEND_STATES", 0)
+    # without: weekends counted by flags beside the automaton, as on models that are not small
+    states = roster._AUTOMATON_WEEKEND_STATES if weekends_in_automaton else 0
     rng = random.Random(100 + seed)
     p, idx, built, posts = rosterable_problem(rng)
     by_staff, _ = roster._schedules(idx, built, posts)
@@ -414,10 +414,10 @@ def test_window_model_equals_the_whole_horizon_with_the_days_around_fixed(
                                                if solver.boolean_value(var)}
 
     def windowed() -> roster._Model:
-        return roster._Model(idx, free, fixed_cover=fixed, window=window, around=by_staff)
+        return roster._Model(idx, free, fixed_cover=fixed, window=window, around=by_staff, weekend_states=states)
 
-    whole_before, _ = optimum(roster._Model(idx, free, fixed_cover=fixed), lambda _d: True)
-    whole_after, _ = optimum(roster._Model(idx, free, fixed_cover=fixed), lambda d: d not in window)
+    whole_before, _ = optimum(roster._Model(idx, free, fixed_cover=fixed, weekend_states=states), lambda _d: True)
+    whole_after, _ = optimum(roster._Model(idx, free, fixed_cover=fixed, weekend_states=states), lambda d: d not in window)
     before, _ = optimum(windowed(), lambda _d: True)
     after, got = optimum(windowed(), lambda _d: False)
     assert after - before == whole_after - whole_before <= 0
@@ -428,6 +428,35 @@ def test_window_model_equals_the_whole_horizon_with_the_days_around_fixed(
     assert roster.check(p, new_roster, new_posts) == []
     assert (roster.objective_value(p, new_roster, new_posts) - roster.objective_value(p, built, posts)
             == after - before)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_weekends_by_flags_and_in_the_automaton_have_the_same_optimum(seed: int) -> None:
+    """Models that are not small count weekends by flags (see _weekend_states): both encodings of
+    the whole model reach the same optimum, and the flags' roster keeps every rule."""
+    from ortools.sat.python import cp_model
+
+    rng = random.Random(200 + seed)
+    p, idx, _built, _posts = rosterable_problem(rng)
+    found = []
+    for states in (roster._AUTOMATON_WEEKEND_STATES, 0):
+        model = roster._Model(idx, p.staff, weekend_states=states)
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = 1
+        assert solver.solve(model.model) == cp_model.OPTIMAL
+        got = {(sid, d): (shift, post) for (sid, d, shift, post), var in model.x.items() if solver.boolean_value(var)}
+        found.append((round(solver.objective_value), got))
+    (automaton, _), (flags, got) = found
+    assert flags == automaton
+    shifts = {k: shift for k, (shift, _post) in got.items()}
+    posts = {k: post for k, (_shift, post) in got.items()}
+    assert roster.check(p, shifts, posts) == []
+    assert roster.objective_value(p, shifts, posts) == flags
+
+
+def test_weekends_leave_the_automaton_from_mid_sized_models() -> None:
+    assert roster._weekend_states(instance(3)) == roster._AUTOMATON_WEEKEND_STATES
+    assert roster._weekend_states(instance(12)) == 0
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -11,7 +11,8 @@ Hard rules (never broken; a roster that breaks one is never returned):
 * forbidden successions (``ShiftType.forbidden_next``) and, when shift start times are given,
   the minimum rest between the end of one shift and the start of the next day's shift;
 * per person: maximum number of each shift type (``0`` = may not work it), minimum and maximum
-  total minutes, maximum minutes per calendar week, maximum consecutive working days, minimum
+  total minutes, maximum minutes per calendar week, maximum consecutive working days (counting
+  the days worked in a row up to the eve of day 0, ``Staff.worked_before``), minimum
   consecutive working days, minimum consecutive days off, maximum weekends worked (a weekend is
   worked when the person works on the Saturday or the Sunday), days off, unavailable
   ``(day, shift)`` slots, the skills a shift type requires, and the posts the person may staff.
@@ -147,6 +148,7 @@ class Staff:
     posts: frozenset[str] = frozenset()  # posts this person may staff; empty = any
     max_week_minutes: int | None = None  # per calendar week (Monday to Sunday)
     name: str = ""
+    worked_before: int = 0  # days worked in a row up to the eve of day 0 (the roster before): count towards max_consecutive
 
 
 @dataclass(frozen=True)
@@ -301,7 +303,7 @@ def _index(problem: Problem) -> _Index:
                 raise RosterError(f"人员 {st.id} 的班次上限中有未知班次：{sid}。")
             _nonneg(most, f"人员 {st.id} 的 {sid} 班次上限")
         for value, what in ((st.min_minutes, "最少工时"), (st.min_consecutive, "最少连续上班天数"),
-                            (st.min_consecutive_off, "最少连续休息天数")):
+                            (st.min_consecutive_off, "最少连续休息天数"), (st.worked_before, "排班前已连续上班天数")):
             _nonneg(value, f"人员 {st.id} 的{what}")
         for opt, what in ((st.max_minutes, "最多工时"), (st.max_consecutive, "最多连续上班天数"),
                           (st.max_weekends, "周末上班上限"), (st.max_week_minutes, "每周工时上限")):
@@ -506,7 +508,10 @@ def _staff_violations(idx: _Index, st: Staff, sched: Mapping[int, tuple[str, str
     work = [d in sched for d in range(days)]
     for a, b in _runs(work, True):
         length = b - a + 1
-        if st.max_consecutive is not None and length > st.max_consecutive:
+        if st.max_consecutive is not None and a == 0 and st.worked_before and length + st.worked_before > st.max_consecutive:
+            add(a, "max_consecutive", f"{who}排班前已连续上班 {st.worked_before} 天，又从第 1 天起连续上班 {length} 天，"
+                                      f"共 {length + st.worked_before} 天，超过上限 {st.max_consecutive} 天。")
+        elif st.max_consecutive is not None and length > st.max_consecutive:
             add(a, "max_consecutive", f"{who}从第 {a + 1} 天起连续上班 {length} 天，超过上限 {st.max_consecutive} 天。")
         if 0 < a and b < days - 1 and length < st.min_consecutive:
             add(a, "min_consecutive", f"{who}从第 {a + 1} 天起只连续上班 {length} 天，少于 {st.min_consecutive} 天。")
@@ -606,6 +611,12 @@ def _next_run(run: _Run, work: bool, kmin: int, kmax: int | None, omin: int) -> 
         return ("w", 1, False) if can_work and (length >= omin or border) else None
     longer = min(length + 1, omin)
     return ("o", longer, border and longer < omin)
+
+
+def _carried(st: Staff) -> int:
+    """Working days before day 0 that the runs' automaton starts with (at most the maximum: more
+    only means day 0 must be off, which walking that many days already says)."""
+    return st.worked_before if st.max_consecutive is None else min(st.worked_before, st.max_consecutive)
 
 
 _RUN_RULES = frozenset({"max_consecutive", "min_consecutive", "min_consecutive_off"})
@@ -760,11 +771,11 @@ class _Model:
                     week_kept = sum(idx.shifts[shift].minutes for d, shift, _post in outside if d in week)
                     m.add(sum(week_terms) <= st.max_week_minutes - week_kept)
         k = st.max_consecutive
-        if "max_consecutive" not in relax and k is not None and k < H:
-            for d in range(H - k):
-                window = [w for w in work[d:d + k + 1] if w is not None]
-                if len(window) > k:
-                    m.add(sum(window) <= k)
+        if "max_consecutive" not in relax and k is not None:
+            for d in range(-_carried(st), H - k):  # from d < 0: windows starting in the run before day 0
+                window = [w for w in work[max(0, d):d + k + 1] if w is not None]
+                if len(window) > k + min(0, d):
+                    m.add(sum(window) <= k + min(0, d))
         if "min_consecutive" not in relax:
             self._min_runs(work, st.min_consecutive, on=True)
         if "min_consecutive_off" not in relax:
@@ -842,23 +853,27 @@ class _Model:
 
         H = idx.problem.days
         days = self.window if self.window is not None else range(H)
-        initial, finals = 0, sorted(states.values())
+        step = {(a, lab): b for a, lab, b in triples}
+
+        def walk(state: int, labels: list[int]) -> int | None:
+            for lab in labels:
+                if (nxt := step.get((state, lab))) is None:
+                    return None
+                state = nxt
+            return state
+
+        # the days worked up to the eve (the roster before) are a run the first days continue;
+        # the run from day 0 stays exempt from the minimum, as at any border
+        initial = walk(0, [1] * _carried(st))
+        assert initial is not None  # the automaton allows any run up to the maximum
+        finals = sorted(states.values())
         if self.window is not None:
             # the days around the window are fixed: start where the days before leave the automaton,
             # end only in states from which the days after are accepted
-            step = {(a, lab): b for a, lab, b in triples}
             sched = self.around[st.id]
             before = [int(d in sched) + offset(d) for d in range(days[0])]
             after = [int(d in sched) + offset(d) for d in range(days[-1] + 1, H)]
-
-            def walk(state: int, labels: list[int]) -> int | None:
-                for lab in labels:
-                    if (nxt := step.get((state, lab))) is None:
-                        return None
-                    state = nxt
-                return state
-
-            start_state = walk(0, before)
+            start_state = walk(initial, before)
             if start_state is None:
                 raise ValueError(f"the schedule of {st.id} before the window breaks a run rule")
             initial = start_state
@@ -1725,6 +1740,8 @@ def _greedy_person(
     week_minutes: dict[int, int] = defaultdict(int)
     week_of = {d: n for n, week in enumerate(idx.weeks) for d in week}
     s, c, u, minutes = 0, 0, 0, 0
+    for _day in range(_carried(st)):  # the run before day 0 (see _Model._automaton)
+        s = moves[(s, 0, True)][0]
     out: dict[int, tuple[str, str]] = {}
     for d in range(H):
         open_types = {sid for sid in usable if st.max_shifts.get(sid) is None or count[sid] < st.max_shifts[sid]}

@@ -336,9 +336,8 @@ def build_problem(roster: Roster, staff_ids: Iterable[int] | None = None) -> Bui
     index_of = {d: i for i, d in enumerate(dates)}
     # What other published rosters already give people, from two weeks before this one to its end
     # (one query): days worked within it are days off here (one shift a day in all); shifts of day 0
-    # too soon after the eve's shift are unavailable (rest); whoever worked up to the eve as many
-    # days in a row as they may gets day 0 off (a shorter run is not carried over: the engine has
-    # no history).
+    # too soon after the eve's shift are unavailable (rest); the days worked in a row up to the eve
+    # count towards the most days in a row (engine.Staff.worked_before).
     busy: dict[int, set[int]] = defaultdict(set)
     rest_after: dict[int, set[tuple[int, str]]] = defaultdict(set)
     worked_before: dict[int, set[dt.date]] = defaultdict(set)
@@ -373,8 +372,6 @@ def build_problem(roster: Roster, staff_ids: Iterable[int] | None = None) -> Bui
         sid = f"s{st.pk}"
         staff[sid] = st
         days_off: set[int] = set(busy.get(st.pk, ()))
-        if run_to_eve(st.pk) >= st.max_consecutive_days:
-            days_off.add(0)
         unavailable: set[tuple[int, str]] = set(rest_after.get(st.pk, ()))
         for u in st.unavailable.all():
             day = max(u.date_from, roster.start_date)
@@ -388,7 +385,7 @@ def build_problem(roster: Roster, staff_ids: Iterable[int] | None = None) -> Bui
             sid, kind=st.kind, skills=frozenset(st.skills), max_consecutive=st.max_consecutive_days,
             min_consecutive_off=st.min_days_off_in_row, max_week_minutes=st.max_week_hours * 60,
             days_off=frozenset(days_off), unavailable=frozenset(unavailable),
-            posts=frozenset(f"g{g}" for g in allowed & gate_ids), name=st.name))
+            posts=frozenset(f"g{g}" for g in allowed & gate_ids), name=st.name, worked_before=run_to_eve(st.pk)))
     requests = []
     for rq in ShiftRequest.objects.filter(staff__in=[s.pk for s in staff.values()], date__gte=roster.start_date,
                                           date__lte=roster.end_date):

@@ -130,6 +130,50 @@ def test_check_explains_each_rule() -> None:
     assert "休息不足 12 小时" in roster.check(rest, {("p", 0): "A", ("p", 1): "M"})[0]
 
 
+def every_day_problem(days: int = 7, **staff_rules: object) -> Problem:
+    """One person and an early shift each day that wants them (a missing person costs 100)."""
+    p = small(**staff_rules)
+    demand = tuple(Demand(d, "E", required=1, under_weight=100, over_weight=0) for d in range(days))
+    return Problem(days=days, shifts=p.shifts, staff=p.staff, demand=demand)
+
+
+def test_days_worked_before_the_roster_count_towards_the_most_in_a_row() -> None:
+    p = every_day_problem(max_consecutive=5, worked_before=3)
+    explained = roster.check(p, {("p", d): "E" for d in range(3)})
+    assert len(explained) == 1 and "排班前已连续上班 3 天" in explained[0] and "共 6 天" in explained[0]
+    assert roster.check(p, {("p", d): "E" for d in (0, 1, 3, 4, 5, 6)}) == []
+    sol = roster.solve(p, time_limit_s=10)
+    # two days to end the run begun before, one off, then five: six of seven days
+    assert sol.status == "optimal" and sol.objective == 100 and ("p", 2) not in sol.assignments
+    assert roster.check(p, sol.assignments) == []
+    # worked as many days as they may: day 0 is off
+    sol = roster.solve(every_day_problem(max_consecutive=5, worked_before=5), time_limit_s=10)
+    assert ("p", 0) not in sol.assignments and len(sol.assignments) == 5
+    with pytest.raises(roster.RosterError):
+        roster.solve(every_day_problem(worked_before=-1))
+
+
+@pytest.mark.parametrize("relax", [frozenset(), frozenset({"min_consecutive"})])
+def test_the_run_before_the_roster_binds_the_automaton_the_clauses_and_the_first_roster(relax: frozenset[str]) -> None:
+    """The runs' automaton and, with a run rule relaxed, the sliding windows both start from the
+    days worked before; so does the roster built person by person."""
+    from ortools.sat.python import cp_model
+
+    for before in range(0, 7):
+        p = every_day_problem(max_consecutive=4, worked_before=before)
+        idx = roster._index(p)
+        model = roster._Model(idx, p.staff, relax=relax, soft=False)
+        # work as early as possible: the first day off is then where the run must end
+        model.model.maximize(sum(2 ** (7 - day) * v for (_sid, day, _shift, _post), v in model.x.items()))
+        solver = cp_model.CpSolver()
+        assert solver.solve(model.model) == cp_model.OPTIMAL
+        first_off = next(d for d in range(7) if not any(
+            solver.boolean_value(v) for (sid, day, _shift, _post), v in model.x.items() if day == d))
+        assert first_off == max(0, 4 - before)
+        built, posts, done = roster._construct(idx, deadline=time.perf_counter() + 5)
+        assert done == {"p"} and roster.check(p, built, posts) == []
+
+
 # ------------------------------------------------------------------ gates: posts, kinds, skills
 
 THREE_SHIFTS = (
@@ -250,7 +294,7 @@ def random_problem(rng: random.Random) -> Problem:
             min_consecutive_off=rng.choice([1, 2]), max_weekends=rng.choice([None, 0, 1]),
             days_off=frozenset(rng.sample(range(days), 1)), unavailable=frozenset({(rng.randrange(days), "M")}),
             posts=frozenset(rng.sample(["东卡口", "西卡口"], rng.randint(1, 2))) if rng.random() < 0.5 else frozenset(),
-            max_week_minutes=rng.choice([None, 2400]),
+            max_week_minutes=rng.choice([None, 2400]), worked_before=rng.choice([0, 0, 1, 2, 3]),
         ))
     demand = [Demand(d, sh.id, post=rng.choice(["东卡口", "西卡口"]), skill=rng.choice([None, None, "police", "night"]),
                      required=rng.randint(0, 2), under_weight=rng.choice([10, 100]), over_weight=rng.choice([0, 1, 3]))

@@ -463,6 +463,37 @@ def test_roster_home_per_role(rw: RosterWorld) -> None:
     assert "今日早会" in rw.client("gate_chief").get(reverse("roster_home")).content.decode()
 
 
+def test_days_worked_up_to_the_eve_carry_into_the_next_roster(rw: RosterWorld) -> None:
+    """A run of working days that began in the published roster before counts towards the most
+    days in a row of the next one: not only a full run (day 0 off), a shorter one too."""
+    add_demand(rw.gate1, {"M": 2, "E": 2, "N": 1})
+    start = next_monday()
+    before = new_roster(rw, days=4, start=start - dt.timedelta(days=4), gates=[rw.gate1])
+    before.status = Roster.Status.PUBLISHED
+    before.save()
+    v1, v2 = rw.staff["v1"], rw.staff["v2"]
+    for n in range(1, 5):  # 志愿者甲 works the four days up to the eve, 志愿者乙 only the eve
+        place(before, v1, start - dt.timedelta(days=n), "M")
+    place(before, v2, start - dt.timedelta(days=1), "M")
+    after = new_roster(rw, days=5, start=start, gates=[rw.gate1])
+    built = services.build_problem(after)
+    by_id = {st.id: st for st in built.problem.staff}
+    assert (by_id[f"s{v1.pk}"].worked_before, by_id[f"s{v2.pk}"].worked_before) == (4, 1)
+    assert by_id[f"s{rw.staff['l1'].pk}"].worked_before == 0
+    assert v1.max_consecutive_days == 6
+    morning = built.shift_id(rw.gate1, "M")
+    assert morning is not None
+    two = {(f"s{v1.pk}", d): morning for d in (0, 1)}
+    assert engine.check(built.problem, two, {k: f"g{rw.gate1.pk}" for k in two}) == []
+    three = {(f"s{v1.pk}", d): morning for d in (0, 1, 2)}
+    assert "排班前已连续上班 4 天" in " ".join(engine.check(built.problem, three, {k: f"g{rw.gate1.pk}" for k in three}))
+    after.status = Roster.Status.SOLVING
+    after.save()
+    services.run_solve(after)
+    worked = set(after.assignments.filter(staff=v1).values_list("date", flat=True))
+    assert not {start, start + dt.timedelta(days=1), start + dt.timedelta(days=2)} <= worked
+
+
 def test_a_second_published_roster_never_books_a_person_twice_a_day(rw: RosterWorld) -> None:
     add_demand(rw.gate1, {"M": 2, "E": 1})
     first = solved(rw, days=4, gates=[rw.gate1])
@@ -640,5 +671,11 @@ def test_a_run_that_reached_its_limit_before_the_roster_gets_day_one_off(rw: Ros
         place(published, v1, day, "M")
     nxt = new_roster(rw, days=3, start=published.end_date + dt.timedelta(days=1), gates=[rw.gate1])
     built = services.build_problem(nxt)
-    assert 0 in next(s for s in built.problem.staff if s.name == "志愿者甲").days_off
-    assert 0 not in next(s for s in built.problem.staff if s.name == "志愿者乙").days_off
+    full = next(s for s in built.problem.staff if s.name == "志愿者甲")
+    assert full.worked_before == 3
+    assert next(s for s in built.problem.staff if s.name == "志愿者乙").worked_before == 0
+    morning = built.shift_id(rw.gate1, "M")
+    assert morning is not None
+    assert "超过上限 3 天" in " ".join(engine.check(built.problem, {(full.id, 0): morning}, {(full.id, 0): f"g{rw.gate1.pk}"}))
+    sol = engine.solve(built.problem, time_limit_s=10)
+    assert (full.id, 0) not in sol.assignments

@@ -148,6 +148,19 @@ def swaps_for_user(user: User) -> QuerySet[SwapRequest]:
     return qs.filter(Q(requester__user=user) | Q(partner__user=user))
 
 
+def swaps_to_answer(user: User) -> QuerySet[SwapRequest]:
+    """Requests waiting for this user to confirm as the partner (only the partner answers)."""
+    return SwapRequest.objects.filter(partner__user=user, status=SwapRequest.Status.PARTNER)
+
+
+def get_swap_for_partner(user: User, pk: int) -> SwapRequest:
+    """A request this user was asked to take part in (answered or not: a late answer is told why)."""
+    swap = SwapRequest.objects.filter(pk=pk, partner__user=user).first()
+    if swap is None:
+        raise denied(user, "roster_swap", pk)
+    return swap
+
+
 def may_decide_swap(user: User, swap: SwapRequest) -> bool:
     """The chief of the gate (of both gates when an exchange crosses gates: then only the command
     centre), never someone deciding their own swap."""

@@ -85,6 +85,11 @@ class SwapOut(Schema):
     id: int
     status: str
     problems: list[str]
+    summary: str
+
+
+class SwapAnswerIn(Schema):
+    accept: bool
 
 
 def _error(exc: services.RosterServiceError) -> RegisterError:
@@ -154,5 +159,21 @@ def request_swap(request: AuthedRequest, payload: SwapIn) -> Any:
     try:
         return services.request_swap(staff, give, partner, take, reason=payload.reason, nonce=payload.nonce,
                                      user=request.user)
+    except services.RosterServiceError as exc:
+        raise _error(exc) from exc
+
+
+@router.get("/swaps/to-answer", response=list[SwapOut])
+def swaps_to_answer(request: AuthedRequest) -> Any:
+    """Swap requests waiting for this user's answer as the partner."""
+    return access.swaps_to_answer(request.user)
+
+
+@router.post("/swaps/{swap_id}/answer", response={200: SwapOut, 400: dict[str, str]})
+def answer_swap(request: AuthedRequest, swap_id: int, payload: SwapAnswerIn) -> Any:
+    """The partner's answer (repeating it is refused: the request is no longer waiting)."""
+    swap = access.get_swap_for_partner(request.user, swap_id)
+    try:
+        return services.answer_swap(swap, request.user, payload.accept)
     except services.RosterServiceError as exc:
         raise _error(exc) from exc

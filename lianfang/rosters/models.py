@@ -307,6 +307,8 @@ class Assignment(models.Model):
 class SwapRequest(models.Model):
     class Status(models.TextChoices):
         REFUSED = "refused", "不符合排班规则"
+        PARTNER = "partner", "待对方确认"
+        DECLINED = "declined", "对方未同意"
         PENDING = "pending", "待卡口长审批"
         APPROVED = "approved", "已批准"
         REJECTED = "rejected", "未批准"
@@ -326,6 +328,9 @@ class SwapRequest(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+")
     decided_at = models.DateTimeField(null=True, blank=True)
+    # A partner with an account confirms in the app before the chief sees the request; a partner
+    # without one is asked by the chief (then this stays empty).
+    partner_answered_at = models.DateTimeField("对方确认时间", null=True, blank=True)
 
     class Meta:
         verbose_name = verbose_name_plural = "换班申请"

@@ -622,10 +622,14 @@ def swap_choices(staff: StaffMember) -> tuple[QuerySet[StaffMember], QuerySet[As
     return people, shifts
 
 
+OPEN_SWAPS = (SwapRequest.Status.PARTNER, SwapRequest.Status.PENDING)  # still waiting for someone
+
+
 def request_swap(requester: StaffMember, give: Assignment, partner: StaffMember, take: Assignment | None,
                  *, reason: str, nonce: str, user: User) -> SwapRequest:
     """A swap (exchange with the partner's shift ``take``) or a hand-over (``take`` None): refused at
-    once, with the rules it breaks, when it breaks any; otherwise waiting for the gate chief."""
+    once, with the rules it breaks, when it breaks any; otherwise waiting for the partner to confirm
+    (a partner with an account, see :func:`answer_swap`), then for the gate chief."""
     existing = SwapRequest.objects.filter(requester=requester, nonce=nonce).first()
     if existing:
         return existing
@@ -643,13 +647,16 @@ def request_swap(requester: StaffMember, give: Assignment, partner: StaffMember,
     now = timezone.now()
     if give.starts_at <= now or (take is not None and take.starts_at <= now):
         raise RosterServiceError("swap_past", "已开始或已结束的班次不能再换")
-    waiting = SwapRequest.objects.filter(Q(give=give) | Q(take=give), status=SwapRequest.Status.PENDING)
+    waiting = SwapRequest.objects.filter(Q(give=give) | Q(take=give), status__in=OPEN_SWAPS)
     if take is not None:
-        waiting |= SwapRequest.objects.filter(Q(give=take) | Q(take=take), status=SwapRequest.Status.PENDING)
+        waiting |= SwapRequest.objects.filter(Q(give=take) | Q(take=take), status__in=OPEN_SWAPS)
     if waiting.exists():
-        raise RosterServiceError("swap_waiting", "该班次已有一份换班申请在等待审批，请等审批后再申请")
+        raise RosterServiceError("swap_waiting", "该班次已有一份换班申请在等待确认或审批，请等处理后再申请")
     problems = swap_problems(roster, give, take, partner, requester)
-    status = SwapRequest.Status.REFUSED if problems else SwapRequest.Status.PENDING
+    if problems:
+        status = SwapRequest.Status.REFUSED
+    else:
+        status = SwapRequest.Status.PARTNER if partner.user_id else SwapRequest.Status.PENDING
     summary = f"{requester.name} 让出 {give.date:%m月%d日} {give.shift_name}（{give.gate.name}）" + (
         f"，换 {partner.name} 的 {take.date:%m月%d日} {take.shift_name}（{take.gate.name}）" if take
         else f"，由 {partner.name} 代班")
@@ -662,11 +669,35 @@ def request_swap(requester: StaffMember, give: Assignment, partner: StaffMember,
         return SwapRequest.objects.get(requester=requester, nonce=nonce)
 
 
+def answer_swap(swap: SwapRequest, user: User, accept: bool) -> SwapRequest:
+    """The partner's answer: accepting re-checks the rules (the roster may have changed since the
+    request) and passes the request to the gate chief; declining closes it."""
+    with transaction.atomic():
+        swap = SwapRequest.objects.select_for_update(of=("self",)).select_related("give", "take", "partner", "requester",
+                                                                      "roster").get(pk=swap.pk)
+        if swap.partner.user_id != user.pk:
+            raise RosterServiceError("swap_not_partner", "只有被邀请换班的对方可以确认")
+        if swap.status != SwapRequest.Status.PARTNER:
+            raise RosterServiceError("swap_answered", f"该申请已处理（{swap.get_status_display()}）")
+        swap.partner_answered_at = timezone.now()
+        if not accept:
+            swap.status = SwapRequest.Status.DECLINED
+        elif problems := swap_problems(swap.roster, swap.give, swap.take, swap.partner, swap.requester):
+            swap.status = SwapRequest.Status.REFUSED
+            swap.problems = problems
+        else:
+            swap.status = SwapRequest.Status.PENDING
+        swap.save()
+    return swap
+
+
 def decide_swap(swap: SwapRequest, user: User, approve: bool) -> SwapRequest:
     """The gate chief's decision; approving re-checks the rules against the roster as it is now."""
     with transaction.atomic():
         swap = SwapRequest.objects.select_for_update(of=("self",)).select_related("give", "take", "partner", "requester",
                                                                       "roster").get(pk=swap.pk)
+        if swap.status == SwapRequest.Status.PARTNER:
+            raise RosterServiceError("swap_partner_first", f"{swap.partner.name} 尚未确认换班，确认后才能审批")
         if swap.status != SwapRequest.Status.PENDING:
             raise RosterServiceError("swap_decided", f"该申请已处理（{swap.get_status_display()}）")
         swap.decided_by = user
@@ -705,7 +736,7 @@ def decide_swap(swap: SwapRequest, user: User, approve: bool) -> SwapRequest:
         swap.status = SwapRequest.Status.APPROVED
         swap.save()
         # Other requests waiting on these shifts were made for a roster that no longer is.
-        SwapRequest.objects.filter(Q(give_id__in=ids) | Q(take_id__in=ids), status=SwapRequest.Status.PENDING).exclude(
+        SwapRequest.objects.filter(Q(give_id__in=ids) | Q(take_id__in=ids), status__in=OPEN_SWAPS).exclude(
             pk=swap.pk).update(status=SwapRequest.Status.REFUSED, problems=["该班次已按另一份申请换班，本申请作废。"],
                                decided_by=user, decided_at=swap.decided_at)
     AuditEvent.objects.create(user=user, action=AuditEvent.Action.CHANGE, object_type="roster_swap",

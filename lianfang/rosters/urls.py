@@ -26,6 +26,7 @@ urlpatterns = [
     path("my/shifts/", views.my_shifts, name="my_shifts"),
     path("my/shifts.ics", views.my_shifts_ics, name="my_shifts_ics"),
     path("my/shifts/swap", views.swap_request, name="swap_request"),
+    path("my/shifts/swap/<int:pk>/answer", views.swap_answer, name="swap_answer"),
     path("my/shifts/<int:pk>/clock", views.clock, name="clock"),
     path("join/<str:token>/", views.team_join, name="team_join"),
 ]

@@ -313,10 +313,11 @@ def my_shifts(request: AuthedRequest) -> HttpResponse:
     partner_shifts = shifts.select_related("staff", "gate").order_by("starts_at")[:200]
     swaps = SwapRequest.objects.filter(Q(requester=staff) | Q(partner=staff)).select_related(
         "give__gate", "take__gate", "partner", "requester")[:20]
+    to_answer = access.swaps_to_answer(request.user).select_related("requester")
     hours = ServiceHours.objects.filter(staff=staff).aggregate(m=Sum("minutes"))["m"] or 0
     return render(request, "rosters/my_shifts.html", {
         "staff": staff, "rows": rows, "upcoming": upcoming, "colleagues": colleagues, "partner_shifts": partner_shifts,
-        "swaps": swaps, "hours": round(hours / 60, 1), "nonce": uuid.uuid4().hex, "now": now})
+        "swaps": swaps, "to_answer": to_answer, "hours": round(hours / 60, 1), "nonce": uuid.uuid4().hex, "now": now})
 
 
 @login_required
@@ -373,8 +374,28 @@ def swap_request(request: AuthedRequest) -> HttpResponse:
         return redirect("my_shifts")
     if swap.status == SwapRequest.Status.REFUSED:
         messages.error(request, "换班不符合排班规则，未提交：" + "；".join(swap.problems))
+    elif swap.status == SwapRequest.Status.PARTNER:
+        messages.success(request, f"换班申请已提交，等待 {swap.partner.name} 确认，再由卡口长审批")
     else:
-        messages.success(request, "换班申请已提交，等待卡口长审批")
+        messages.success(request, "换班申请已提交，等待卡口长审批（对方没有账号，由卡口长与对方确认）")
+    return redirect("my_shifts")
+
+
+@login_required
+@require_POST
+def swap_answer(request: AuthedRequest, pk: int) -> HttpResponse:
+    swap = access.get_swap_for_partner(request.user, pk)
+    try:
+        swap = services.answer_swap(swap, request.user, request.POST.get("answer") == "accept")
+    except services.RosterServiceError as exc:
+        _error(request, exc)
+        return redirect("my_shifts")
+    if swap.status == SwapRequest.Status.REFUSED:
+        messages.error(request, "班表已变化，换班不再符合排班规则：" + "；".join(swap.problems))
+    elif swap.status == SwapRequest.Status.PENDING:
+        messages.success(request, f"已同意与 {swap.requester.name} 换班，等待卡口长审批")
+    else:
+        messages.success(request, f"已谢绝 {swap.requester.name} 的换班申请")
     return redirect("my_shifts")
 
 
@@ -400,8 +421,8 @@ def swap_list(request: AuthedRequest) -> HttpResponse:
     for s in pending:
         s.may_decide = access.may_decide_swap(user, s)  # type: ignore[attr-defined]
     return render(request, "rosters/swaps.html", {
-        "pending": pending,
-        "recent": swaps.exclude(status=SwapRequest.Status.PENDING)[:50]})
+        "pending": pending, "with_partner": swaps.filter(status=SwapRequest.Status.PARTNER),
+        "recent": swaps.exclude(status__in=services.OPEN_SWAPS)[:50]})
 
 
 @login_required

@@ -1,5 +1,6 @@
 """In a real browser: the command centre solves, publishes and prints the zone's roster; on the phone
-a volunteer's swap that breaks the rest rule is refused and a legal one is approved by the chief."""
+a volunteer's swap that breaks the rest rule is refused, and a legal one is confirmed by the colleague
+on their phone and approved by the chief."""
 
 from __future__ import annotations
 
@@ -61,6 +62,8 @@ def test_solve_publish_print_and_swaps(rw: RosterWorld, live_server, browser: Br
     Assignment.objects.create(roster=roster, staff=tired, date=d - dt.timedelta(days=1), gate=rw.gate1, shift_code="E",
                               shift_name="中班", starts_at=evening, ends_at=evening + dt.timedelta(hours=8))
     fresh = next(s for s in colleagues if s != tired and not services.swap_problems(roster, give, None, s))
+    fresh.user = w.users["gate_staff"]  # the colleague has an account: they confirm first
+    fresh.save()
 
     phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()
     login(phone, live_server.url, "volunteer")
@@ -76,8 +79,17 @@ def test_solve_publish_print_and_swaps(rw: RosterWorld, live_server, browser: Br
     phone.select_option("#swap-partner", str(fresh.pk))
     phone.fill("input[name=reason]", "家里有事")
     phone.click("#swap-submit")
-    expect(phone.locator(".messages .success")).to_contain_text("等待卡口长审批")
+    expect(phone.locator(".messages .success")).to_contain_text(f"等待 {fresh.name} 确认")
     swap = SwapRequest.objects.get(partner=fresh)
+    assert swap.status == SwapRequest.Status.PARTNER
+
+    colleague = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()
+    login(colleague, live_server.url, "gate_staff")
+    colleague.goto(f"{live_server.url}/my/shifts/")
+    expect(colleague.locator(f"#answer-{swap.pk}")).to_contain_text("家里有事")
+    colleague.locator(f"#answer-{swap.pk} button[value=accept]").click()
+    expect(colleague.locator(".messages .success")).to_contain_text("等待卡口长审批")
+    swap.refresh_from_db()
     assert swap.status == SwapRequest.Status.PENDING
 
     chief = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()

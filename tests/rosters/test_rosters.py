@@ -255,6 +255,53 @@ def test_a_legal_swap_waits_for_the_chief_and_is_rechecked_when_approved(rw: Ros
     assert SwapRequest.objects.get(pk=swap.pk).status == SwapRequest.Status.APPROVED
 
 
+def test_a_partner_with_an_account_confirms_before_the_chief_decides(rw: RosterWorld, published: Roster) -> None:
+    d = published.dates()
+    give = place(published, rw.staff["v1"], d[2], "M")
+    swap = services.request_swap(rw.staff["v1"], give, rw.staff["l1"], None, reason="家里有事", nonce="p1",
+                                 user=rw.w.users["volunteer"])
+    assert swap.status == SwapRequest.Status.PARTNER  # 属地丙 has an account: asked first
+    chief = rw.client("gate_chief")
+    page = chief.get(reverse("swap_list")).content.decode()
+    assert "等待对方确认" in page and f'id="swap-{swap.pk}"' not in page  # nothing to decide yet
+    with pytest.raises(services.RosterServiceError) as exc:
+        services.decide_swap(swap, rw.chief, approve=True)
+    assert exc.value.code == "swap_partner_first" and "属地丙 尚未确认" in exc.value.message
+    # Only the partner answers: the requester and the chief are refused (404, audited).
+    for persona in ("volunteer", "gate_chief"):
+        assert rw.client(persona).post(reverse("swap_answer", args=[swap.pk]), {"answer": "accept"}).status_code == 404
+    partner = rw.client("gate_staff")
+    mine = partner.get(reverse("my_shifts")).content.decode()
+    assert "请我换班" in mine and "家里有事" in mine
+    partner.post(reverse("swap_answer", args=[swap.pk]), {"answer": "accept"})
+    swap.refresh_from_db()
+    assert swap.status == SwapRequest.Status.PENDING and swap.partner_answered_at is not None
+    chief.post(reverse("swap_list"), {"swap": swap.pk, "decision": "approve"})
+    give.refresh_from_db()
+    assert give.staff_id == rw.staff["l1"].pk
+    # A late second answer says why it is refused.
+    again = partner.post(reverse("swap_answer", args=[swap.pk]), {"answer": "decline"}, follow=True)
+    assert "该申请已处理（已批准）" in again.content.decode()
+
+
+def test_a_declined_swap_frees_the_shift_and_an_accept_rechecks_the_rules(rw: RosterWorld, published: Roster) -> None:
+    d = published.dates()
+    give = place(published, rw.staff["v1"], d[3], "N")
+    first = services.request_swap(rw.staff["v1"], give, rw.staff["l1"], None, reason="", nonce="p2",
+                                  user=rw.w.users["volunteer"])
+    with pytest.raises(services.RosterServiceError) as exc:  # one open request per shift, the partner's included
+        services.request_swap(rw.staff["v1"], give, rw.staff["l2"], None, reason="", nonce="p3", user=rw.w.users["volunteer"])
+    assert exc.value.code == "swap_waiting"
+    assert services.answer_swap(first, rw.w.users["gate_staff"], accept=False).status == SwapRequest.Status.DECLINED
+    second = services.request_swap(rw.staff["v1"], give, rw.staff["l1"], None, reason="", nonce="p4",
+                                   user=rw.w.users["volunteer"])
+    place(published, rw.staff["l1"], d[2], "E")  # meanwhile 属地丙 got the evening before the night
+    second = services.answer_swap(second, rw.w.users["gate_staff"], accept=True)
+    assert second.status == SwapRequest.Status.REFUSED and "休息不足" in " ".join(second.problems)
+    give.refresh_from_db()
+    assert give.staff_id == rw.staff["v1"].pk
+
+
 def test_approval_refuses_a_swap_the_roster_no_longer_allows(rw: RosterWorld, published: Roster) -> None:
     d = published.dates()
     give = place(published, rw.staff["v1"], d[3], "N")
@@ -453,6 +500,23 @@ def test_api_my_shifts_clock_with_nonce_and_swap(rw: RosterWorld, published: Ros
     assert c.get(f"/api/rosters/{published.pk}").status_code == 404  # volunteers see their own shifts only
     chief = rw.client("gate_chief").get(f"/api/rosters/{published.pk}/shifts?date={today}").json()
     assert {s["staff"] for s in chief} == {"志愿者甲", "志愿者乙"}
+    # A partner with an account (属地丙) answers on the phone.
+    ask = c.post("/api/rosters/swaps", {"give_id": later.pk, "partner_id": rw.staff["l1"].pk,
+                                        "nonce": "w2"}, content_type="application/json")
+    assert ask.status_code == 400 and ask.json()["code"] == "swap_waiting"  # the first request still waits
+    SwapRequest.objects.filter(pk=swap.json()["id"]).update(status=SwapRequest.Status.REJECTED)
+    ask = c.post("/api/rosters/swaps", {"give_id": later.pk, "partner_id": rw.staff["l1"].pk, "nonce": "w2"},
+                 content_type="application/json").json()
+    assert ask["status"] == "partner"
+    partner = rw.client("gate_staff")
+    assert [s["id"] for s in partner.get("/api/rosters/swaps/to-answer").json()] == [ask["id"]]
+    assert c.get("/api/rosters/swaps/to-answer").json() == []
+    assert c.post(f"/api/rosters/swaps/{ask['id']}/answer", {"accept": True},
+                  content_type="application/json").status_code == 404  # the requester cannot answer for the partner
+    yes = partner.post(f"/api/rosters/swaps/{ask['id']}/answer", {"accept": True}, content_type="application/json")
+    assert yes.status_code == 200 and yes.json()["status"] == "pending"
+    late = partner.post(f"/api/rosters/swaps/{ask['id']}/answer", {"accept": False}, content_type="application/json")
+    assert late.status_code == 400 and late.json()["code"] == "swap_answered"
 
 
 def test_roster_home_per_role(rw: RosterWorld) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from lianfang.accounts.roles import Role
 from lianfang.checkpoints.models import Gate
@@ -149,8 +150,16 @@ def swaps_for_user(user: User) -> QuerySet[SwapRequest]:
 
 
 def swaps_to_answer(user: User) -> QuerySet[SwapRequest]:
-    """Requests waiting for this user to confirm as the partner (only the partner answers)."""
-    return SwapRequest.objects.filter(partner__user=user, status=SwapRequest.Status.PARTNER)
+    """Requests waiting for this user to confirm as the partner (only the partner answers), whose
+    shifts have not begun (a late answer could not be approved any more)."""
+    return SwapRequest.objects.filter(partner__user=user, status=SwapRequest.Status.PARTNER).filter(
+        not_begun_swaps())
+
+
+def not_begun_swaps() -> Q:
+    """Swap requests whose shifts (given and, for an exchange, taken) have not begun yet."""
+    now = timezone.now()
+    return Q(give__starts_at__gt=now) & (Q(take__isnull=True) | Q(take__starts_at__gt=now))
 
 
 def get_swap_for_partner(user: User, pk: int) -> SwapRequest:

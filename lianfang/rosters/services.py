@@ -680,6 +680,9 @@ def answer_swap(swap: SwapRequest, user: User, accept: bool) -> SwapRequest:
         if swap.status != SwapRequest.Status.PARTNER:
             raise RosterServiceError("swap_answered", f"该申请已处理（{swap.get_status_display()}）")
         swap.partner_answered_at = timezone.now()
+        if swap.give.starts_at <= swap.partner_answered_at or (
+                swap.take is not None and swap.take.starts_at <= swap.partner_answered_at):
+            raise RosterServiceError("swap_past", "班次已开始，不能再换")
         if not accept:
             swap.status = SwapRequest.Status.DECLINED
         elif problems := swap_problems(swap.roster, swap.give, swap.take, swap.partner, swap.requester):

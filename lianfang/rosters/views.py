@@ -421,8 +421,9 @@ def swap_list(request: AuthedRequest) -> HttpResponse:
     for s in pending:
         s.may_decide = access.may_decide_swap(user, s)  # type: ignore[attr-defined]
     return render(request, "rosters/swaps.html", {
-        "pending": pending, "with_partner": swaps.filter(status=SwapRequest.Status.PARTNER),
-        "recent": swaps.exclude(status__in=services.OPEN_SWAPS)[:50]})
+        "pending": pending, "with_partner": swaps.filter(access.not_begun_swaps(), status=SwapRequest.Status.PARTNER),
+        "recent": swaps.exclude(status=SwapRequest.Status.PENDING).exclude(
+            access.not_begun_swaps(), status=SwapRequest.Status.PARTNER)[:50]})
 
 
 @login_required

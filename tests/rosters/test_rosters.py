@@ -19,7 +19,7 @@ from lianfang.checkins.models import Notice
 from lianfang.checkpoints import services as checkpoint_services
 from lianfang.core.models import AuditEvent
 from lianfang.engines import roster as engine
-from lianfang.rosters import briefing, services
+from lianfang.rosters import access, briefing, services
 from lianfang.rosters.models import (
     AttendanceEvent,
     DemandRule,
@@ -300,6 +300,22 @@ def test_a_declined_swap_frees_the_shift_and_an_accept_rechecks_the_rules(rw: Ro
     assert second.status == SwapRequest.Status.REFUSED and "休息不足" in " ".join(second.problems)
     give.refresh_from_db()
     assert give.staff_id == rw.staff["v1"].pk
+
+
+def test_a_swap_whose_shift_began_before_the_partner_answered_is_closed(rw: RosterWorld, published: Roster) -> None:
+    d = published.dates()
+    give = place(published, rw.staff["v1"], d[2], "M")
+    swap = services.request_swap(rw.staff["v1"], give, rw.staff["l1"], None, reason="", nonce="p5",
+                                 user=rw.w.users["volunteer"])
+    assert list(access.swaps_to_answer(rw.w.users["gate_staff"])) == [swap]
+    began = timezone.now() - dt.timedelta(minutes=5)
+    type(give).objects.filter(pk=give.pk).update(starts_at=began, ends_at=began + dt.timedelta(hours=8))
+    assert not access.swaps_to_answer(rw.w.users["gate_staff"]).exists()
+    with pytest.raises(services.RosterServiceError) as exc:
+        services.answer_swap(swap, rw.w.users["gate_staff"], accept=True)
+    assert exc.value.code == "swap_past"
+    page = rw.client("gate_chief").get(reverse("swap_list")).content.decode()
+    assert "等待对方确认" not in page and "待对方确认" in page  # listed among the others, not as waiting
 
 
 def test_approval_refuses_a_swap_the_roster_no_longer_allows(rw: RosterWorld, published: Roster) -> None:

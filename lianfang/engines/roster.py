@@ -13,7 +13,8 @@ Hard rules (never broken; a roster that breaks one is never returned):
 * per person: maximum number of each shift type (``0`` = may not work it), minimum and maximum
   total minutes, maximum minutes per calendar week, maximum consecutive working days (counting
   the days worked in a row up to the eve of day 0, ``Staff.worked_before``), minimum
-  consecutive working days, minimum consecutive days off, maximum weekends worked (a weekend is
+  consecutive working days, minimum consecutive days off (counting the days off in a row up to
+  the eve after a working day, ``Staff.rested_before``), maximum weekends worked (a weekend is
   worked when the person works on the Saturday or the Sunday), days off, unavailable
   ``(day, shift)`` slots, the skills a shift type requires, and the posts the person may staff.
 
@@ -150,6 +151,7 @@ class Staff:
     max_week_minutes: int | None = None  # per calendar week (Monday to Sunday)
     name: str = ""
     worked_before: int = 0  # days worked in a row up to the eve of day 0 (the roster before): count towards max_consecutive
+    rested_before: int = 0  # days off in a row up to the eve, after a working day: count towards min_consecutive_off
 
 
 @dataclass(frozen=True)
@@ -304,8 +306,11 @@ def _index(problem: Problem) -> _Index:
                 raise RosterError(f"人员 {st.id} 的班次上限中有未知班次：{sid}。")
             _nonneg(most, f"人员 {st.id} 的 {sid} 班次上限")
         for value, what in ((st.min_minutes, "最少工时"), (st.min_consecutive, "最少连续上班天数"),
-                            (st.min_consecutive_off, "最少连续休息天数"), (st.worked_before, "排班前已连续上班天数")):
+                            (st.min_consecutive_off, "最少连续休息天数"), (st.worked_before, "排班前已连续上班天数"),
+                            (st.rested_before, "排班前已连续休息天数")):
             _nonneg(value, f"人员 {st.id} 的{what}")
+        if st.worked_before and st.rested_before:
+            raise RosterError(f"人员 {st.id} 排班前不能既连续上班又连续休息（前一天只能是其中一种）。")
         for opt, what in ((st.max_minutes, "最多工时"), (st.max_consecutive, "最多连续上班天数"),
                           (st.max_weekends, "周末上班上限"), (st.max_week_minutes, "每周工时上限")):
             if opt is not None:
@@ -507,6 +512,12 @@ def _staff_violations(idx: _Index, st: Staff, sched: Mapping[int, tuple[str, str
                 add(week[0], "week_minutes",
                     f"{who}第 {n} 周工时 {minutes / 60:g} 小时，超过每周上限 {st.max_week_minutes / 60:g} 小时。")
     work = [d in sched for d in range(days)]
+    if 0 < st.rested_before < st.min_consecutive_off:  # the days off before day 0 are a run to complete
+        first = next((d for d in range(days) if work[d]), None)
+        if first is not None and first + st.rested_before < st.min_consecutive_off:
+            rested = first + st.rested_before
+            add(first, "min_consecutive_off", f"{who}排班前已连续休息 {st.rested_before} 天，第 {first + 1} 天就上班，"
+                                              f"共只休息 {rested} 天，少于连续休息 {st.min_consecutive_off} 天。")
     for a, b in _runs(work, True):
         length = b - a + 1
         if st.max_consecutive is not None and a == 0 and st.worked_before and length + st.worked_before > st.max_consecutive:
@@ -618,6 +629,20 @@ def _carried(st: Staff) -> int:
     """Working days before day 0 that the runs' automaton starts with (at most the maximum: more
     only means day 0 must be off, which walking that many days already says)."""
     return st.worked_before if st.max_consecutive is None else min(st.worked_before, st.max_consecutive)
+
+
+def _rested(st: Staff) -> int:
+    """Days off before day 0 that still bind the minimum days off in a row (0: none, or enough)."""
+    return st.rested_before if st.rested_before < st.min_consecutive_off and st.max_consecutive != 0 else 0
+
+
+def _history(st: Staff) -> list[bool]:
+    """The days before day 0 that the runs' automaton walks first (working or not): the run of
+    working days carried over, or a working day and then the days off since (so that this run of
+    days off, unlike one at a border, must reach the minimum)."""
+    if _rested(st):
+        return [True] + [False] * _rested(st)
+    return [True] * _carried(st)
 
 
 _RUN_RULES = frozenset({"max_consecutive", "min_consecutive", "min_consecutive_off"})
@@ -780,7 +805,7 @@ class _Model:
         if "min_consecutive" not in relax:
             self._min_runs(work, st.min_consecutive, on=True)
         if "min_consecutive_off" not in relax:
-            self._min_runs(work, st.min_consecutive_off, on=False)
+            self._min_runs(work, st.min_consecutive_off, on=False, before=_rested(st))
         if "max_weekends" not in relax and st.max_weekends is not None and st.max_weekends < len(idx.weekends):
             worked = {d for d, _shift, _post in outside}
             flags: list[cp_model.IntVar] = []
@@ -863,9 +888,9 @@ class _Model:
                 state = nxt
             return state
 
-        # the days worked up to the eve (the roster before) are a run the first days continue;
-        # the run from day 0 stays exempt from the minimum, as at any border
-        initial = walk(0, [1] * _carried(st))
+        # the days worked (or rested) up to the eve (the roster before) are a run the first days
+        # continue; a working run from day 0 stays exempt from the minimum, as at any border
+        initial = walk(0, [int(w) for w in _history(st)])
         assert initial is not None  # the automaton allows any run up to the maximum
         finals = sorted(states.values())
         if self.window is not None:
@@ -889,8 +914,9 @@ class _Model:
             labels.append(offset(d) if w is None else w + offset(d))
         m.add_automaton(labels, initial, finals, triples)
 
-    def _min_runs(self, work: Sequence[cp_model.IntVar | None], k: int, *, on: bool) -> None:
-        """Forbid runs of ``on`` shorter than k that touch neither end of the horizon."""
+    def _min_runs(self, work: Sequence[cp_model.IntVar | None], k: int, *, on: bool, before: int = 0) -> None:
+        """Forbid runs of ``on`` shorter than k that touch neither end of the horizon, and (with
+        ``before``, the days of such a run before day 0) the first run too short with them."""
         H = len(work)
 
         def lit(d: int, value: bool) -> cp_model.BoolVarT | bool:
@@ -906,6 +932,11 @@ class _Model:
                 clause += [lit(d, not on) for d in range(start, start + length)]
                 if any(c is True for c in clause):
                     continue
+                self.model.add_bool_or([c for c in clause if not isinstance(c, bool)])
+        for length in range(min(k - before, H) if before else 0):
+            # forbidden: on at 0..length-1 (after ``before`` days of it), !on at length
+            clause = [lit(length, on)] + [lit(d, not on) for d in range(length)]
+            if not any(c is True for c in clause):
                 self.model.add_bool_or([c for c in clause if not isinstance(c, bool)])
 
     def _soft_terms(self, staff: Sequence[Staff], terms: list[cp_model.LinearExprT], fixed_cover: Sequence[int] | None) -> int:
@@ -1744,8 +1775,8 @@ def _greedy_person(
     week_minutes: dict[int, int] = defaultdict(int)
     week_of = {d: n for n, week in enumerate(idx.weeks) for d in week}
     s, c, u, minutes = 0, 0, 0, 0
-    for _day in range(_carried(st)):  # the run before day 0 (see _Model._automaton)
-        s = moves[(s, 0, True)][0]
+    for worked in _history(st):  # the run before day 0 (see _Model._automaton)
+        s = moves[(s, 0, worked)][0]
     out: dict[int, tuple[str, str]] = {}
     for d in range(H):
         open_types = {sid for sid in usable if st.max_shifts.get(sid) is None or count[sid] < st.max_shifts[sid]}

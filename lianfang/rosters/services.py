@@ -337,7 +337,8 @@ def build_problem(roster: Roster, staff_ids: Iterable[int] | None = None) -> Bui
     # What other published rosters already give people, from two weeks before this one to its end
     # (one query): days worked within it are days off here (one shift a day in all); shifts of day 0
     # too soon after the eve's shift are unavailable (rest); the days worked in a row up to the eve
-    # count towards the most days in a row (engine.Staff.worked_before).
+    # count towards the most days in a row, the days off since the last one towards the fewest
+    # days off in a row (engine.Staff.worked_before, rested_before).
     busy: dict[int, set[int]] = defaultdict(set)
     rest_after: dict[int, set[tuple[int, str]]] = defaultdict(set)
     worked_before: dict[int, set[dt.date]] = defaultdict(set)
@@ -362,6 +363,14 @@ def build_problem(roster: Roster, staff_ids: Iterable[int] | None = None) -> Bui
             n += 1
         return n
 
+    def rest_to_eve(staff_id: int) -> int:
+        """Days off in a row up to the eve after a working day (0 when unknown within two weeks)."""
+        worked = worked_before.get(staff_id, set())
+        for n in range(1, 15):
+            if roster.start_date - dt.timedelta(days=n) in worked:
+                return n - 1
+        return 0
+
     staff: dict[str, StaffMember] = {}
     engine_staff = []
     notes: list[str] = []
@@ -385,7 +394,8 @@ def build_problem(roster: Roster, staff_ids: Iterable[int] | None = None) -> Bui
             sid, kind=st.kind, skills=frozenset(st.skills), max_consecutive=st.max_consecutive_days,
             min_consecutive_off=st.min_days_off_in_row, max_week_minutes=st.max_week_hours * 60,
             days_off=frozenset(days_off), unavailable=frozenset(unavailable),
-            posts=frozenset(f"g{g}" for g in allowed & gate_ids), name=st.name, worked_before=run_to_eve(st.pk)))
+            posts=frozenset(f"g{g}" for g in allowed & gate_ids), name=st.name, worked_before=run_to_eve(st.pk),
+            rested_before=rest_to_eve(st.pk)))
     requests = []
     for rq in ShiftRequest.objects.filter(staff__in=[s.pk for s in staff.values()], date__gte=roster.start_date,
                                           date__lte=roster.end_date):

@@ -153,25 +153,47 @@ def test_days_worked_before_the_roster_count_towards_the_most_in_a_row() -> None
         roster.solve(every_day_problem(worked_before=-1))
 
 
-@pytest.mark.parametrize("relax", [frozenset(), frozenset({"min_consecutive"})])
-def test_the_run_before_the_roster_binds_the_automaton_the_clauses_and_the_first_roster(relax: frozenset[str]) -> None:
-    """The runs' automaton and, with a run rule relaxed, the sliding windows both start from the
-    days worked before; so does the roster built person by person."""
+def test_days_off_before_the_roster_count_towards_the_fewest_in_a_row() -> None:
+    p = every_day_problem(min_consecutive_off=3, rested_before=1)
+    explained = roster.check(p, {("p", d): "E" for d in (1, 2)})
+    assert len(explained) == 1 and "排班前已连续休息 1 天" in explained[0] and "共只休息 2 天" in explained[0]
+    assert roster.check(p, {("p", d): "E" for d in range(2, 7)}) == []
+    sol = roster.solve(p, time_limit_s=10)
+    # two more days off to complete the rest begun before, then five days' work
+    assert sol.status == "optimal" and sol.objective == 200 and set(sol.assignments) == {("p", d) for d in range(2, 7)}
+    assert roster.check(p, sol.assignments) == []
+    # rested long enough already (or never worked before it): no constraint
+    assert roster.check(every_day_problem(min_consecutive_off=3, rested_before=3), {("p", 0): "E"}) == []
+    with pytest.raises(roster.RosterError, match="不能既连续上班又连续休息"):
+        roster.solve(every_day_problem(worked_before=2, rested_before=1))
+
+
+def earliest_work(p: Problem, relax: frozenset[str]) -> list[bool]:
+    """Per day, whether the one person works, working as early as the rules allow (one CP-SAT model
+    of the person, with ``relax`` left out); their roster built person by person must be legal too."""
     from ortools.sat.python import cp_model
 
+    idx = roster._index(p)
+    model = roster._Model(idx, p.staff, relax=relax, soft=False)
+    model.model.maximize(sum(2 ** (p.days - day) * v for (_sid, day, _shift, _post), v in model.x.items()))
+    solver = cp_model.CpSolver()
+    assert solver.solve(model.model) == cp_model.OPTIMAL
+    built, posts, done = roster._construct(idx, deadline=time.perf_counter() + 5)
+    assert done == {"p"} and roster.check(p, built, posts) == []
+    return [any(solver.boolean_value(v) for (_sid, day, _shift, _post), v in model.x.items() if day == d)
+            for d in range(p.days)]
+
+
+@pytest.mark.parametrize("relax", [frozenset(), frozenset({"min_consecutive"})])
+def test_the_days_before_the_roster_bind_the_automaton_the_clauses_and_the_first_roster(relax: frozenset[str]) -> None:
+    """The runs' automaton and, with a run rule relaxed, the sliding windows and clauses all start
+    from the days worked (or rested) before; so does the roster built person by person."""
     for before in range(0, 7):
-        p = every_day_problem(max_consecutive=4, worked_before=before)
-        idx = roster._index(p)
-        model = roster._Model(idx, p.staff, relax=relax, soft=False)
-        # work as early as possible: the first day off is then where the run must end
-        model.model.maximize(sum(2 ** (7 - day) * v for (_sid, day, _shift, _post), v in model.x.items()))
-        solver = cp_model.CpSolver()
-        assert solver.solve(model.model) == cp_model.OPTIMAL
-        first_off = next(d for d in range(7) if not any(
-            solver.boolean_value(v) for (sid, day, _shift, _post), v in model.x.items() if day == d))
-        assert first_off == max(0, 4 - before)
-        built, posts, done = roster._construct(idx, deadline=time.perf_counter() + 5)
-        assert done == {"p"} and roster.check(p, built, posts) == []
+        worked = earliest_work(every_day_problem(max_consecutive=4, worked_before=before), relax)
+        assert worked.index(False) == max(0, 4 - before)  # the run must end there
+    for before in range(0, 5):
+        worked = earliest_work(every_day_problem(min_consecutive_off=4, rested_before=before), relax)
+        assert worked.index(True) == (4 - before if 0 < before < 4 else 0)  # the rest must last till there
 
 
 # ------------------------------------------------------------------ gates: posts, kinds, skills
@@ -294,7 +316,9 @@ def random_problem(rng: random.Random) -> Problem:
             min_consecutive_off=rng.choice([1, 2]), max_weekends=rng.choice([None, 0, 1]),
             days_off=frozenset(rng.sample(range(days), 1)), unavailable=frozenset({(rng.randrange(days), "M")}),
             posts=frozenset(rng.sample(["东卡口", "西卡口"], rng.randint(1, 2))) if rng.random() < 0.5 else frozenset(),
-            max_week_minutes=rng.choice([None, 2400]), worked_before=rng.choice([0, 0, 1, 2, 3]),
+            max_week_minutes=rng.choice([None, 2400]),
+            worked_before=rng.choice([0, 0, 0, 1, 2, 3]) if (history := rng.random()) < 0.5 else 0,
+            rested_before=rng.choice([1, 2]) if history > 0.75 else 0,
         ))
     demand = [Demand(d, sh.id, post=rng.choice(["东卡口", "西卡口"]), skill=rng.choice([None, None, "police", "night"]),
                      required=rng.randint(0, 2), under_weight=rng.choice([10, 100]), over_weight=rng.choice([0, 1, 3]))

@@ -545,7 +545,8 @@ def test_roster_home_per_role(rw: RosterWorld) -> None:
 
 def test_days_worked_up_to_the_eve_carry_into_the_next_roster(rw: RosterWorld) -> None:
     """A run of working days that began in the published roster before counts towards the most
-    days in a row of the next one: not only a full run (day 0 off), a shorter one too."""
+    days in a row of the next one: not only a full run (day 0 off), a shorter one too; so do the
+    days off since the last working day towards the fewest days off in a row."""
     add_demand(rw.gate1, {"M": 2, "E": 2, "N": 1})
     start = next_monday()
     before = new_roster(rw, days=4, start=start - dt.timedelta(days=4), gates=[rw.gate1])
@@ -555,11 +556,17 @@ def test_days_worked_up_to_the_eve_carry_into_the_next_roster(rw: RosterWorld) -
     for n in range(1, 5):  # 志愿者甲 works the four days up to the eve, 志愿者乙 only the eve
         place(before, v1, start - dt.timedelta(days=n), "M")
     place(before, v2, start - dt.timedelta(days=1), "M")
+    l2 = rw.staff["l2"]  # 属地丁 worked four days before, then rested two (and must rest three in a row)
+    l2.min_days_off_in_row = 3
+    l2.save()
+    place(before, l2, start - dt.timedelta(days=3), "M")
     after = new_roster(rw, days=5, start=start, gates=[rw.gate1])
     built = services.build_problem(after)
     by_id = {st.id: st for st in built.problem.staff}
     assert (by_id[f"s{v1.pk}"].worked_before, by_id[f"s{v2.pk}"].worked_before) == (4, 1)
-    assert by_id[f"s{rw.staff['l1'].pk}"].worked_before == 0
+    assert by_id[f"s{rw.staff['l1'].pk}"].worked_before == by_id[f"s{rw.staff['l1'].pk}"].rested_before == 0
+    assert (by_id[f"s{l2.pk}"].worked_before, by_id[f"s{l2.pk}"].rested_before) == (0, 2)
+    assert by_id[f"s{v1.pk}"].rested_before == 0
     assert v1.max_consecutive_days == 6
     morning = built.shift_id(rw.gate1, "M")
     assert morning is not None
@@ -567,11 +574,14 @@ def test_days_worked_up_to_the_eve_carry_into_the_next_roster(rw: RosterWorld) -
     assert engine.check(built.problem, two, {k: f"g{rw.gate1.pk}" for k in two}) == []
     three = {(f"s{v1.pk}", d): morning for d in (0, 1, 2)}
     assert "排班前已连续上班 4 天" in " ".join(engine.check(built.problem, three, {k: f"g{rw.gate1.pk}" for k in three}))
+    day0 = {(f"s{l2.pk}", 0): morning}
+    assert "排班前已连续休息 2 天" in " ".join(engine.check(built.problem, day0, {k: f"g{rw.gate1.pk}" for k in day0}))
     after.status = Roster.Status.SOLVING
     after.save()
     services.run_solve(after)
     worked = set(after.assignments.filter(staff=v1).values_list("date", flat=True))
     assert not {start, start + dt.timedelta(days=1), start + dt.timedelta(days=2)} <= worked
+    assert not after.assignments.filter(staff=l2, date=start).exists()
 
 
 def test_a_second_published_roster_never_books_a_person_twice_a_day(rw: RosterWorld) -> None:

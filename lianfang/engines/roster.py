@@ -40,24 +40,24 @@ Model: a Boolean per person, day, shift and post. Each person's runs of working 
 CP-SAT unrolls into a flow: its linear relaxation is much tighter than clauses, and with CP-SAT's
 strongest-LP worker (``max_lp``) leading on few cores the small benchmark instances are proven
 optimal in seconds. On small models a limited number of weekends is counted in that automaton too;
-on bigger ones the weekend states would multiply the flow past what the LP can solve in time, and
-a flag per weekend counts them instead (see :func:`_weekend_states`). Cover slacks are exact in every roster (never
-both short and over), so the objective CP-SAT reports is the roster's. Because every hard rule is
-personal, a legal roster can be built person by person; :func:`solve` first does so with a greedy
-pass per person guided by a backward table of what the rest of the horizon still allows (see
-:func:`_construct`; a few seconds even for a year of 150 people). Then two searches share the
-cores and the best roster (:class:`_Best`): CP-SAT on the whole model, which proves bounds (big
-models start from the built roster), and a large-neighbourhood search (:func:`_improve`) that
-re-plans a few people over the whole horizon, or many people over a few days, with small CP-SAT
-models while the others keep their schedules, and takes over every better roster CP-SAT finds. On
-small models over at most four weeks CP-SAT's LP workers usually prove the optimum within
-seconds, so they run alone for the first half of the time limit; on bigger ones (or longer
-horizons) the neighbourhood search runs from the start on two threads beside one CP-SAT worker,
-since there the whole model's LP is too slow to lead the search, and CP-SAT is stopped after a
-quarter of the time if its bound is still below half the best roster's objective (its LP cannot
-finish in time; the search gets the core). Models too big to build and presolve in the time left
-get the neighbourhood search alone. So a problem whose people can each be rostered legally always
-gets a legal roster.
+on bigger ones the weekend states would multiply the flow past what the LP can solve in time, and a
+flag per weekend counts them instead (see :func:`_weekend_states`). Cover slacks are exact in every
+roster (never both short and over), so the objective CP-SAT reports is the roster's. Because every
+hard rule is personal, a legal roster can be built person by person; :func:`solve` first does so
+with a greedy pass per person guided by a backward table of what the rest of the horizon still
+allows (see :func:`_construct`; a few seconds even for a year of 150 people). Then two searches
+share the cores and the best roster (:class:`_Best`): CP-SAT on the whole model, which proves
+bounds (big models start from the built roster), and a large-neighbourhood search
+(:func:`_improve`) that re-plans a few people over the whole horizon, or many people over a few
+days, with small CP-SAT models while the others keep their schedules, and takes over every better
+roster CP-SAT finds. On small models over at most four weeks CP-SAT's LP workers usually prove the
+optimum within seconds, so they run alone for the first half of the time limit; on bigger ones (or
+longer horizons) the neighbourhood search runs from the start on two threads beside one CP-SAT
+worker, since there the whole model's LP is too slow to lead the search, and CP-SAT is stopped
+after a quarter of the time if its bound is still below half the best roster's objective (its LP
+cannot finish in time; the search gets the core). Models too big to build and presolve in the time
+left get the neighbourhood search alone. So a problem whose people can each be rostered legally
+always gets a legal roster.
 
 :func:`objective_value` recomputes the objective from a roster independently of the CP-SAT model
 and :func:`check` lists hard-rule violations in Chinese (used, for example, to re-check a swap).

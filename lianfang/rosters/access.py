@@ -149,6 +149,11 @@ def swaps_for_user(user: User) -> QuerySet[SwapRequest]:
     return qs.filter(Q(requester__user=user) | Q(partner__user=user))
 
 
+def own_swaps(user: User) -> QuerySet[SwapRequest]:
+    """Swap requests this user made or was asked to take part in, whatever their role."""
+    return SwapRequest.objects.filter(Q(requester__user=user) | Q(partner__user=user))
+
+
 def swaps_to_answer(user: User) -> QuerySet[SwapRequest]:
     """Requests waiting for this user to confirm as the partner (only the partner answers), whose
     shifts have not begun (a late answer could not be approved any more)."""
@@ -165,6 +170,14 @@ def not_begun_swaps() -> Q:
 def get_swap_for_partner(user: User, pk: int) -> SwapRequest:
     """A request this user was asked to take part in (answered or not: a late answer is told why)."""
     swap = SwapRequest.objects.filter(pk=pk, partner__user=user).first()
+    if swap is None:
+        raise denied(user, "roster_swap", pk)
+    return swap
+
+
+def get_swap_for_requester(user: User, pk: int) -> SwapRequest:
+    """A request this user made (only the requester withdraws it)."""
+    swap = SwapRequest.objects.filter(pk=pk, requester__user=user).first()
     if swap is None:
         raise denied(user, "roster_swap", pk)
     return swap

@@ -84,6 +84,8 @@ class SwapIn(Schema):
 class SwapOut(Schema):
     id: int
     status: str
+    status_label: str  # Chinese, "已过期（班次已开始）" for a request still waiting whose shift has begun
+    expired: bool
     problems: list[str]
     summary: str
 
@@ -166,7 +168,13 @@ def request_swap(request: AuthedRequest, payload: SwapIn) -> Any:
 @router.get("/swaps/to-answer", response=list[SwapOut])
 def swaps_to_answer(request: AuthedRequest) -> Any:
     """Swap requests waiting for this user's answer as the partner."""
-    return access.swaps_to_answer(request.user)
+    return access.swaps_to_answer(request.user).select_related("give", "take")
+
+
+@router.get("/swaps/mine", response=list[SwapOut])
+def my_swaps(request: AuthedRequest) -> Any:
+    """This user's latest swap requests, made or asked to take part in (with their ids, to withdraw one)."""
+    return access.own_swaps(request.user).select_related("give", "take")[:50]
 
 
 @router.post("/swaps/{swap_id}/answer", response={200: SwapOut, 400: dict[str, str]})
@@ -175,5 +183,15 @@ def answer_swap(request: AuthedRequest, swap_id: int, payload: SwapAnswerIn) -> 
     swap = access.get_swap_for_partner(request.user, swap_id)
     try:
         return services.answer_swap(swap, request.user, payload.accept)
+    except services.RosterServiceError as exc:
+        raise _error(exc) from exc
+
+
+@router.post("/swaps/{swap_id}/withdraw", response={200: SwapOut, 400: dict[str, str]})
+def withdraw_swap(request: AuthedRequest, swap_id: int) -> Any:
+    """The requester takes back a request still waiting (withdrawing twice is refused)."""
+    swap = access.get_swap_for_requester(request.user, swap_id)
+    try:
+        return services.withdraw_swap(swap, request.user)
     except services.RosterServiceError as exc:
         raise _error(exc) from exc

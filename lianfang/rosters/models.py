@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -312,6 +312,9 @@ class SwapRequest(models.Model):
         PENDING = "pending", "待卡口长审批"
         APPROVED = "approved", "已批准"
         REJECTED = "rejected", "未批准"
+        WITHDRAWN = "withdrawn", "已撤回"
+
+    OPEN_STATUSES: ClassVar[tuple[str, ...]] = (Status.PARTNER, Status.PENDING)  # still waiting for someone
 
     roster = models.ForeignKey(Roster, models.CASCADE, related_name="swaps")
     requester = models.ForeignKey(StaffMember, models.CASCADE, related_name="swap_requests")
@@ -339,6 +342,22 @@ class SwapRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.requester.name} → {self.partner.name}（{self.get_status_display()}）"
+
+    @property
+    def open(self) -> bool:
+        """Still waiting for the partner or the gate chief."""
+        return self.status in self.OPEN_STATUSES
+
+    @property
+    def expired(self) -> bool:
+        """Still waiting, but a shift in it has begun: it can no longer be answered or approved
+        (both refuse with ``swap_past``), so it is shown as lapsed rather than waiting."""
+        now = timezone.now()
+        return self.open and (self.give.starts_at <= now or (self.take is not None and self.take.starts_at <= now))
+
+    @property
+    def status_label(self) -> str:
+        return "已过期（班次已开始）" if self.expired else self.get_status_display()
 
 
 class AttendanceEvent(AppendOnly):

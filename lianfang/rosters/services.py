@@ -632,7 +632,7 @@ def swap_choices(staff: StaffMember) -> tuple[QuerySet[StaffMember], QuerySet[As
     return people, shifts
 
 
-OPEN_SWAPS = (SwapRequest.Status.PARTNER, SwapRequest.Status.PENDING)  # still waiting for someone
+OPEN_SWAPS = SwapRequest.OPEN_STATUSES
 
 
 def request_swap(requester: StaffMember, give: Assignment, partner: StaffMember, take: Assignment | None,
@@ -701,6 +701,23 @@ def answer_swap(swap: SwapRequest, user: User, accept: bool) -> SwapRequest:
         else:
             swap.status = SwapRequest.Status.PENDING
         swap.save()
+    return swap
+
+
+def withdraw_swap(swap: SwapRequest, user: User) -> SwapRequest:
+    """The requester takes back a request still waiting for the partner or the gate chief (plans
+    changed): it closes, and the shift is free for another request. Withdrawing twice is refused."""
+    with transaction.atomic():
+        swap = SwapRequest.objects.select_for_update(of=("self",)).select_related("requester").get(pk=swap.pk)
+        if swap.requester.user_id != user.pk:
+            raise RosterServiceError("swap_not_requester", "只有申请人本人可以撤回")
+        if not swap.open:
+            raise RosterServiceError("swap_closed", f"该申请已处理（{swap.get_status_display()}），不能撤回")
+        swap.status = SwapRequest.Status.WITHDRAWN
+        swap.decided_at = timezone.now()
+        swap.save(update_fields=["status", "decided_at"])
+    AuditEvent.objects.create(user=user, action=AuditEvent.Action.CHANGE, object_type="roster_swap",
+                              object_id=str(swap.pk), detail={"roster": swap.roster_id, "withdrawn": True})
     return swap
 
 

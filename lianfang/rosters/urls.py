@@ -27,6 +27,7 @@ urlpatterns = [
     path("my/shifts.ics", views.my_shifts_ics, name="my_shifts_ics"),
     path("my/shifts/swap", views.swap_request, name="swap_request"),
     path("my/shifts/swap/<int:pk>/answer", views.swap_answer, name="swap_answer"),
+    path("my/shifts/swap/<int:pk>/withdraw", views.swap_withdraw, name="swap_withdraw"),
     path("my/shifts/<int:pk>/clock", views.clock, name="clock"),
     path("join/<str:token>/", views.team_join, name="team_join"),
 ]

@@ -75,7 +75,7 @@ def home(request: AuthedRequest) -> HttpResponse:
     if user.role in ("volunteer", "gate_staff") and StaffMember.objects.filter(user=user).exists():
         return redirect("my_shifts")  # people on duty start from their own shifts
     gate = Gate.objects.filter(pk=user.scope_gate_id).first() if user.scope_gate_id else None
-    pending_swaps = access.swaps_for_user(user).filter(status=SwapRequest.Status.PENDING).count()
+    pending_swaps = access.swaps_for_user(user).filter(access.not_begun_swaps(), status=SwapRequest.Status.PENDING).count()
     return render(request, "rosters/home.html", {
         "rosters": rosters, "may_manage": access.may_manage_rosters(user), "gate": gate,
         "pending_swaps": pending_swaps, "today": timezone.localdate(),
@@ -400,6 +400,19 @@ def swap_answer(request: AuthedRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def swap_withdraw(request: AuthedRequest, pk: int) -> HttpResponse:
+    swap = access.get_swap_for_requester(request.user, pk)
+    try:
+        swap = services.withdraw_swap(swap, request.user)
+    except services.RosterServiceError as exc:
+        _error(request, exc)
+        return redirect("my_shifts")
+    messages.success(request, f"已撤回换班申请：{swap.summary}")
+    return redirect("my_shifts")
+
+
+@login_required
 @require_http_methods(["GET", "POST"])
 def swap_list(request: AuthedRequest) -> HttpResponse:
     user = request.user
@@ -417,13 +430,13 @@ def swap_list(request: AuthedRequest) -> HttpResponse:
         except services.RosterServiceError as exc:
             _error(request, exc)
         return redirect("swap_list")
-    pending = list(swaps.filter(status=SwapRequest.Status.PENDING))
+    pending = list(swaps.filter(access.not_begun_swaps(), status=SwapRequest.Status.PENDING))
     for s in pending:
         s.may_decide = access.may_decide_swap(user, s)  # type: ignore[attr-defined]
     return render(request, "rosters/swaps.html", {
         "pending": pending, "with_partner": swaps.filter(access.not_begun_swaps(), status=SwapRequest.Status.PARTNER),
-        "recent": swaps.exclude(status=SwapRequest.Status.PENDING).exclude(
-            access.not_begun_swaps(), status=SwapRequest.Status.PARTNER)[:50]})
+        # answered, decided, withdrawn, and the ones still waiting whose shift has begun (shown as lapsed)
+        "recent": swaps.exclude(access.not_begun_swaps(), status__in=SwapRequest.OPEN_STATUSES)[:50]})
 
 
 @login_required

@@ -1,6 +1,6 @@
 """In a real browser: the command centre solves, publishes and prints the zone's roster; on the phone
-a volunteer's swap that breaks the rest rule is refused, and a legal one is confirmed by the colleague
-on their phone and approved by the chief."""
+a volunteer's swap that breaks the rest rule is refused, one made by mistake is withdrawn, and a legal
+one is confirmed by the colleague on their phone and approved by the chief."""
 
 from __future__ import annotations
 
@@ -75,13 +75,23 @@ def test_solve_publish_print_and_swaps(rw: RosterWorld, live_server, browser: Br
     expect(phone.locator(".messages .error")).to_contain_text("不符合排班规则")
     expect(phone.locator(".messages .error")).to_contain_text("休息")
     assert SwapRequest.objects.get(partner=tired).status == SwapRequest.Status.REFUSED
+    # A request made by mistake is withdrawn from the history on the phone (after a confirmation).
+    phone.select_option("#swap-give", str(give.pk))
+    phone.select_option("#swap-partner", str(fresh.pk))
+    phone.click("#swap-submit")
+    mistake = SwapRequest.objects.get(partner=fresh)
+    phone.once("dialog", lambda dialog: dialog.accept())
+    phone.locator(f"#swap-{mistake.pk} button").click()
+    expect(phone.locator(".messages .success")).to_contain_text("已撤回换班申请")
+    expect(phone.locator(f"#swap-{mistake.pk}")).to_contain_text("已撤回")
+    mistake.refresh_from_db()
+    assert mistake.status == SwapRequest.Status.WITHDRAWN
     phone.select_option("#swap-give", str(give.pk))
     phone.select_option("#swap-partner", str(fresh.pk))
     phone.fill("input[name=reason]", "家里有事")
     phone.click("#swap-submit")
     expect(phone.locator(".messages .success")).to_contain_text(f"等待 {fresh.name} 确认")
-    swap = SwapRequest.objects.get(partner=fresh)
-    assert swap.status == SwapRequest.Status.PARTNER
+    swap = SwapRequest.objects.get(partner=fresh, status=SwapRequest.Status.PARTNER)
 
     colleague = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()
     login(colleague, live_server.url, "gate_staff")

@@ -315,7 +315,71 @@ def test_a_swap_whose_shift_began_before_the_partner_answered_is_closed(rw: Rost
         services.answer_swap(swap, rw.w.users["gate_staff"], accept=True)
     assert exc.value.code == "swap_past"
     page = rw.client("gate_chief").get(reverse("swap_list")).content.decode()
-    assert "等待对方确认" not in page and "待对方确认" in page  # listed among the others, not as waiting
+    assert "等待对方确认" not in page and "已过期（班次已开始）" in page  # listed as lapsed, not as waiting
+    mine = rw.client("volunteer").get(reverse("my_shifts")).content.decode()
+    assert "已过期（班次已开始）" in mine and reverse("swap_withdraw", args=[swap.pk]) not in mine
+    got = rw.client("volunteer").get("/api/rosters/swaps/mine").json()
+    assert [(s["id"], s["status"], s["expired"], s["status_label"]) for s in got] == [
+        (swap.pk, "partner", True, "已过期（班次已开始）")]
+
+
+def test_the_requester_withdraws_a_waiting_swap_and_the_shift_is_free_again(rw: RosterWorld, published: Roster) -> None:
+    d = published.dates()
+    give = place(published, rw.staff["v1"], d[2], "M")
+    swap = services.request_swap(rw.staff["v1"], give, rw.staff["l1"], None, reason="", nonce="w1",
+                                 user=rw.w.users["volunteer"])
+    volunteer = rw.client("volunteer")
+    url = reverse("swap_withdraw", args=[swap.pk])
+    assert url in volunteer.get(reverse("my_shifts")).content.decode()  # the button is on the phone
+    # Only the requester withdraws: the partner and the chief get a 404, which is audited.
+    denied_before = AuditEvent.objects.filter(action=AuditEvent.Action.DENIED, object_type="roster_swap").count()
+    for persona in ("gate_staff", "gate_chief"):
+        assert rw.client(persona).post(url).status_code == 404
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.DENIED, object_type="roster_swap").count() == denied_before + 2
+    page = volunteer.post(url, follow=True).content.decode()
+    swap.refresh_from_db()
+    assert swap.status == SwapRequest.Status.WITHDRAWN and "已撤回换班申请" in page and swap.decided_at is not None
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.CHANGE, object_type="roster_swap",
+                                     object_id=str(swap.pk)).exists()
+    # Nobody can act on it any more, and the partner is no longer asked.
+    assert not access.swaps_to_answer(rw.w.users["gate_staff"]).exists()
+    with pytest.raises(services.RosterServiceError) as exc:
+        services.answer_swap(swap, rw.w.users["gate_staff"], accept=True)
+    assert exc.value.code == "swap_answered"
+    with pytest.raises(services.RosterServiceError) as exc:
+        services.decide_swap(swap, rw.chief, approve=True)
+    assert exc.value.code == "swap_decided"
+    again = volunteer.post(url, follow=True).content.decode()
+    assert "该申请已处理（已撤回），不能撤回" in again
+    # The shift is free for another request; one waiting for the chief can be withdrawn too.
+    second = services.request_swap(rw.staff["v1"], give, rw.staff["l2"], None, reason="", nonce="w2",
+                                   user=rw.w.users["volunteer"])
+    assert second.status == SwapRequest.Status.PENDING
+    assert services.withdraw_swap(second, rw.w.users["volunteer"]).status == SwapRequest.Status.WITHDRAWN
+    with pytest.raises(services.RosterServiceError) as exc:
+        services.decide_swap(second, rw.chief, approve=True)
+    assert exc.value.code == "swap_decided"
+    give.refresh_from_db()
+    assert give.staff_id == rw.staff["v1"].pk
+    assert "已撤回" in rw.client("gate_chief").get(reverse("swap_list")).content.decode()
+
+
+def test_api_withdraws_a_swap_once_and_only_for_the_requester(rw: RosterWorld, published: Roster) -> None:
+    d = published.dates()
+    give = place(published, rw.staff["v1"], d[3], "M")
+    c = rw.client("volunteer")
+    ask = c.post("/api/rosters/swaps", {"give_id": give.pk, "partner_id": rw.staff["l1"].pk, "nonce": "a1"},
+                 content_type="application/json").json()
+    mine = c.get("/api/rosters/swaps/mine").json()
+    assert [(s["id"], s["status"], s["expired"]) for s in mine] == [(ask["id"], "partner", False)]
+    partner = rw.client("gate_staff")
+    assert partner.post(f"/api/rosters/swaps/{ask['id']}/withdraw").status_code == 404
+    assert [s["id"] for s in partner.get("/api/rosters/swaps/mine").json()] == [ask["id"]]  # asked to take part
+    done = c.post(f"/api/rosters/swaps/{ask['id']}/withdraw")
+    assert done.status_code == 200 and done.json()["status"] == "withdrawn" and done.json()["status_label"] == "已撤回"
+    twice = c.post(f"/api/rosters/swaps/{ask['id']}/withdraw")
+    assert twice.status_code == 400 and twice.json()["code"] == "swap_closed"
+    assert partner.get("/api/rosters/swaps/to-answer").json() == []
 
 
 def test_approval_refuses_a_swap_the_roster_no_longer_allows(rw: RosterWorld, published: Roster) -> None:

@@ -71,7 +71,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "lianfang.core.http.MethodNotAllowedPage",
 ]
+CSRF_FAILURE_VIEW = "lianfang.core.http.csrf_failure"
 
 ROOT_URLCONF = "lianfang.urls"
 WSGI_APPLICATION = "lianfang.wsgi.application"

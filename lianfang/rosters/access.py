@@ -183,6 +183,11 @@ def get_swap_for_requester(user: User, pk: int) -> SwapRequest:
     return swap
 
 
+def may_decide_any_swap(user: User) -> bool:
+    """Whether this user decides swaps at all (a gate chief or the command centre)."""
+    return user.is_command or chief_gate_id(user) is not None
+
+
 def may_decide_swap(user: User, swap: SwapRequest) -> bool:
     """The chief of the gate (of both gates when an exchange crosses gates: then only the command
     centre), never someone deciding their own swap."""

@@ -657,25 +657,28 @@ def request_swap(requester: StaffMember, give: Assignment, partner: StaffMember,
     now = timezone.now()
     if give.starts_at <= now or (take is not None and take.starts_at <= now):
         raise RosterServiceError("swap_past", "已开始或已结束的班次不能再换")
-    waiting = SwapRequest.objects.filter(Q(give=give) | Q(take=give), status__in=OPEN_SWAPS)
-    if take is not None:
-        waiting |= SwapRequest.objects.filter(Q(give=take) | Q(take=take), status__in=OPEN_SWAPS)
-    if waiting.exists():
-        raise RosterServiceError("swap_waiting", "该班次已有一份换班申请在等待确认或审批，请等处理后再申请")
-    problems = swap_problems(roster, give, take, partner, requester)
-    if problems:
-        status = SwapRequest.Status.REFUSED
-    else:
-        status = SwapRequest.Status.PARTNER if partner.user_id else SwapRequest.Status.PENDING
     summary = f"{requester.name} 让出 {give.date:%m月%d日} {give.shift_name}（{give.gate.name}）" + (
         f"，换 {partner.name} 的 {take.date:%m月%d日} {take.shift_name}（{take.gate.name}）" if take
         else f"，由 {partner.name} 代班")
     try:
         with transaction.atomic():
+            # Two requests for the same shift at the same moment (two tabs) must not both wait: the
+            # shifts' rows are locked on PostgreSQL; SQLite's IMMEDIATE transactions run one at a time.
+            list(Assignment.objects.select_for_update().filter(pk__in=[give.pk] + ([take.pk] if take else [])))
+            waiting = SwapRequest.objects.filter(Q(give=give) | Q(take=give), status__in=OPEN_SWAPS)
+            if take is not None:
+                waiting |= SwapRequest.objects.filter(Q(give=take) | Q(take=take), status__in=OPEN_SWAPS)
+            if waiting.exists():
+                raise RosterServiceError("swap_waiting", "该班次已有一份换班申请在等待确认或审批，请等处理后再申请")
+            problems = swap_problems(roster, give, take, partner, requester)
+            if problems:
+                status = SwapRequest.Status.REFUSED
+            else:
+                status = SwapRequest.Status.PARTNER if partner.user_id else SwapRequest.Status.PENDING
             return SwapRequest.objects.create(roster=roster, requester=requester, give=give, partner=partner, take=take,
                                               reason=reason.strip()[:200], status=status, problems=problems,
                                               summary=summary, nonce=nonce, created_by=user)
-    except IntegrityError:
+    except IntegrityError:  # the same request sent twice at once: the first one stands
         return SwapRequest.objects.get(requester=requester, nonce=nonce)
 
 
@@ -708,11 +711,14 @@ def withdraw_swap(swap: SwapRequest, user: User) -> SwapRequest:
     """The requester takes back a request still waiting for the partner or the gate chief (plans
     changed): it closes, and the shift is free for another request. Withdrawing twice is refused."""
     with transaction.atomic():
-        swap = SwapRequest.objects.select_for_update(of=("self",)).select_related("requester").get(pk=swap.pk)
+        swap = SwapRequest.objects.select_for_update(of=("self",)).select_related("requester", "give", "take").get(
+            pk=swap.pk)
         if swap.requester.user_id != user.pk:
             raise RosterServiceError("swap_not_requester", "只有申请人本人可以撤回")
         if not swap.open:
             raise RosterServiceError("swap_closed", f"该申请已处理（{swap.get_status_display()}），不能撤回")
+        if swap.expired:
+            raise RosterServiceError("swap_past", "班次已开始，这份申请已失效，无需撤回")
         swap.status = SwapRequest.Status.WITHDRAWN
         swap.decided_at = timezone.now()
         swap.save(update_fields=["status", "decided_at"])

@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, Q, Sum
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -314,10 +315,13 @@ def my_shifts(request: AuthedRequest) -> HttpResponse:
     swaps = SwapRequest.objects.filter(Q(requester=staff) | Q(partner=staff)).select_related(
         "give__gate", "take__gate", "partner", "requester")[:20]
     to_answer = access.swaps_to_answer(request.user).select_related("requester")
+    swapping = {pk for s in SwapRequest.objects.filter(Q(give__in=mine) | Q(take__in=mine), status__in=SwapRequest.OPEN_STATUSES)
+                for pk in (s.give_id, s.take_id)}  # my shifts with a request open on them
     hours = ServiceHours.objects.filter(staff=staff).aggregate(m=Sum("minutes"))["m"] or 0
     return render(request, "rosters/my_shifts.html", {
         "staff": staff, "rows": rows, "upcoming": upcoming, "colleagues": colleagues, "partner_shifts": partner_shifts,
-        "swaps": swaps, "to_answer": to_answer, "hours": round(hours / 60, 1), "nonce": uuid.uuid4().hex, "now": now})
+        "swaps": swaps, "to_answer": to_answer, "swapping": swapping, "hours": round(hours / 60, 1),
+        "nonce": uuid.uuid4().hex, "now": now})
 
 
 @login_required
@@ -353,6 +357,11 @@ def clock(request: AuthedRequest, pk: int) -> HttpResponse:
 @require_POST
 def swap_request(request: AuthedRequest) -> HttpResponse:
     staff = _my_staff(request)
+    nonce = request.POST.get("nonce") or uuid.uuid4().hex
+    earlier = SwapRequest.objects.filter(requester=staff, nonce=nonce).first()
+    if earlier is not None:  # the same form sent again (a retry, or the back button): say where it stands
+        messages.info(request, f"这份换班申请此前已提交：{earlier.summary}，现在{earlier.status_label}")
+        return redirect("my_shifts")
     give = Assignment.objects.filter(pk=_int(request.POST.get("give")), staff=staff).select_related("roster").first()
     take_value = request.POST.get("take", "")
     people, shifts = services.swap_choices(staff)
@@ -361,6 +370,10 @@ def swap_request(request: AuthedRequest) -> HttpResponse:
     if take_value.startswith("a"):  # exchange with this shift of a colleague
         take = shifts.filter(pk=_int(take_value[1:])).select_related("staff").first()
         partner = take.staff if take else None
+        chosen = people.filter(pk=_int(request.POST.get("partner"))).first()
+        if take is not None and chosen is not None and chosen.pk != take.staff_id:
+            messages.error(request, f"请只选一种：互换 {take.staff.name} 的班次，或请 {chosen.name} 代班")
+            return redirect("my_shifts")
     else:  # hand over to this colleague
         partner = people.filter(pk=_int(request.POST.get("partner"))).first()
     if give is None or partner is None:
@@ -368,7 +381,7 @@ def swap_request(request: AuthedRequest) -> HttpResponse:
         return redirect("my_shifts")
     try:
         swap = services.request_swap(staff, give, partner, take, reason=request.POST.get("reason", ""),
-                                     nonce=request.POST.get("nonce") or uuid.uuid4().hex, user=request.user)
+                                     nonce=nonce, user=request.user)
     except services.RosterServiceError as exc:
         _error(request, exc)
         return redirect("my_shifts")
@@ -426,7 +439,7 @@ def swap_list(request: AuthedRequest) -> HttpResponse:
             if swap.status == SwapRequest.Status.REFUSED:
                 messages.error(request, "复核未通过，已退回：" + "；".join(swap.problems))
             else:
-                messages.success(request, f"{swap.get_status_display()}：{swap.requester.name} ↔ {swap.partner.name}")
+                messages.success(request, f"{swap.get_status_display()}：{swap.summary}")
         except services.RosterServiceError as exc:
             _error(request, exc)
         return redirect("swap_list")
@@ -436,7 +449,10 @@ def swap_list(request: AuthedRequest) -> HttpResponse:
     return render(request, "rosters/swaps.html", {
         "pending": pending, "with_partner": swaps.filter(access.not_begun_swaps(), status=SwapRequest.Status.PARTNER),
         # answered, decided, withdrawn, and the ones still waiting whose shift has begun (shown as lapsed)
-        "recent": swaps.exclude(access.not_begun_swaps(), status__in=SwapRequest.OPEN_STATUSES)[:50]})
+        # latest first by when they were closed (decided, answered or withdrawn; lapsed: when asked)
+        "recent": swaps.exclude(access.not_begun_swaps(), status__in=SwapRequest.OPEN_STATUSES).annotate(
+            closed_at=Coalesce("decided_at", "partner_answered_at", "created_at")).order_by("-closed_at", "-pk")[:50],
+        "may_decide_any": access.may_decide_any_swap(user)})
 
 
 @login_required

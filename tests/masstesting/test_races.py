@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from lianfang.masstesting import services
 from lianfang.masstesting.models import Sample, Tube
+from tests.concurrency import run_together
 from tests.masstesting.conftest import MT
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def run_together(*calls: object) -> list[object]:
-    barrier = threading.Barrier(len(calls))
-    out: list[object] = [None] * len(calls)
-
-    def worker(i: int, fn: object) -> None:
-        try:
-            barrier.wait()
-            out[i] = fn()  # type: ignore[operator]
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i, fn)) for i, fn in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return out
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs concurrent writers (PostgreSQL)")

@@ -81,3 +81,13 @@ def place(roster: Roster, staff: StaffMember, day: dt.date, code: str, gate: Gat
     return Assignment.objects.create(roster=roster, staff=staff, date=day, gate=gate,
                                      shift_code=code, shift_name=shift["name"], starts_at=start,
                                      ends_at=start + dt.timedelta(minutes=shift["minutes"]))
+
+
+@pytest.fixture
+def published(rw: RosterWorld) -> Roster:
+    """A published five-day roster of gate 1 (one person per shift), with nobody on it yet."""
+    add_demand(rw.gate1, {"M": 1, "E": 1, "N": 1})
+    roster = new_roster(rw, days=5, gates=[rw.gate1])
+    roster.status = Roster.Status.PUBLISHED
+    roster.save()
+    return roster

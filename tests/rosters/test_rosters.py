@@ -214,15 +214,6 @@ def test_cadre_sees_staff_of_their_village_with_masked_phones(rw: RosterWorld) -
 
 # --- swaps -------------------------------------------------------------------------------------
 
-@pytest.fixture
-def published(rw: RosterWorld) -> Roster:
-    add_demand(rw.gate1, {"M": 1, "E": 1, "N": 1})
-    roster = new_roster(rw, days=5, gates=[rw.gate1])
-    roster.status = Roster.Status.PUBLISHED
-    roster.save()
-    return roster
-
-
 def test_a_swap_that_breaks_the_rest_rule_is_refused_at_once(rw: RosterWorld, published: Roster) -> None:
     d1, d2 = published.dates()[1], published.dates()[2]
     place(published, rw.staff["v2"], d1, "E")  # the evening shift of d1 ends at midnight
@@ -362,6 +353,58 @@ def test_the_requester_withdraws_a_waiting_swap_and_the_shift_is_free_again(rw: 
     give.refresh_from_db()
     assert give.staff_id == rw.staff["v1"].pk
     assert "已撤回" in rw.client("gate_chief").get(reverse("swap_list")).content.decode()
+
+
+def test_swap_pages_tell_where_each_request_stands(rw: RosterWorld, published: Roster) -> None:
+    d = published.dates()
+    give = place(published, rw.staff["v1"], d[2], "M")
+    volunteer = rw.client("volunteer")
+    form = {"give": give.pk, "partner": rw.staff["l1"].pk, "nonce": "f1"}
+    volunteer.post(reverse("swap_request"), form)
+    swap = SwapRequest.objects.get(nonce="f1")
+    page = volunteer.get(reverse("my_shifts")).content.decode()
+    assert "换班申请中" in page and 'href="#swap-card"' in page  # the shift card says so; a link jumps to the form
+    # The same form sent again says where the first request stands, without a second request.
+    again = volunteer.post(reverse("swap_request"), form, follow=True).content.decode()
+    assert "这份换班申请此前已提交" in again and "待对方确认" in again and SwapRequest.objects.count() == 1
+    # The colleague sees it as waiting for them, not for "the other side".
+    partner_page = rw.client("gate_staff").get(reverse("my_shifts")).content.decode()
+    assert "待您确认（见上方「请我换班」）" in partner_page and "谢绝后不能撤销" in partner_page
+    services.answer_swap(swap, rw.w.users["gate_staff"], accept=True)
+    # The chief sees who confirmed in the app, and who must be called.
+    other = place(published, rw.staff["v1"], d[4], "M")
+    services.request_swap(rw.staff["v1"], other, rw.staff["l2"], None, reason="", nonce="f2", user=rw.w.users["volunteer"])
+    chief = rw.client("gate_chief")
+    page = chief.get(reverse("swap_list")).content.decode()
+    assert "属地丙 已在手机上同意" in page and "属地丁 没有账号：请先与其电话确认，再审批" in page
+    # Decided ones are listed latest decided first (not latest asked), a hand-over said as such.
+    later = SwapRequest.objects.get(nonce="f2")
+    chief.post(reverse("swap_list"), {"swap": later.pk, "decision": "reject"})
+    done = chief.post(reverse("swap_list"), {"swap": swap.pk, "decision": "approve"}, follow=True).content.decode()
+    assert "已批准：志愿者甲 让出" in done and "由 属地丙 代班" in done and "↔" not in done
+    recent = done.split("最近处理")[1]
+    assert recent.index("已批准") < recent.index("未批准")
+    # Both a colleague's shift and another colleague chosen: which one is meant is asked, not guessed.
+    mine = place(published, rw.staff["v1"], d[3], "M")
+    theirs = place(published, rw.staff["v2"], d[4], "E")
+    both = volunteer.post(reverse("swap_request"), {"give": mine.pk, "take": f"a{theirs.pk}",
+                                                    "partner": rw.staff["l2"].pk, "nonce": "f3"}, follow=True)
+    assert "请只选一种：互换 志愿者乙 的班次，或请 属地丁 代班" in both.content.decode()
+    assert not SwapRequest.objects.filter(nonce="f3").exists()
+    # A volunteer's view of the swap page is not titled as an approval page.
+    assert "<h1>换班申请</h1>" in volunteer.get(reverse("swap_list")).content.decode()
+
+
+def test_a_lapsed_swap_cannot_be_withdrawn(rw: RosterWorld, published: Roster) -> None:
+    give = place(published, rw.staff["v1"], published.dates()[2], "M")
+    swap = services.request_swap(rw.staff["v1"], give, rw.staff["l1"], None, reason="", nonce="x1",
+                                 user=rw.w.users["volunteer"])
+    began = timezone.now() - dt.timedelta(minutes=5)
+    type(give).objects.filter(pk=give.pk).update(starts_at=began, ends_at=began + dt.timedelta(hours=8))
+    got = rw.client("volunteer").post(f"/api/rosters/swaps/{swap.pk}/withdraw")
+    assert got.status_code == 400 and got.json()["code"] == "swap_past"
+    swap.refresh_from_db()
+    assert swap.status == SwapRequest.Status.PARTNER and swap.expired
 
 
 def test_api_withdraws_a_swap_once_and_only_for_the_requester(rw: RosterWorld, published: Roster) -> None:

@@ -1,0 +1,34 @@
+"""Two tabs at once: two requests for the same shift must not both wait."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import pytest
+from django.db import connection
+
+from lianfang.rosters import services
+from lianfang.rosters.models import Roster, SwapRequest
+from tests.concurrency import run_together
+from tests.rosters.conftest import RosterWorld, place
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs concurrent writers (PostgreSQL)")
+def test_two_requests_for_one_shift_at_once_leave_one_waiting(rw: RosterWorld, published: Roster) -> None:
+    give = place(published, rw.staff["v1"], published.dates()[2], "M")
+
+    def ask(partner: str, nonce: str) -> str:
+        try:
+            services.request_swap(rw.staff["v1"], give, rw.staff[partner], None, reason="", nonce=nonce,
+                                  user=rw.w.users["volunteer"])
+            return "waiting"
+        except services.RosterServiceError as exc:
+            return exc.code
+
+    for attempt in range(3):  # each round starts from no open request
+        SwapRequest.objects.all().delete()
+        outcomes = run_together(partial(ask, "l1", f"a{attempt}"), partial(ask, "l2", f"b{attempt}"))
+        assert sorted(outcomes) == ["swap_waiting", "waiting"], outcomes  # type: ignore[type-var]
+        assert SwapRequest.objects.filter(give=give, status__in=SwapRequest.OPEN_STATUSES).count() == 1

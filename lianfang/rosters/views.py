@@ -295,6 +295,9 @@ def roster_person(request: AuthedRequest, pk: int, staff_pk: int) -> HttpRespons
 def _my_staff(request: AuthedRequest) -> StaffMember:
     staff = StaffMember.objects.filter(user=request.user).first()
     if staff is None:
+        if access.may_decide_any_swap(request.user):  # a chief or the command centre: point to their own pages
+            raise PermissionDenied("「我的班次」是值守人员本人的页面，您的账号没有关联值守人员档案。"
+                                   "查看班表请进入「排班」，审批换班请进入「换班审批」。")
         raise PermissionDenied("您的账号没有关联值守人员档案，请联系卡口长或指挥部")
     return staff
 

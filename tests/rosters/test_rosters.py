@@ -395,6 +395,13 @@ def test_swap_pages_tell_where_each_request_stands(rw: RosterWorld, published: R
     assert "<h1>换班申请</h1>" in volunteer.get(reverse("swap_list")).content.decode()
 
 
+def test_my_shifts_without_a_staff_record_says_where_to_go(rw: RosterWorld) -> None:
+    chief = rw.client("gate_chief").get(reverse("my_shifts"))
+    assert chief.status_code == 403 and "审批换班请进入「换班审批」" in chief.content.decode()
+    cadre = rw.client("cadre_xinwei").get(reverse("my_shifts")).content.decode()
+    assert "请联系卡口长或指挥部" in cadre and "换班审批" not in cadre.split('id="refused"')[1]
+
+
 def test_a_lapsed_swap_cannot_be_withdrawn(rw: RosterWorld, published: Roster) -> None:
     give = place(published, rw.staff["v1"], published.dates()[2], "M")
     swap = services.request_swap(rw.staff["v1"], give, rw.staff["l1"], None, reason="", nonce="x1",

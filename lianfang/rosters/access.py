@@ -117,6 +117,8 @@ def teams_for_user(user: User) -> QuerySet[Team]:
     if may_view_all(user):
         return qs
     q = Q(leader=user) | Q(parent__leader=user)
+    # members see their own teams and groups, and the squad their group belongs to (names and hours only)
+    q |= Q(memberships__staff__user=user) | Q(groups__memberships__staff__user=user)
     if user.role == Role.CADRE and user.scope_village_id:
         q |= Q(village_id=user.scope_village_id) | Q(parent__village_id=user.scope_village_id)
     if user.role == Role.GATE_CHIEF and user.scope_gate_id:

@@ -22,13 +22,23 @@ def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start, start + dt.timedelta(days=1)
 
 
+NIGHT_BEFORE_DAWN_MINUTES = 6 * 60  # a shift starting before 06:00 belongs to the night after the day
+
+
 def build(gate: Gate, day: dt.date) -> dict[str, Any]:
     pattern = services.pattern_for(gate)
-    on_duty: dict[str, list[Assignment]] = defaultdict(list)
-    for a in (Assignment.objects.filter(gate=gate, date=day, roster__status=Roster.Status.PUBLISHED)
+    # The meeting opens the day: a shift starting before dawn (00:00–08:00) has just ended, so the
+    # one listed is tonight's, on the next day's date.
+    on_duty: dict[tuple[dt.date, str], list[Assignment]] = defaultdict(list)
+    for a in (Assignment.objects.filter(gate=gate, date__in=[day, day + dt.timedelta(days=1)],
+                                        roster__status=Roster.Status.PUBLISHED)
               .select_related("staff").order_by("staff__kind", "staff__name")):
-        on_duty[a.shift_code].append(a)
-    shifts = [{"label": services.shift_label(sh), "people": on_duty.get(sh["code"], [])} for sh in pattern.shifts]
+        on_duty[(a.date, a.shift_code)].append(a)
+    shifts = []
+    for sh in pattern.shifts:
+        date = day + dt.timedelta(days=1) if sh["start"] % 1440 < NIGHT_BEFORE_DAWN_MINUTES else day
+        label = services.shift_label(sh) + (f"（{date:%m月%d日}凌晨，今晚接班）" if date != day else "")
+        shifts.append({"label": label, "people": on_duty.get((date, sh["code"]), [])})
 
     yesterday = day - dt.timedelta(days=1)
     y_start, y_end = _day_bounds(yesterday)
@@ -42,7 +52,7 @@ def build(gate: Gate, day: dt.date) -> dict[str, Any]:
         Assignment.objects.filter(gate=gate, date=yesterday, roster__status=Roster.Status.PUBLISHED)
         .select_related("staff").prefetch_related("attendance"))
     problems = [f"{r.assignment.staff.name}（{r.assignment.shift_name}）{r.label}" for r in y_attendance
-                if r.state in ("late", "absent")]
+                if r.flagged]
 
     d_start, _ = _day_bounds(day)
     in_force = (ProtocolEdition.objects.filter(subdistrict=gate.subdistrict, status=ProtocolEdition.Status.PUBLISHED,
@@ -53,7 +63,8 @@ def build(gate: Gate, day: dt.date) -> dict[str, Any]:
     notices = Notice.objects.filter(subdistrict=gate.subdistrict, created_at__gte=d_start - dt.timedelta(days=3),
                                     created_at__lt=d_start + dt.timedelta(days=1))
     return {
-        "shifts": shifts, "yesterday": yesterday, "scan_total": sum(outcomes.values()),
+        "shifts": shifts, "yesterday": yesterday, "yesterday_over": yesterday < timezone.localdate(),
+        "scan_total": sum(outcomes.values()),
         "outcomes": [(screening.OUTCOMES.get(k, k), outcomes.get(k, 0)) for k in screening.OUTCOMES],
         "redirects": outcomes.get("assess", 0), "assessments": sorted(decisions.items()),
         "escalations_yesterday": escalations.filter(created_at__gte=y_start, created_at__lt=y_end).count(),

@@ -807,6 +807,9 @@ def clock(assignment: Assignment, user: User, action: str, nonce: str, at: dt.da
             raise RosterServiceError("clock_no_in", "尚未签到，不能签退")
         if AttendanceEvent.Action.OUT in done:
             raise RosterServiceError("clock_twice", "已签退")
+        if now < assignment.starts_at:  # an early clock-in is allowed; signing out of a shift not begun is a slip
+            raise RosterServiceError("clock_out_early", f"班次 {timezone.localtime(assignment.starts_at):%m-%d %H:%M} "
+                                     "才开始，开始前不能签退（签到有误请联系卡口长）")
         late = 0
     try:
         with transaction.atomic():
@@ -842,6 +845,12 @@ class AttendanceRow:
     late_minutes: int
     can_clock_in: bool = False  # within the window clock() accepts
     can_clock_out: bool = False
+    left_early_minutes: int = 0  # signed out this long before the shift's end (beyond the grace)
+
+    @property
+    def flagged(self) -> bool:
+        """Late, absent or gone early: for the chief's counts and the next morning's briefing."""
+        return self.state in ("late", "absent") or self.late_minutes > 0 or self.left_early_minutes > 0
 
 
 def attendance(assignments: Iterable[Assignment], now: dt.datetime | None = None) -> list[AttendanceRow]:
@@ -850,8 +859,12 @@ def attendance(assignments: Iterable[Assignment], now: dt.datetime | None = None
     for a in assignments:
         events = {e.action: e for e in a.attendance.all()}
         cin, cout = events.get("in"), events.get("out")
-        if cout:
-            state, label = "done", "已签退"
+        early = max(0, int((a.ends_at - cout.at).total_seconds() // 60)) if cout else 0
+        early = early if early > LATE_GRACE_MINUTES else 0
+        if cout:  # what happened on arrival and departure stays visible after signing out
+            state, label = "done", "已签退" + "".join(
+                ([f"，迟到 {cin.late_minutes} 分钟"] if cin and cin.late_minutes else [])
+                + ([f"，早退 {early} 分钟"] if early else []))
         elif cin and cin.late_minutes:
             state, label = "late", f"迟到 {cin.late_minutes} 分钟"
         elif cin:
@@ -865,5 +878,5 @@ def attendance(assignments: Iterable[Assignment], now: dt.datetime | None = None
         rows.append(AttendanceRow(
             a, state, label, cin.at if cin else None, cout.at if cout else None, cin.late_minutes if cin else 0,
             can_clock_in=cin is None and a.starts_at - dt.timedelta(minutes=CLOCK_IN_EARLY_MINUTES) <= now <= a.ends_at,
-            can_clock_out=cin is not None and cout is None))
+            can_clock_out=cin is not None and cout is None and now >= a.starts_at, left_early_minutes=early))
     return rows

@@ -474,6 +474,8 @@ def attendance_board(request: AuthedRequest) -> HttpResponse:
     counts: dict[str, int] = defaultdict(int)
     for r in rows:
         counts[r.state] += 1
+        if r.state == "done" and r.late_minutes:  # arrived late, since signed out: still late
+            counts["late"] += 1
     return render(request, "rosters/attendance.html", {
         "gate": gate, "gates": gates if access.may_view_all(user) else [], "day": day, "rows": rows,
         "counts": dict(counts), "may_clock": user.is_command or access.chief_gate_id(user) == gate.pk,

@@ -485,7 +485,24 @@ def test_clock_in_late_out_and_the_service_hours_ledger(rw: RosterWorld, publish
     assert hours.minutes == 8 * 60 - 17 and hours.team == team  # on duty within the shift
     assert services.team_hours(team) == {rw.staff["v1"].pk: hours.minutes}
     [row] = services.attendance([a], now=a.ends_at)
-    assert row.state == "done"
+    assert row.state == "done" and row.label == "已签退，迟到 17 分钟" and row.flagged  # late stays visible
+
+
+def test_sign_out_before_the_shift_is_refused_and_leaving_early_is_flagged(rw: RosterWorld, published: Roster) -> None:
+    a = place(published, rw.staff["v1"], published.dates()[0], "M")
+    user = rw.w.users["volunteer"]
+    services.clock(a, user, "in", "k1", at=a.starts_at - dt.timedelta(minutes=20))  # early clock-in is fine
+    [row] = services.attendance([a], now=a.starts_at - dt.timedelta(minutes=10))
+    assert row.can_clock_out is False  # no 签退 button before the shift begins
+    with pytest.raises(services.RosterServiceError) as exc:
+        services.clock(a, user, "out", "k2", at=a.starts_at - dt.timedelta(minutes=10))
+    assert exc.value.code == "clock_out_early" and "开始前不能签退" in exc.value.message
+    services.clock(a, user, "out", "k3", at=a.ends_at - dt.timedelta(hours=2))
+    [row] = services.attendance([a], now=a.ends_at)
+    assert row.label == "已签退，早退 120 分钟" and row.flagged and row.late_minutes == 0
+    # The next morning's briefing lists it among yesterday's problems.
+    sheet = briefing.build(a.gate, a.date + dt.timedelta(days=1))
+    assert any("早退 120 分钟" in p for p in sheet["attendance_problems"]), sheet["attendance_problems"]
 
 
 def test_absent_and_late_are_flagged_on_the_board(rw: RosterWorld, published: Roster) -> None:
@@ -522,12 +539,30 @@ def test_public_sign_up_is_approved_by_the_leader_into_a_staff_member(rw: Roster
     assert SignUp.objects.count() == 1
     again = anon.post(url, {"name": "周小红", "phone": "13812345678", "kind": "volunteer", "nonce": "s3"})
     assert "报名已提交" in again.content.decode()  # the same answer: the page never says who is waiting
+    # Someone else trying that number is answered with their own name, never the name registered with it.
+    probe = anon.post(url, {"name": "王路人", "phone": "+86 138 1234 5678", "kind": "volunteer", "nonce": "s4"})
+    page = probe.content.decode()
+    assert "王路人，您的报名已提交" in page and "周小红" not in page
     signup = SignUp.objects.get()
     assert rw.client("cadre_jiangdong").get(reverse("team_detail", args=[team.pk])).status_code == 404
     rw.client("cadre_xinwei").post(reverse("team_detail", args=[team.pk]), {"signup": signup.pk, "decision": "approve"})
     staff = StaffMember.objects.get(name="周小红")
     assert staff.skills == ["driver"] and staff.phone_masked == "138****5678"
     assert TeamMembership.objects.filter(team=team, staff=staff).exists()
+
+
+def test_a_member_sees_their_teams_and_hours_but_not_others(rw: RosterWorld) -> None:
+    squad = Team.objects.create(subdistrict=rw.w.sub, name="党员先锋队")
+    night = Team.objects.create(subdistrict=rw.w.sub, name="夜间巡逻组", parent=squad)
+    other = Team.objects.create(subdistrict=rw.w.sub, name="江东村志愿者队", village=rw.w.jiangdong)
+    TeamMembership.objects.create(team=night, staff=rw.staff["v1"])
+    c = rw.client("volunteer")
+    page = c.get(reverse("team_list")).content.decode()
+    assert "夜间巡逻组" in page and "党员先锋队" in page and "江东村志愿者队" not in page
+    detail = c.get(reverse("team_detail", args=[night.pk])).content.decode()
+    assert "志愿者甲" in detail and "待审核报名" not in detail  # a member does not approve sign-ups
+    assert c.get(reverse("team_detail", args=[other.pk])).status_code == 404
+    assert c.post(reverse("team_detail", args=[night.pk]), {"signup": 1, "decision": "approve"}).status_code == 403
 
 
 # --- demand from gate planning -----------------------------------------------------------------
@@ -583,6 +618,8 @@ def test_briefing_has_the_shifts_yesterdays_counts_and_notices(rw: RosterWorld) 
     roster.status = Roster.Status.PUBLISHED
     roster.save()
     place(roster, rw.staff["p1"], today, "M")
+    place(roster, rw.staff["v1"], today, "N")  # 00:00–08:00 today: over by the meeting
+    place(roster, rw.staff["v2"], today + dt.timedelta(days=1), "N")  # tonight's crew
     yesterday_noon = timezone.make_aware(dt.datetime.combine(today - dt.timedelta(days=1), dt.time(12)))
     for i, outcome in enumerate(["pass", "pass", "assess"]):
         Scan.objects.create(subdistrict=rw.w.sub, gate=rw.gate1, staff=rw.w.users["gate_staff"], nonce=f"b{i}",
@@ -591,8 +628,12 @@ def test_briefing_has_the_shifts_yesterdays_counts_and_notices(rw: RosterWorld) 
     b = briefing.build(rw.gate1, today)
     assert b["scan_total"] == 3 and b["redirects"] == 1
     assert [a.staff.name for a in b["shifts"][0]["people"]] == ["交警戊"]
+    night = next(sh for sh in b["shifts"] if sh["label"].startswith("夜班"))
+    assert [a.staff.name for a in night["people"]] == ["志愿者乙"] and "今晚接班" in night["label"]
     page = rw.client("gate_chief").get(reverse("briefing", args=[rw.gate1.pk])).content.decode()
-    assert "交警戊" in page and "今日起查验行程卡" in page
+    assert "交警戊" in page and "今日起查验行程卡" in page and "尚未过完" not in page
+    ahead = rw.client("gate_chief").get(reverse("briefing", args=[rw.gate1.pk]) + f"?date={today + dt.timedelta(days=2)}")
+    assert "尚未过完，以下数字不完整" in ahead.content.decode()  # tomorrow's sheet is not read as a quiet day
     pdf = rw.client("gate_chief").get(reverse("briefing", args=[rw.gate1.pk]) + "?format=pdf")
     assert pdf.content.startswith(b"%PDF") and embeds_cjk_font(pdf.content)
 

@@ -49,7 +49,8 @@ allows (see :func:`_construct`; a few seconds even for a year of 150 people). Th
 share the cores and the best roster (:class:`_Best`): CP-SAT on the whole model, which proves
 bounds (big models start from the built roster), and a large-neighbourhood search
 (:func:`_improve`) that re-plans a few people over the whole horizon, or many people over a few
-days, with small CP-SAT models while the others keep their schedules, and takes over every better
+days or over the same days of every week, with small CP-SAT models while the others keep their
+schedules, and takes over every better
 roster CP-SAT finds. On small models over at most four weeks CP-SAT's LP workers usually prove the
 optimum within seconds, so they run alone for the first half of the time limit; on bigger ones (or
 longer horizons) the neighbourhood search runs from the start on two threads beside one CP-SAT
@@ -1455,6 +1456,9 @@ _LNS_WINDOW_START_PEOPLE = 40  # people of a window step at first; then more peo
 _LNS_WINDOW_START_DAYS = 3
 _LNS_FAST_SECONDS = 0.06  # a window step proven within this grows (many small steps beat a few big ones)
 _LNS_WINDOW_SHARE = 0.5  # of the search's time goes to window steps, the rest to whole horizons
+_LNS_WEEKS_SHARE = 0.3  # of the window steps' time (horizons of two weeks or more) goes to weekly steps
+_LNS_WEEKS_START_DAYS = 3  # days of the week of a weekly step at first; grows while proven quickly
+_LNS_WEEKS_SECONDS = 4.0  # at most, per weekly step
 _LNS_SMALL_WINDOW_SHARE = 0.2  # on small models, beside CP-SAT's proof (instance 7: proven in 40 s, not at 0.5)
 
 
@@ -1467,14 +1471,19 @@ def _improve(idx: _Index, best: _Best, deadline: float, *, seed: int = 0, stop: 
     re-plans their whole horizon. A window step frees many people (at first 40, so usually
     everybody) over a few days, often around a slot short or over, and models only those days:
     the days around are constants (see ``_Model(window=...)``), so the step is small whatever the
-    horizon. Everybody else keeps their schedule (their cover is a constant of the model, see
-    ``_Model(fixed_cover=...)``). Each step is a small CP-SAT model; its new schedules are kept when
-    the whole roster's objective does not get worse, and offered to ``best`` when it gets better. A
-    better roster that CP-SAT finds on the whole model meanwhile is taken over. As the hard rules
-    are all personal, every step's roster is legal. The steps grow while they are proven optimal
-    quickly (whole horizons: more people; windows: more people, then more days) and shrink when
-    they are not: many small window steps do better than a few big ones. When everybody is freed
-    over the whole horizon and proven optimal, so is the roster."""
+    horizon. On horizons of two weeks or more, a share of the window steps are weekly steps
+    instead: the same people over the same days of every week (at first three, e.g. Friday to
+    Sunday), the other days kept (see :func:`_hold`). They trade whole weekends between people
+    across the horizon, which the horizon-wide limits (weekends, minutes) block for a window of
+    consecutive days. Everybody else keeps their schedule (their cover is a constant of the
+    model, see ``_Model(fixed_cover=...)``). Each step is a small CP-SAT model; its new schedules
+    are kept when the whole roster's objective does not get worse, and offered to ``best`` when it
+    gets better. A better roster that CP-SAT finds on the whole model meanwhile is taken over. As
+    the hard rules are all personal, every step's roster is legal. The steps grow while they are
+    proven optimal quickly (whole horizons: more people; windows: more people, then more days;
+    weekly steps: more days of the week) and shrink when they are not: many small window steps do
+    better than a few big ones. When everybody is freed over the whole horizon and proven
+    optimal, so is the roster."""
     p = idx.problem
     rng = random.Random(seed)
     people = list(p.staff)
@@ -1484,7 +1493,8 @@ def _improve(idx: _Index, best: _Best, deadline: float, *, seed: int = 0, stop: 
     k = min(_LNS_START_PEOPLE, len(people))
     kw = min(_LNS_WINDOW_START_PEOPLE, len(people))  # people of a window step
     length = min(_LNS_WINDOW_START_DAYS, p.days - 1)  # days of a window step
-    spent = {True: 0.0, False: 0.0}  # seconds in window steps and in whole-horizon steps
+    weekdays = min(_LNS_WEEKS_START_DAYS, 7)  # days of the week of a weekly step
+    spent = {"window": 0.0, "weeks": 0.0, "horizon": 0.0}  # seconds in each kind of step
     version = -1
     by_staff: dict[str, dict[int, tuple[str, str]]] = {}
     costs: _Costs | None = None
@@ -1498,25 +1508,32 @@ def _improve(idx: _Index, best: _Best, deadline: float, *, seed: int = 0, stop: 
         step_began = time.perf_counter()
         chosen: dict[str, Staff] = {}
         window: range | None = None
+        week_days: frozenset[int] | None = None  # the days of a weekly step
         bad = costs.off_target() if rng.random() < _LNS_TARGET_SHARE else []
         dm = p.demand[rng.choice(bad)] if bad else None
-        if p.days > 1 and spent[True] * (1 - window_share) <= spent[False] * window_share:
-            # many people over a few days: slots short on some days and over on others trade places
-            if dm is None:
-                first = rng.randrange(p.days - length + 1)
+        if p.days > 1 and (spent["window"] + spent["weeks"]) * (1 - window_share) <= spent["horizon"] * window_share:
+            if p.days >= 14 and spent["weeks"] * (1 - _LNS_WEEKS_SHARE) <= spent["window"] * _LNS_WEEKS_SHARE:
+                # many people over the same days of every week (e.g. Friday to Sunday): which
+                # weekends each works, traded across the whole horizon (instance 12: 4,513 to 4,309
+                # in one step, where no window or whole horizon of a few people could improve)
+                start = rng.randrange(7) if dm is None else (idx.weekday(dm.day) - rng.randrange(weekdays)) % 7
+                week_days = _week_days(idx, start, weekdays)
+            elif dm is None:  # many people over a few days: slots short on some days and over on others trade places
+                window = range(first := rng.randrange(p.days - length + 1), first + length)
             else:  # around the slot short or over
                 first = min(max(0, dm.day - rng.randrange(length)), p.days - length)
-            window = range(first, first + length)
+                window = range(first, first + length)
+        many = window is not None or week_days is not None
         if dm is not None:
             key = (dm.day, dm.shift, dm.post, dm.skill)
             if key not in eligible:
                 eligible[key] = [st for st in people
                                  if _matches(st, dm.skill) and _blocked(idx, st, dm.day, dm.shift, dm.post) is None]
             pool = eligible[key]
-            room = kw // 2 if window is not None else k - 1
+            room = kw // 2 if many else k - 1
             for st in rng.sample(pool, min(len(pool), max(1, room))):
                 chosen[st.id] = st
-        wanted = min(len(people), kw if window is not None else k)
+        wanted = min(len(people), kw if many else k)
         # fill up with people who share a post with the first one (a gate team), who can trade shifts
         anchor = next(iter(chosen.values())) if chosen else rng.choice(people)
         chosen[anchor.id] = anchor
@@ -1533,9 +1550,8 @@ def _improve(idx: _Index, best: _Best, deadline: float, *, seed: int = 0, stop: 
             for i in costs.rows_of(st, by_staff[st.id]):
                 fixed[i] -= 1
         sub = _Model(idx, free, fixed_cover=fixed, window=window, around=by_staff, weekend_states=weekend_states)
-        for (sid, day, shift, post), var in sub.x.items():
-            sub.model.add_hint(var, by_staff[sid].get(day) == (shift, post))
-        limit = min(_LNS_STEP_SECONDS, deadline - time.perf_counter())
+        _hold(sub, by_staff, week_days)
+        limit = min(_LNS_WEEKS_SECONDS if week_days is not None else _LNS_STEP_SECONDS, deadline - time.perf_counter())
         if limit <= 0.01:
             break
         solver = cp_model.CpSolver()
@@ -1546,7 +1562,7 @@ def _improve(idx: _Index, best: _Best, deadline: float, *, seed: int = 0, stop: 
         began = time.perf_counter()
         code = solver.solve(sub.model)
         took = time.perf_counter() - began
-        everybody = code == cp_model.OPTIMAL and len(free) == len(people) and window is None
+        everybody = code == cp_model.OPTIMAL and len(free) == len(people) and not many
         if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             new: dict[str, dict[int, tuple[str, str]]] = {
                 st.id: {} if window is None else {d: got for d, got in by_staff[st.id].items() if d not in window}
@@ -1569,8 +1585,14 @@ def _improve(idx: _Index, best: _Best, deadline: float, *, seed: int = 0, stop: 
         best.count_step()
         if everybody:
             break
-        spent[window is not None] += time.perf_counter() - step_began
-        if window is not None:  # more people while there are others, then more days
+        spent["window" if window is not None else "weeks" if week_days is not None else "horizon"] += (
+            time.perf_counter() - step_began)
+        if week_days is not None:  # more days of the week while proven quickly
+            if code == cp_model.OPTIMAL and took < limit / 4:
+                weekdays = min(6, weekdays + 1)
+            elif code != cp_model.OPTIMAL:
+                weekdays = max(2, weekdays - 1)
+        elif window is not None:  # more people while there are others, then more days
             if code == cp_model.OPTIMAL and took < _LNS_FAST_SECONDS:
                 if kw < len(people):
                     kw = min(len(people), kw + max(2, kw // 4))
@@ -1585,6 +1607,23 @@ def _improve(idx: _Index, best: _Best, deadline: float, *, seed: int = 0, stop: 
             k = min(len(people), k + 1)
         elif code != cp_model.OPTIMAL:
             k = max(2, k - 1)
+
+
+def _week_days(idx: _Index, start: int, weekdays: int) -> frozenset[int]:
+    """The days of the horizon on ``weekdays`` days of the week from weekday ``start`` (Monday = 0),
+    e.g. every Friday, Saturday and Sunday: the days a weekly step frees."""
+    block = {(start + i) % 7 for i in range(weekdays)}
+    return frozenset(d for d in range(idx.problem.days) if idx.weekday(d) in block)
+
+
+def _hold(sub: _Model, by_staff: Mapping[str, Mapping[int, tuple[str, str]]], free_days: frozenset[int] | None) -> None:
+    """Start ``sub`` from the schedules held; with ``free_days`` (a weekly step), keep the other days."""
+    for (sid, day, shift, post), var in sub.x.items():
+        held = by_staff[sid].get(day) == (shift, post)
+        if free_days is not None and day not in free_days:
+            sub.model.add(var == int(held))
+        else:
+            sub.model.add_hint(var, held)
 
 
 def _construct(idx: _Index, deadline: float) -> tuple[dict[tuple[str, int], str], dict[tuple[str, int], str], set[str]]:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from ortools.sat.python import cp_model
 
 from lianfang.engines import nrp_format, roster
 from lianfang.engines.nrp_format import NrpFormatError
@@ -171,7 +172,6 @@ def test_days_off_before_the_roster_count_towards_the_fewest_in_a_row() -> None:
 def earliest_work(p: Problem, relax: frozenset[str]) -> list[bool]:
     """Per day, whether the one person works, working as early as the rules allow (one CP-SAT model
     of the person, with ``relax`` left out); their roster built person by person must be legal too."""
-    from ortools.sat.python import cp_model
 
     idx = roster._index(p)
     model = roster._Model(idx, p.staff, relax=relax, soft=False)
@@ -586,6 +586,44 @@ def test_window_steps_on_a_long_horizon_keep_every_rule() -> None:
     assert best.objective is not None and best.objective < start
     assert roster.check(p, best.assignments, best.posts) == []
     assert roster.objective_value(p, best.assignments, best.posts) == best.objective
+
+
+def weekend_problem() -> tuple[Problem, dict[tuple[str, int], str]]:
+    """Two people who may each work one weekend both took a day of the first: the second is empty."""
+    people = (Staff("A", max_weekends=1), Staff("B", max_weekends=1))
+    demand = tuple(Demand(d, "E", required=1, under_weight=100, over_weight=0) for d in (2, 5, 6, 9, 12, 13))
+    p = Problem(days=14, shifts=small().shifts, staff=people, demand=demand)
+    return p, {("A", 2): "E", ("A", 5): "E", ("B", 6): "E", ("B", 9): "E"}
+
+
+def test_a_weekly_step_frees_the_same_days_of_every_week_and_keeps_the_others() -> None:
+    p, start = weekend_problem()
+    idx = roster._index(p)
+    assert roster.objective_value(p, start) == 200
+    weekends = roster._week_days(idx, 5, 2)
+    assert weekends == {5, 6, 12, 13} and roster._week_days(idx, 6, 3) == {0, 1, 6, 7, 8, 13}
+    by_staff, _ = roster._schedules(idx, start, None)
+    sub = roster._Model(idx, p.staff, fixed_cover=[0] * len(p.demand), weekend_states=0)
+    roster._hold(sub, by_staff, weekends)
+    solver = cp_model.CpSolver()
+    assert solver.solve(sub.model) == cp_model.OPTIMAL and solver.objective_value == 0
+    got = {(sid, d): shift for (sid, d, shift, _post), var in sub.x.items() if solver.boolean_value(var)}
+    assert got[("A", 2)] == got[("B", 9)] == "E"  # the Wednesdays were kept
+    assert sorted(sorted(d for (who, d) in got if who == sid and d in weekends) for sid in "AB") == [[5, 6], [12, 13]]
+    # Within one week, or with the weekend fixed, no step can fill the second weekend.
+    for free in (frozenset(range(7, 14)), roster._week_days(idx, 0, 5)):
+        sub = roster._Model(idx, p.staff, fixed_cover=[0] * len(p.demand), weekend_states=0)
+        roster._hold(sub, by_staff, free)
+        assert solver.solve(sub.model) == cp_model.OPTIMAL and solver.objective_value == 200
+
+
+def test_weekly_steps_alone_trade_whole_weekends_between_people(monkeypatch: pytest.MonkeyPatch) -> None:
+    p, start = weekend_problem()
+    monkeypatch.setattr(roster, "_LNS_WEEKS_SHARE", 1.0)  # weekly steps only
+    best = roster._Best(roster._Callback(None, time.perf_counter()))
+    best.offer(200, dict(start), {})
+    roster._improve(roster._index(p), best, deadline=time.perf_counter() + 2, window_share=1.0)
+    assert best.objective == 0 and roster.check(p, best.assignments, best.posts) == []
 
 
 def test_roster_built_person_by_person_is_legal() -> None:

@@ -1456,7 +1456,8 @@ _LNS_WINDOW_START_PEOPLE = 40  # people of a window step at first; then more peo
 _LNS_WINDOW_START_DAYS = 3
 _LNS_FAST_SECONDS = 0.06  # a window step proven within this grows (many small steps beat a few big ones)
 _LNS_WINDOW_SHARE = 0.5  # of the search's time goes to window steps, the rest to whole horizons
-_LNS_WEEKS_SHARE = 0.3  # of the window steps' time (horizons of two weeks or more) goes to weekly steps
+_LNS_WEEKS_SHARE = 0.3  # of the window steps' time goes to weekly steps (horizons of two to four weeks)
+_LNS_WEEKS_MAX_DAYS = 28  # longer: steps over every week too slow (instances 17, 21-24 got worse; 14-16, 18 mixed)
 _LNS_WEEKS_START_DAYS = 3  # days of the week of a weekly step at first; grows while proven quickly
 _LNS_WEEKS_SECONDS = 4.0  # at most, per weekly step
 _LNS_SMALL_WINDOW_SHARE = 0.2  # on small models, beside CP-SAT's proof (instance 7: proven in 40 s, not at 0.5)
@@ -1471,7 +1472,7 @@ def _improve(idx: _Index, best: _Best, deadline: float, *, seed: int = 0, stop: 
     re-plans their whole horizon. A window step frees many people (at first 40, so usually
     everybody) over a few days, often around a slot short or over, and models only those days:
     the days around are constants (see ``_Model(window=...)``), so the step is small whatever the
-    horizon. On horizons of two weeks or more, a share of the window steps are weekly steps
+    horizon. On horizons of two to four weeks, a share of the window steps are weekly steps
     instead: the same people over the same days of every week (at first three, e.g. Friday to
     Sunday), the other days kept (see :func:`_hold`). They trade whole weekends between people
     across the horizon, which the horizon-wide limits (weekends, minutes) block for a window of
@@ -1512,7 +1513,8 @@ def _improve(idx: _Index, best: _Best, deadline: float, *, seed: int = 0, stop: 
         bad = costs.off_target() if rng.random() < _LNS_TARGET_SHARE else []
         dm = p.demand[rng.choice(bad)] if bad else None
         if p.days > 1 and (spent["window"] + spent["weeks"]) * (1 - window_share) <= spent["horizon"] * window_share:
-            if p.days >= 14 and spent["weeks"] * (1 - _LNS_WEEKS_SHARE) <= spent["window"] * _LNS_WEEKS_SHARE:
+            if 14 <= p.days <= _LNS_WEEKS_MAX_DAYS and spent["weeks"] * (1 - _LNS_WEEKS_SHARE) <= (
+                    spent["window"] * _LNS_WEEKS_SHARE):
                 # many people over the same days of every week (e.g. Friday to Sunday): which
                 # weekends each works, traded across the whole horizon (instance 12: 4,513 to 4,309
                 # in one step, where no window or whole horizon of a few people could improve)

@@ -50,15 +50,14 @@ share the cores and the best roster (:class:`_Best`): CP-SAT on the whole model,
 bounds (big models start from the built roster), and a large-neighbourhood search
 (:func:`_improve`) that re-plans a few people over the whole horizon, or many people over a few
 days or over the same days of every week, with small CP-SAT models while the others keep their
-schedules, and takes over every better
-roster CP-SAT finds. On small models over at most four weeks CP-SAT's LP workers usually prove the
-optimum within seconds, so they run alone for the first half of the time limit; on bigger ones (or
-longer horizons) the neighbourhood search runs from the start on two threads beside one CP-SAT
-worker, since there the whole model's LP is too slow to lead the search, and CP-SAT is stopped
-after a quarter of the time if its bound is still below half the best roster's objective (its LP
-cannot finish in time; the search gets the core). Models too big to build and presolve in the time
-left get the neighbourhood search alone. So a problem whose people can each be rostered legally
-always gets a legal roster.
+schedules, and takes over every better roster CP-SAT finds. On small models over at most four
+weeks CP-SAT's LP workers usually prove the optimum within seconds, so they run alone for the
+first half of the time limit; on bigger ones (or longer horizons) the neighbourhood search runs
+from the start on two threads beside one CP-SAT worker, since there the whole model's LP is too
+slow to lead the search, and CP-SAT is stopped after a quarter of the time if its bound is still
+below half the best roster's objective (its LP cannot finish in time; the search gets the core).
+Models too big to build and presolve in the time left get the neighbourhood search alone. So a
+problem whose people can each be rostered legally always gets a legal roster.
 
 :func:`objective_value` recomputes the objective from a roster independently of the CP-SAT model
 and :func:`check` lists hard-rule violations in Chinese (used, for example, to re-check a swap).

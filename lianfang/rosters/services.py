@@ -632,9 +632,6 @@ def swap_choices(staff: StaffMember) -> tuple[QuerySet[StaffMember], QuerySet[As
     return people, shifts
 
 
-OPEN_SWAPS = SwapRequest.OPEN_STATUSES
-
-
 def request_swap(requester: StaffMember, give: Assignment, partner: StaffMember, take: Assignment | None,
                  *, reason: str, nonce: str, user: User) -> SwapRequest:
     """A swap (exchange with the partner's shift ``take``) or a hand-over (``take`` None): refused at
@@ -665,9 +662,9 @@ def request_swap(requester: StaffMember, give: Assignment, partner: StaffMember,
             # Two requests for the same shift at the same moment (two tabs) must not both wait: the
             # shifts' rows are locked on PostgreSQL; SQLite's IMMEDIATE transactions run one at a time.
             list(Assignment.objects.select_for_update().filter(pk__in=[give.pk] + ([take.pk] if take else [])))
-            waiting = SwapRequest.objects.filter(Q(give=give) | Q(take=give), status__in=OPEN_SWAPS)
+            waiting = SwapRequest.objects.filter(Q(give=give) | Q(take=give), status__in=SwapRequest.OPEN_STATUSES)
             if take is not None:
-                waiting |= SwapRequest.objects.filter(Q(give=take) | Q(take=take), status__in=OPEN_SWAPS)
+                waiting |= SwapRequest.objects.filter(Q(give=take) | Q(take=take), status__in=SwapRequest.OPEN_STATUSES)
             if waiting.exists():
                 raise RosterServiceError("swap_waiting", "该班次已有一份换班申请在等待确认或审批，请等处理后再申请")
             problems = swap_problems(roster, give, take, partner, requester)
@@ -692,10 +689,9 @@ def answer_swap(swap: SwapRequest, user: User, accept: bool) -> SwapRequest:
             raise RosterServiceError("swap_not_partner", "只有被邀请换班的对方可以确认")
         if swap.status != SwapRequest.Status.PARTNER:
             raise RosterServiceError("swap_answered", f"该申请已处理（{swap.get_status_display()}）")
-        swap.partner_answered_at = timezone.now()
-        if swap.give.starts_at <= swap.partner_answered_at or (
-                swap.take is not None and swap.take.starts_at <= swap.partner_answered_at):
+        if swap.expired:
             raise RosterServiceError("swap_past", "班次已开始，不能再换")
+        swap.partner_answered_at = timezone.now()
         if not accept:
             swap.status = SwapRequest.Status.DECLINED
         elif problems := swap_problems(swap.roster, swap.give, swap.take, swap.partner, swap.requester):
@@ -772,7 +768,7 @@ def decide_swap(swap: SwapRequest, user: User, approve: bool) -> SwapRequest:
         swap.status = SwapRequest.Status.APPROVED
         swap.save()
         # Other requests waiting on these shifts were made for a roster that no longer is.
-        SwapRequest.objects.filter(Q(give_id__in=ids) | Q(take_id__in=ids), status__in=OPEN_SWAPS).exclude(
+        SwapRequest.objects.filter(Q(give_id__in=ids) | Q(take_id__in=ids), status__in=SwapRequest.OPEN_STATUSES).exclude(
             pk=swap.pk).update(status=SwapRequest.Status.REFUSED, problems=["该班次已按另一份申请换班，本申请作废。"],
                                decided_by=user, decided_at=swap.decided_at)
     AuditEvent.objects.create(user=user, action=AuditEvent.Action.CHANGE, object_type="roster_swap",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -559,6 +559,47 @@ def overlaps(roster: Roster) -> list[str]:
     return [f"{a.staff.name} {a.date:%m月%d日} 已在「{a.roster.name}」排班" for a in clashes if (a.staff_id, a.date) in mine]
 
 
+def gate_overlaps(roster: Roster) -> list[str]:
+    """Published rosters that already staff one of this roster's gates on one of its days, in Chinese.
+
+    Each roster meets a gate's whole demand, so two published at one gate on one day would put twice
+    the crew there (and each chief would count only their own): publishing such a roster is refused.
+    """
+    return published_at_gates(roster.subdistrict_id, dict(roster.gates.values_list("pk", "name")),
+                              roster.start_date, roster.end_date, exclude=roster.pk)
+
+
+def published_at_gates(subdistrict_id: int, gate_names: Mapping[int, str], first: dt.date, last: dt.date,
+                       exclude: int | None = None) -> list[str]:
+    """Published rosters staffing any of ``gate_names`` between ``first`` and ``last``, in Chinese."""
+    found = []
+    others = (Roster.objects.filter(subdistrict_id=subdistrict_id, status=Roster.Status.PUBLISHED,
+                                    gates__in=list(gate_names), start_date__lte=last)
+              .exclude(pk=exclude or 0).distinct().prefetch_related("gates").order_by("start_date", "pk"))
+    for other in others:
+        since, until = max(other.start_date, first), min(other.end_date, last)
+        if since > until:
+            continue
+        shared = "、".join(g.name for g in other.gates.all() if g.pk in gate_names)
+        span = f"{since:%m月%d日}" if since == until else f"{since:%m月%d日}至{until:%m月%d日}"
+        found.append(f"{shared} {span}已由已发布的「{other.name}」排班")
+    return found
+
+
+def published_until(gates: Iterable[Gate], since: dt.date) -> dict[int, dt.date]:
+    """The last day each gate is staffed by a published roster, for gates staffed on ``since`` or later."""
+    wanted = {g.pk for g in gates}
+    until: dict[int, dt.date] = {}
+    for roster in (Roster.objects.filter(status=Roster.Status.PUBLISHED, gates__in=list(wanted))
+                   .distinct().prefetch_related("gates")):
+        if roster.end_date < since:
+            continue
+        for gate in roster.gates.all():
+            if gate.pk in wanted and roster.end_date > until.get(gate.pk, dt.date.min):
+                until[gate.pk] = roster.end_date
+    return until
+
+
 def publish(roster: Roster, user: User) -> Roster:
     if roster.status != Roster.Status.SOLVED:
         raise RosterServiceError("roster_not_solved", "只有已求解的排班表才能发布")
@@ -566,6 +607,11 @@ def publish(roster: Roster, user: User) -> Roster:
         locked = Roster.objects.select_for_update().get(pk=roster.pk)
         if locked.status != Roster.Status.SOLVED:
             raise RosterServiceError("roster_not_solved", "只有已求解的排班表才能发布")
+        shared = gate_overlaps(roster)
+        if shared:
+            raise RosterServiceError("roster_gate_overlap",
+                                     "同一卡口同一天只能有一份已发布的排班表：" + "；".join(shared)
+                                     + "。请把本表的开始日期改到其后，或只选其他卡口")
         clashes = overlaps(roster)
         if clashes:
             more = f"等 {len(clashes)} 处" if len(clashes) > 5 else ""

@@ -94,9 +94,12 @@ def roster_new(request: AuthedRequest) -> HttpResponse:
     gates = access.gates_for_user(user).order_by("pk")
     with_demand = set(DemandRule.objects.filter(gate__in=gates).values_list("gate_id", flat=True))
     today = timezone.localdate()
-    form: dict[str, Any] = {"name": f"{today + dt.timedelta(days=1):%m月%d日}起排班", "start_date":
-                            (today + dt.timedelta(days=1)).isoformat(), "days": 28, "time_limit_s": 60,
-                            "min_rest_hours": 8, "gates": with_demand}
+    covered = services.published_until(gates, since=today)
+    # A new roster starts where the published ones end: a gate has one published roster a day.
+    start_at = max([today + dt.timedelta(days=1)] + [d + dt.timedelta(days=1) for g, d in covered.items()
+                                                     if g in with_demand])
+    form: dict[str, Any] = {"name": f"{start_at:%m月%d日}起排班", "start_date": start_at.isoformat(), "days": 28,
+                            "time_limit_s": 60, "min_rest_hours": 8, "gates": with_demand}
     errors: list[str] = []
     if request.method == "POST":
         form = {"name": request.POST.get("name", "").strip(), "start_date": request.POST.get("start_date", ""),
@@ -126,6 +129,12 @@ def roster_new(request: AuthedRequest) -> HttpResponse:
         if no_demand:
             errors.append(f"以下卡口还没有人力需求，请先录入：{'、'.join(no_demand)}")
         if not errors and start is not None and user.scope_subdistrict is not None:
+            taken = services.published_at_gates(user.scope_subdistrict.pk, {g.pk: g.name for g in chosen}, start,
+                                                start + dt.timedelta(days=form["days"] - 1))
+            if taken:
+                errors.append("同一卡口同一天只能有一份已发布的排班表：" + "；".join(taken)
+                              + "。请把开始日期改到其后，或不选这些卡口")
+        if not errors and start is not None and user.scope_subdistrict is not None:
             with transaction.atomic():
                 roster = Roster.objects.create(subdistrict=user.scope_subdistrict, name=form["name"][:60],
                                                start_date=start, days=form["days"], time_limit_s=form["time_limit_s"],
@@ -133,7 +142,8 @@ def roster_new(request: AuthedRequest) -> HttpResponse:
                 roster.gates.set(chosen)
             return redirect("roster_detail", roster.pk)
     return render(request, "rosters/roster_new.html", {"form": form, "errors": errors, "gates": gates,
-                                                        "with_demand": with_demand})
+                                                        "with_demand": with_demand,
+                                                        "gate_rows": [(g, covered.get(g.pk)) for g in gates]})
 
 
 def _grid(roster: Roster, gate: Gate, assignments: list[Assignment]) -> dict[str, Any]:
@@ -182,6 +192,7 @@ def roster_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         "breakdown": [(label, roster.breakdown.get(key, 0)) for key, label in parts.items()],
         "roster": roster, "gates": gates, "gate": gate, "grid": _grid(roster, gate, assignments) if gate else None,
         "may_manage": access.may_manage_rosters(user), "progress": services.read_progress(roster),
+        "gate_clashes": services.gate_overlaps(roster) if roster.status != Roster.Status.PUBLISHED else [],
         "chart": chart, "shortfalls": shortfalls[:300], "shortfall_count": len(shortfalls),
         "missing_total": sum(s["missing"] for s in shortfalls),
         "staff_count": roster.assignments.values("staff").distinct().count()})

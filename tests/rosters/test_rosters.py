@@ -741,19 +741,64 @@ def test_days_worked_up_to_the_eve_carry_into_the_next_roster(rw: RosterWorld) -
 
 def test_a_second_published_roster_never_books_a_person_twice_a_day(rw: RosterWorld) -> None:
     add_demand(rw.gate1, {"M": 2, "E": 1})
+    add_demand(rw.gate2, {"M": 2, "E": 2})
     first = solved(rw, days=4, gates=[rw.gate1])
     services.publish(first, rw.w.users["command"])
-    overlapping = solved(rw, days=4, gates=[rw.gate1], start=first.start_date + dt.timedelta(days=2))
+    for key in ("v1", "v2", "l1", "l2", "p1"):  # gate 1's people may help at gate 2 too
+        rw.staff[key].gates.add(rw.gate2)
+    overlapping = solved(rw, days=4, gates=[rw.gate2], start=first.start_date + dt.timedelta(days=2))
     busy = set(first.assignments.filter(date__gte=overlapping.start_date).values_list("staff_id", "date"))
-    assert busy and not busy & set(overlapping.assignments.values_list("staff_id", "date"))
+    helpers = set(overlapping.assignments.filter(staff__in=[rw.staff["v1"], rw.staff["v2"], rw.staff["l1"]])
+                  .values_list("staff_id", "date"))
+    assert busy and helpers and not busy & set(overlapping.assignments.values_list("staff_id", "date"))
     # A clash made by hand (or by a roster solved before the other was published) is refused.
     a = first.assignments.filter(date=overlapping.start_date).first()
     assert a is not None
     overlapping.assignments.filter(date=a.date).delete()
-    place(overlapping, a.staff, a.date, "E", rw.gate1)
+    place(overlapping, a.staff, a.date, "E", rw.gate2)
     with pytest.raises(services.RosterServiceError) as exc:
         services.publish(overlapping, rw.w.users["command"])
     assert a.staff.name in exc.value.message and "冲突" in exc.value.message
+
+
+def test_a_gate_has_one_published_roster_a_day(rw: RosterWorld) -> None:
+    add_demand(rw.gate1, {"M": 1, "E": 1})
+    add_demand(rw.gate2, {"M": 1})
+    first = solved(rw, days=4, gates=[rw.gate1])
+    services.publish(first, rw.w.users["command"])
+    # Each roster meets the gate's whole demand: a second one over the same days would double the crew.
+    second = solved(rw, days=4, gates=[rw.gate1, rw.gate2], start=first.start_date + dt.timedelta(days=3))
+    assert services.gate_overlaps(second) == [f"{rw.gate1.name} {second.start_date:%m月%d日}已由已发布的「测试排班」排班"]
+    with pytest.raises(services.RosterServiceError) as exc:
+        services.publish(second, rw.w.users["command"])
+    assert exc.value.code == "roster_gate_overlap" and rw.gate1.name in exc.value.message
+    second.refresh_from_db()
+    assert second.status == Roster.Status.SOLVED
+    page = rw.client("command").get(reverse("roster_detail", args=[second.pk])).content.decode()
+    assert 'id="gate-clashes"' in page and 'id="publish"' not in page
+    # The day after the first ends, and at another gate, are free.
+    later = solved(rw, days=2, gates=[rw.gate1], start=first.end_date + dt.timedelta(days=1))
+    elsewhere = solved(rw, days=4, gates=[rw.gate2], start=first.start_date)
+    assert services.gate_overlaps(later) == [] and services.gate_overlaps(elsewhere) == []
+    services.publish(later, rw.w.users["command"])
+    services.publish(elsewhere, rw.w.users["command"])
+    assert len(services.gate_overlaps(second)) == 3  # the first, the later one (gate 1) and the other gate's
+
+
+def test_new_roster_starts_after_the_published_ones_and_refuses_overlaps(rw: RosterWorld) -> None:
+    add_demand(rw.gate1, {"M": 1})
+    first = solved(rw, days=5, gates=[rw.gate1])
+    services.publish(first, rw.w.users["command"])
+    client = rw.client("command")
+    page = client.get(reverse("roster_new")).content.decode()
+    after = first.end_date + dt.timedelta(days=1)
+    assert f'value="{after.isoformat()}"' in page and f"已发布排班至 {first.end_date:%m-%d}" in page
+    form = {"name": "重叠", "start_date": first.end_date.isoformat(), "days": 3, "time_limit_s": 10,
+            "min_rest_hours": 8, "gates": [rw.gate1.pk]}
+    page = client.post(reverse("roster_new"), form).content.decode()
+    assert "同一卡口同一天只能有一份已发布的排班表" in page and not Roster.objects.filter(name="重叠").exists()
+    response = client.post(reverse("roster_new"), {**form, "start_date": after.isoformat()})
+    assert response.status_code == 302 and Roster.objects.filter(name="重叠", start_date=after).exists()
 
 
 def test_swap_choices_stay_within_the_volunteers_gates(rw: RosterWorld, published: Roster) -> None:

@@ -29,6 +29,18 @@ class Skill(models.TextChoices):
     NIGHT = "night", "可上夜班"
 
 
+def requirement_choices() -> list[tuple[str, str]]:
+    """What a demand row may ask for: a kind of staff or a skill. A value that is both (``medical``:
+    medical staff, or anyone with the medical skill) is one choice; the engine matches either."""
+    skills = dict(Skill.choices)
+    both = [(v, f"{label}或有{skills[v]}技能者") for v, label in Kind.choices if v in skills]
+    return both + [c for c in Kind.choices if c[0] not in skills] + [c for c in Skill.choices if c[0] not in dict(Kind.choices)]
+
+
+def requirement_label(value: str) -> str:
+    return dict(requirement_choices()).get(value, value) if value else "任何人"
+
+
 class StaffMember(models.Model):
     subdistrict = models.ForeignKey("core.SubDistrict", models.CASCADE, related_name="roster_staff")
     name = models.CharField("姓名", max_length=50)

@@ -42,6 +42,8 @@ from lianfang.rosters.models import (
     Team,
     TeamMembership,
     Unavailability,
+    requirement_choices,
+    requirement_label,
 )
 
 
@@ -182,8 +184,7 @@ def roster_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             short_day[s["date"]] += s["missing"]
     chart = {"dates": [f"{d:%m-%d}" for d in roster.dates()], "assigned": [per_day[d] for d in roster.dates()],
              "short": [short_day[d.isoformat()] for d in roster.dates()]}
-    labels = dict(Kind.choices) | dict(Skill.choices)
-    shortfalls = [{**s, "skill": labels.get(s["skill"], s["skill"])} for s in roster.shortfalls
+    shortfalls = [{**s, "skill": requirement_label(s["skill"]) if s.get("skill") else ""} for s in roster.shortfalls
                   if s.get("gate_id") in gate_ids]
     parts = {"cover_under": "缺员", "cover_over": "超员", "requests": "未满足的意愿", "fairness": "夜班/周末超出均摊",
              "continuity": "跨卡口调配"}
@@ -668,6 +669,8 @@ def gate_demand(request: AuthedRequest, gate_pk: int) -> HttpResponse:
         raise denied(user, "gate", gate_pk)
     may_edit = bool(user.is_command or access.chief_gate_id(user) == gate.pk)
     patterns = ShiftPattern.objects.filter(subdistrict_id=gate.subdistrict_id)
+    typed: dict[str, Any] = {"required": 1, "weekdays": []}  # the add form, kept when a row is refused
+    refused = False
     if request.method == "POST":
         if not may_edit:
             raise PermissionDenied("只有指挥部或本卡口卡口长可以修改人力需求")
@@ -697,19 +700,26 @@ def gate_demand(request: AuthedRequest, gate_pk: int) -> HttpResponse:
                 messages.success(request, "已添加需求")
         except services.RosterServiceError as exc:
             _error(request, exc)
-        return redirect("gate_demand", gate.pk)
+            refused = what not in ("pattern", "planning", "delete")
+            if refused:
+                typed = {"shift_code": request.POST.get("shift_code", ""), "skill": request.POST.get("skill", ""),
+                         "required": request.POST.get("required", ""), "lane": _int(request.POST.get("lane")),
+                         "weekdays": [_int(x, -1) for x in request.POST.getlist("weekdays")],
+                         "note": request.POST.get("note", "")}
+        if not refused:
+            return redirect("gate_demand", gate.pk)
     services.ensure_patterns(gate.subdistrict)
     pattern = services.pattern_for(gate)
-    labels = dict(Kind.choices) | dict(Skill.choices)
     shift_names = {s["code"]: services.shift_label(s) for s in pattern.shifts}
-    rules: list[dict[str, Any]] = [{"r": r, "skill": labels.get(r.skill, "任何人"),
+    rules: list[dict[str, Any]] = [{"r": r, "skill": requirement_label(r.skill),
                                     "shift": shift_names.get(r.shift_code, r.shift_code),
               "days": "每天" if not r.weekdays else "、".join("一二三四五六日"[d] for d in r.weekdays)}
              for r in DemandRule.objects.filter(gate=gate).select_related("lane")]
     return render(request, "rosters/demand.html", {
         "gate": gate, "pattern": pattern, "patterns": patterns, "rules": rules, "may_edit": may_edit,
         "shifts": [{**s, "label": services.shift_label(s)} for s in pattern.shifts], "lanes": gate.lanes.all(),
-        "skill_choices": list(Kind.choices) + list(Skill.choices), "planning": gate.demands.all()})
+        "skill_choices": requirement_choices(), "planning": gate.demands.all(), "typed": typed},
+        status=400 if refused else 200)
 
 
 # --- the morning briefing --------------------------------------------------------------------

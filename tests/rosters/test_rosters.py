@@ -32,6 +32,7 @@ from lianfang.rosters.models import (
     Team,
     TeamMembership,
     Unavailability,
+    requirement_choices,
 )
 from tests.rosters.conftest import RosterWorld, add_demand, new_roster, place
 
@@ -589,6 +590,28 @@ def test_demand_form_refuses_an_unknown_shift(rw: RosterWorld) -> None:
                                             {"what": "add", "shift_code": "Z", "required": 2}, follow=True)
     assert "没有此班次（可选：早班 08:00–16:00、中班 16:00–00:00、夜班 00:00–08:00）" in response.content.decode()
     assert rw.client("gate_chief").get(reverse("gate_demand", args=[rw.gate2.pk])).status_code == 404
+
+
+def test_a_refused_demand_row_keeps_what_was_typed(rw: RosterWorld) -> None:
+    services.ensure_patterns(rw.w.sub)
+    response = rw.client("gate_chief").post(reverse("gate_demand", args=[rw.gate1.pk]), {
+        "what": "add", "shift_code": "N", "skill": "police", "required": 80, "weekdays": ["5", "6"],
+        "note": "周末高速口加派"})
+    page = response.content.decode()
+    assert response.status_code == 400 and "人数应在 1 到 50 之间" in page
+    assert 'value="80"' in page and 'value="周末高速口加派"' in page
+    assert '<option value="N" selected>' in page and '<option value="police" selected>' in page
+    assert re.findall(r'value="(\d)" checked', page) == ["5", "6"]
+    assert not DemandRule.objects.filter(gate=rw.gate1).exists()
+
+
+def test_demand_offers_medical_once(rw: RosterWorld) -> None:
+    services.ensure_patterns(rw.w.sub)
+    page = rw.client("gate_chief").get(reverse("gate_demand", args=[rw.gate1.pk])).content.decode()
+    form = page[page.index('id="demand-form"'):]
+    assert form.count('value="medical"') == 1 and "医护人员或有医疗技能者" in form
+    assert [v for v, _ in requirement_choices()].count("medical") == 1
+    assert {"local", "police", "volunteer", "driver", "party", "night"} <= {v for v, _ in requirement_choices()}
 
 
 # --- exports and the briefing -------------------------------------------------------------------

@@ -70,6 +70,9 @@ def _date(value: Any, default: dt.date) -> dt.date:
 
 # --- rosters ---------------------------------------------------------------------------------
 
+PEOPLE_SHIFT_DAYS = 7  # of their people's shifts on the roster home of a cadre or team leader
+
+
 @login_required
 @require_GET
 def home(request: AuthedRequest) -> HttpResponse:
@@ -79,9 +82,18 @@ def home(request: AuthedRequest) -> HttpResponse:
         return redirect("my_shifts")  # people on duty start from their own shifts
     gate = Gate.objects.filter(pk=user.scope_gate_id).first() if user.scope_gate_id else None
     pending_swaps = access.swaps_for_user(user).filter(access.not_begun_swaps(), status=SwapRequest.Status.PENDING).count()
+    today = timezone.localdate()
+    people_shifts = None
+    if not access.may_view_all(user) and not user.scope_gate_id:
+        # A cadre or a team leader sees no roster, but where their own people are on duty this week.
+        people_shifts = list(Assignment.objects.filter(
+            staff__in=access.staff_for_user(user), roster__status=Roster.Status.PUBLISHED, date__gte=today,
+            date__lt=today + dt.timedelta(days=PEOPLE_SHIFT_DAYS)).select_related("staff", "gate")
+            .order_by("date", "starts_at", "gate_id", "staff__name")[:300])
     return render(request, "rosters/home.html", {
+        "people_shifts": people_shifts, "people_shift_days": PEOPLE_SHIFT_DAYS,
         "rosters": rosters, "may_manage": access.may_manage_rosters(user), "gate": gate,
-        "pending_swaps": pending_swaps, "today": timezone.localdate(),
+        "pending_swaps": pending_swaps, "today": today,
         "staff_count": access.staff_for_user(user).filter(active=True).count(),
         "team_count": access.teams_for_user(user).count(),
         "gates": access.gates_for_user(user).order_by("pk")[:200]})

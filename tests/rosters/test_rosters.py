@@ -213,6 +213,23 @@ def test_cadre_sees_staff_of_their_village_with_masked_phones(rw: RosterWorld) -
     assert rw.client("cadre_xinwei").get(reverse("staff_detail", args=[other.pk])).status_code == 404
 
 
+def test_cadre_roster_home_lists_their_peoples_shifts_this_week(rw: RosterWorld, published: Roster) -> None:
+    other = services.create_staff(rw.w.sub, name="江东志愿者", kind="volunteer", phone="13900000000",
+                                  home_village=rw.w.jiangdong, gates=[rw.gate1])
+    d = published.dates()
+    place(published, rw.staff["v2"], d[0], "M")
+    place(published, other, d[0], "E")
+    draft = new_roster(rw, days=2, gates=[rw.gate2], start=d[0])
+    place(draft, rw.staff["x1"], d[0], "M", rw.gate2)  # not published: not shown
+    place(published, rw.staff["x2"], d[0] + dt.timedelta(days=10), "M")  # beyond the week
+    page = rw.client("cadre_xinwei").get(reverse("roster_home")).content.decode()
+    listed = page[page.index('id="people-shifts"'):]
+    assert "本村人员近 7 天的班次" in listed and "志愿者乙" in listed and rw.gate1.name in listed
+    assert "江东志愿者" not in page and "属地庚" not in page and "志愿者辛" not in page
+    assert 'id="roster-table"' not in page  # no roster a cadre could open
+    assert "江东志愿者" in rw.client("cadre_jiangdong").get(reverse("roster_home")).content.decode()
+
+
 # --- swaps -------------------------------------------------------------------------------------
 
 def test_a_swap_that_breaks_the_rest_rule_is_refused_at_once(rw: RosterWorld, published: Roster) -> None:

@@ -65,8 +65,11 @@ def roster_xlsx(roster: Roster, gates: Iterable[Gate], *, with_phones: bool) -> 
     return out.getvalue()
 
 
-def ical(assignments: Iterable[Assignment], name: str) -> bytes:
-    """An iCalendar file: one event per shift, with a stable UID so a re-import updates it."""
+def ical(assignments: Iterable[Assignment], name: str, *, with_person: bool = True) -> bytes:
+    """An iCalendar file: one event per shift, with a stable UID so a re-import updates it.
+
+    A gate's calendar names the person in each event's title (calendar apps show only titles);
+    a person's own calendar (``with_person=False``) does not repeat their name."""
     from icalendar import Calendar, Event
 
     cal = Calendar()
@@ -80,7 +83,7 @@ def ical(assignments: Iterable[Assignment], name: str) -> bytes:
         ev.add("dtstamp", stamp)
         ev.add("dtstart", a.starts_at)
         ev.add("dtend", a.ends_at)
-        ev.add("summary", f"{a.shift_name} · {a.gate.name}")
+        ev.add("summary", f"{a.shift_name} · {a.gate.name}" + (f" · {a.staff.name}" if with_person else ""))
         ev.add("description", f"{a.staff.name}（{a.staff.get_kind_display()}）")
         ev.add("location", a.gate.name)
         cal.add_component(ev)

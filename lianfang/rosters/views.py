@@ -356,7 +356,8 @@ def my_shifts(request: AuthedRequest) -> HttpResponse:
 def my_shifts_ics(request: AuthedRequest) -> HttpResponse:
     staff = _my_staff(request)
     qs = Assignment.objects.filter(staff=staff, roster__status=Roster.Status.PUBLISHED).select_related("gate", "staff")
-    response = HttpResponse(exports.ical(qs, f"{staff.name}的班次"), content_type="text/calendar; charset=utf-8")
+    response = HttpResponse(exports.ical(qs, f"{staff.name}的班次", with_person=False),
+                            content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="my-shifts.ics"'
     return response
 

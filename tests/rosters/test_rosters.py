@@ -200,6 +200,7 @@ def test_volunteer_sees_own_shifts_but_not_the_roster_or_staff(rw: RosterWorld) 
     assert c.get(reverse("staff_detail", args=[rw.staff["v2"].pk])).status_code == 404
     ics = Calendar.from_ical(c.get(reverse("my_shifts_ics")).content)
     assert len(list(ics.walk("VEVENT"))) == mine
+    assert not any(rw.staff["v1"].name in str(e["summary"]) for e in ics.walk("VEVENT"))  # one's own: no name
 
 
 def test_cadre_sees_staff_of_their_village_with_masked_phones(rw: RosterWorld) -> None:
@@ -647,7 +648,22 @@ def test_pdf_excel_and_ical_of_a_roster(rw: RosterWorld) -> None:
     cal = Calendar.from_ical(c.get(reverse("roster_ics", args=[roster.pk])).content)
     events = list(cal.walk("VEVENT"))
     assert len(events) == 9 and all("1号卡口" in str(e["summary"]) for e in events)
+    name_of = {f"assignment-{a.pk}@lianfang": a.staff.name for a in roster.assignments.select_related("staff")}
+    assert all(str(e["summary"]).endswith(" · " + name_of[str(e["uid"])]) for e in events)  # who, in the title
     assert AuditEvent.objects.filter(action="export", object_type="roster").count() == 3
+
+
+def test_gate_view_exports_that_gate(rw: RosterWorld) -> None:
+    add_demand(rw.gate1, {"M": 1})
+    add_demand(rw.gate2, {"M": 1})
+    roster = solved(rw, days=2, gates=[rw.gate1, rw.gate2])
+    c = rw.client("command")
+    page = c.get(reverse("roster_detail", args=[roster.pk]) + f"?gate={rw.gate2.pk}").content.decode()
+    link = re.search(r'id="gate-xlsx" href="([^"]+)"', page)
+    assert link is not None
+    wb = load_workbook(io.BytesIO(c.get(link.group(1).replace("&amp;", "&")).content))
+    assert wb.sheetnames == [rw.gate2.name, "全部班次"]
+    assert {row[2] for row in wb["全部班次"].iter_rows(min_row=2, values_only=True)} == {rw.gate2.name}
 
 
 def test_briefing_has_the_shifts_yesterdays_counts_and_notices(rw: RosterWorld) -> None:

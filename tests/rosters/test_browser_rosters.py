@@ -110,3 +110,21 @@ def test_solve_publish_print_and_swaps(rw: RosterWorld, live_server, browser: Br
     give.refresh_from_db()
     assert give.staff_id == fresh.pk
     assert Roster.objects.get(pk=roster.pk).status == Roster.Status.PUBLISHED
+
+
+def test_eight_gate_tabs_keep_whole_names_on_a_phone(rw: RosterWorld, live_server, phone) -> None:
+    gates = [rw.gate1, rw.gate2] + [Gate.objects.create(subdistrict=rw.w.sub, zone=rw.w.zone, name=f"高速出口{n}号卡口")
+                                    for n in range(3, 9)]
+    roster = Roster.objects.create(subdistrict=rw.w.sub, name="八卡口", start_date=timezone.localdate(), days=3,
+                                   status=Roster.Status.SOLVED, objective=0, bound=0)
+    roster.gates.set(gates)
+    login(phone, live_server.url, "command")
+    phone.goto(f"{live_server.url}/rosters/{roster.pk}/")
+    tabs = phone.locator("#gate-tabs a")
+    expect(tabs).to_have_count(8)
+    font = phone.evaluate("parseFloat(getComputedStyle(document.querySelector('#gate-tabs a')).fontSize)")
+    for n in range(8):
+        box = tabs.nth(n).bounding_box()
+        # One line of text (two lines and their padding would be over three times the font size) ...
+        assert box is not None and box["height"] < 3 * font, f"{gates[n].name} wraps: {box}"
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390  # ... and on the screen, in rows of tabs

@@ -41,6 +41,11 @@ def requirement_label(value: str) -> str:
     return dict(requirement_choices()).get(value, value) if value else "任何人"
 
 
+def requirement_short_label(value: str) -> str:
+    """The kind's (else the skill's) own name, short enough for a grid cell: 缺交警 1, 缺医护人员 1."""
+    return dict(Kind.choices).get(value) or dict(Skill.choices).get(value) or value
+
+
 class StaffMember(models.Model):
     subdistrict = models.ForeignKey("core.SubDistrict", models.CASCADE, related_name="roster_staff")
     name = models.CharField("姓名", max_length=50)

@@ -44,6 +44,7 @@ from lianfang.rosters.models import (
     Unavailability,
     requirement_choices,
     requirement_label,
+    requirement_short_label,
 )
 
 
@@ -167,13 +168,19 @@ def _grid(roster: Roster, gate: Gate, assignments: list[Assignment]) -> dict[str
         if a.gate_id == gate.pk:
             cells[(a.date, a.shift_code)].append(a)
     short: dict[tuple[str, str], int] = defaultdict(int)
+    short_of: dict[tuple[str, str], list[str]] = defaultdict(list)  # e.g. 缺交警 1 (the total may be met)
     for s in roster.shortfalls:
-        if s.get("gate_id") == gate.pk and not s.get("skill"):
+        if s.get("gate_id") != gate.pk:
+            continue
+        if s.get("skill"):
+            short_of[(s["date"], s["shift"])].append(f"缺{requirement_short_label(s['skill'])} {s['missing']}")
+        else:
             short[(s["date"], s["shift"])] += s["missing"]
     rows = []
     for day in roster.dates():
         rows.append({"date": day, "weekend": day.weekday() >= 5, "cells": [
-            {"people": cells.get((day, sh["code"]), []), "short": short.get((day.isoformat(), sh["name"]), 0)}
+            {"people": cells.get((day, sh["code"]), []), "short": short.get((day.isoformat(), sh["name"]), 0),
+             "short_of": short_of.get((day.isoformat(), sh["name"]), [])}
             for sh in shifts]})
     return {"gate": gate, "shifts": [{**sh, "label": services.shift_label(sh)} for sh in shifts], "rows": rows}
 
@@ -191,11 +198,13 @@ def roster_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     for a in roster.assignments.filter(gate_id__in=gate_ids).values("date").annotate(n=Count("pk")):
         per_day[a["date"]] = a["n"]
     short_day: dict[str, int] = defaultdict(int)
+    short_skill_day: dict[str, int] = defaultdict(int)
     for s in roster.shortfalls:
-        if s.get("gate_id") in gate_ids and not s.get("skill"):
-            short_day[s["date"]] += s["missing"]
+        if s.get("gate_id") in gate_ids:
+            (short_skill_day if s.get("skill") else short_day)[s["date"]] += s["missing"]
     chart = {"dates": [f"{d:%m-%d}" for d in roster.dates()], "assigned": [per_day[d] for d in roster.dates()],
-             "short": [short_day[d.isoformat()] for d in roster.dates()]}
+             "short": [short_day[d.isoformat()] for d in roster.dates()],
+             "short_skill": [short_skill_day[d.isoformat()] for d in roster.dates()]}
     shortfalls = [{**s, "skill": requirement_label(s["skill"]) if s.get("skill") else ""} for s in roster.shortfalls
                   if s.get("gate_id") in gate_ids]
     parts = {"cover_under": "缺员", "cover_over": "超员", "requests": "未满足的意愿", "fairness": "夜班/周末超出均摊",

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import re
 import zlib
 
 import pytest
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar
@@ -19,7 +21,7 @@ from lianfang.checkins.models import Notice
 from lianfang.checkpoints import services as checkpoint_services
 from lianfang.core.models import AuditEvent
 from lianfang.engines import roster as engine
-from lianfang.rosters import access, briefing, services
+from lianfang.rosters import access, briefing, services, views
 from lianfang.rosters.models import (
     AttendanceEvent,
     DemandRule,
@@ -126,6 +128,15 @@ def test_demand_no_one_can_meet_is_a_shortfall_with_the_reason_in_chinese(rw: Ro
     assert len(short) == 3 and all(s["gate"] == "2号卡口" and s["missing"] == 1 for s in short)
     assert all("医" in s["reason"] for s in short), short[0]["reason"]
     assert any("缺员" in m for m in roster.messages)
+    # The total at gate 2 is met, so only the grid's tag, the chart's line and the PDF tell which kind is short.
+    page = rw.client("command").get(reverse("roster_detail", args=[roster.pk]) + f"?gate={rw.gate2.pk}").content.decode()
+    grid = page[page.index('id="roster-grid"'):page.index("</table>", page.index('id="roster-grid"'))]
+    assert grid.count('<span class="tag skill-short">缺医护人员 1</span>') == 3 and "缺 1<" not in grid
+    chart = re.search(r'<script id="day-data" type="application/json">(.*?)</script>', page)
+    assert chart is not None and json.loads(chart.group(1))["short_skill"] == [1, 1, 1]
+    grids = [views._grid(roster, rw.gate2, list(roster.assignments.filter(gate=rw.gate2)))]  # the PDF's page
+    printed = render_to_string("rosters/print_roster.html", {"roster": roster, "grids": grids, "printed_at": timezone.now()})
+    assert printed.count('<span class="short">缺医护人员 1 人</span>') == 3
 
 
 def test_a_person_with_no_allowed_shift_is_named(rw: RosterWorld) -> None:

@@ -611,7 +611,7 @@ def publish(roster: Roster, user: User) -> Roster:
         if shared:
             raise RosterServiceError("roster_gate_overlap",
                                      "同一卡口同一天只能有一份已发布的排班表：" + "；".join(shared)
-                                     + "。请把本表的开始日期改到其后，或只选其他卡口")
+                                     + "。请把本表的开始日期改到其后，或只选其他卡口；如要改排，先把已发布的表提前结束")
         clashes = overlaps(roster)
         if clashes:
             more = f"等 {len(clashes)} 处" if len(clashes) > 5 else ""
@@ -624,6 +624,51 @@ def publish(roster: Roster, user: User) -> Roster:
         AuditEvent.objects.create(user=user, action=AuditEvent.Action.CHANGE, object_type="roster",
                                   object_id=str(roster.pk), detail={"published": True})
     return roster
+
+
+def end_early(roster: Roster, first_dropped: dt.date, user: User, reason: str) -> int:
+    """Stop a published roster from ``first_dropped`` on, so that another can be published from that day
+    (a gate has one published roster a day): its shifts from that day are removed, with the swap
+    requests about them, and the roster ends the day before. The days already worked stay as they
+    are. Returns the number of shifts removed; the audit keeps what was removed and why."""
+    reason = reason.strip()
+    if not reason:
+        raise RosterServiceError("end_reason", "请填写提前结束的原因（如：风险等级调整，需要重排）")
+    with transaction.atomic():
+        locked = Roster.objects.select_for_update().get(pk=roster.pk)
+        if locked.status != Roster.Status.PUBLISHED:
+            raise RosterServiceError("roster_not_published", "只有已发布的排班表才能提前结束")
+        tomorrow = timezone.localdate() + dt.timedelta(days=1)
+        earliest = max(tomorrow, locked.start_date + dt.timedelta(days=1))
+        if not earliest <= first_dropped <= locked.end_date:
+            if locked.end_date < earliest:
+                raise RosterServiceError("end_date", f"本表 {locked.end_date:%m月%d日} 结束，"
+                                                     f"在可停用的 {earliest:%m月%d日} 之前，无需提前结束")
+            raise RosterServiceError("end_date", f"停用日期应在 {earliest:%m月%d日} 至 {locked.end_date:%m月%d日} 之间"
+                                                 "（今天及以前的班次不能停用）")
+        dropped = Assignment.objects.filter(roster=locked, date__gte=first_dropped)
+        clocked = (AttendanceEvent.objects.filter(assignment__in=dropped).select_related("assignment__staff")
+                   .order_by("at").first())
+        if clocked is not None:
+            a = clocked.assignment
+            raise RosterServiceError("end_clocked", f"{a.staff.name} 已签到 {a.date:%m月%d日} 的{a.shift_name}，"
+                                                    f"只能从 {a.date + dt.timedelta(days=1):%m月%d日} 起停用")
+        ids = list(dropped.values_list("pk", flat=True))
+        swaps = SwapRequest.objects.filter(Q(give_id__in=ids) | Q(take_id__in=ids))
+        removed_swaps = [f"{sw.summary}（{sw.get_status_display()}）" for sw in swaps]
+        swaps.delete()  # before the shifts they are about (kept in the audit below)
+        dropped.delete()
+        locked.days = (first_dropped - locked.start_date).days
+        locked.shortfalls = [sh for sh in locked.shortfalls if sh.get("date", "") < first_dropped.isoformat()]
+        locked.messages = [*locked.messages, f"已于 {timezone.localtime():%m月%d日 %H:%M} 由 {user} 提前结束，"
+                                             f"{first_dropped:%m月%d日} 起的 {len(ids)} 个班次已删除（原因：{reason}）。"]
+        locked.save(update_fields=["days", "shortfalls", "messages"])
+        AuditEvent.objects.create(user=user, action=AuditEvent.Action.CHANGE, object_type="roster",
+                                  object_id=str(locked.pk), reason=reason[:200],
+                                  detail={"ended_early_from": first_dropped.isoformat(), "shifts_removed": len(ids),
+                                          "swaps_removed": removed_swaps})
+    roster.refresh_from_db()
+    return len(ids)
 
 
 # --- swaps --------------------------------------------------------------------------------------

@@ -215,6 +215,8 @@ def roster_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         "roster": roster, "gates": gates, "gate": gate, "grid": _grid(roster, gate, assignments) if gate else None,
         "may_manage": access.may_manage_rosters(user), "progress": services.read_progress(roster),
         "gate_clashes": services.gate_overlaps(roster) if roster.status != Roster.Status.PUBLISHED else [],
+        "may_end_early": roster.status == Roster.Status.PUBLISHED and roster.end_date > timezone.localdate(),
+        "tomorrow": max(timezone.localdate(), roster.start_date) + dt.timedelta(days=1),
         "chart": chart, "shortfalls": shortfalls[:300], "shortfall_count": len(shortfalls),
         "missing_total": sum(s["missing"] for s in shortfalls),
         "staff_count": roster.assignments.values("staff").distinct().count()})
@@ -230,12 +232,18 @@ def roster_progress(request: AuthedRequest, pk: int) -> HttpResponse:
     return response
 
 
+def _managed_roster(request: AuthedRequest, pk: int, doing: str) -> Roster:
+    """The roster, for the command centre only (others who may see it get a 403 saying who may)."""
+    roster = access.get_roster_for_user(request.user, pk)
+    if not access.may_manage_rosters(request.user):
+        raise PermissionDenied(f"只有指挥部可以{doing}排班表")
+    return roster
+
+
 @login_required
 @require_POST
 def roster_solve(request: AuthedRequest, pk: int) -> HttpResponse:
-    roster = access.get_roster_for_user(request.user, pk)
-    if not access.may_manage_rosters(request.user):
-        raise PermissionDenied("只有指挥部可以求解排班表")
+    roster = _managed_roster(request, pk, "求解")
     try:
         services.request_solve(roster, request.user)
     except services.RosterServiceError as exc:
@@ -246,12 +254,27 @@ def roster_solve(request: AuthedRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def roster_publish(request: AuthedRequest, pk: int) -> HttpResponse:
-    roster = access.get_roster_for_user(request.user, pk)
-    if not access.may_manage_rosters(request.user):
-        raise PermissionDenied("只有指挥部可以发布排班表")
+    roster = _managed_roster(request, pk, "发布")
     try:
         services.publish(roster, request.user)
         messages.success(request, "排班表已发布，值守人员可以在手机上看到自己的班次")
+    except services.RosterServiceError as exc:
+        _error(request, exc)
+    return redirect("roster_detail", roster.pk)
+
+
+@login_required
+@require_POST
+def roster_end_early(request: AuthedRequest, pk: int) -> HttpResponse:
+    roster = _managed_roster(request, pk, "提前结束")
+    try:
+        try:
+            first = dt.date.fromisoformat(request.POST.get("from_date", ""))
+        except ValueError:
+            raise services.RosterServiceError("end_date", "请选择从哪一天起停用") from None
+        removed = services.end_early(roster, first, request.user, request.POST.get("reason", ""))
+        messages.success(request, f"已从 {first:%m月%d日} 起停用本表，删除 {removed} 个班次。"
+                                  "请新建排班表，从该日接续（值守人员的手机上已不再显示这些班次）")
     except services.RosterServiceError as exc:
         _error(request, exc)
     return redirect("roster_detail", roster.pk)

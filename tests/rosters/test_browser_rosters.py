@@ -14,7 +14,7 @@ from lianfang.rosters import services
 from lianfang.rosters.demo import create_zone_roster
 from lianfang.rosters.models import Assignment, Roster, StaffMember, SwapRequest
 from tests.conftest import login
-from tests.rosters.conftest import RosterWorld
+from tests.rosters.conftest import RosterWorld, place
 
 
 def test_solve_publish_print_and_swaps(rw: RosterWorld, live_server, browser: Browser) -> None:
@@ -128,3 +128,22 @@ def test_eight_gate_tabs_keep_whole_names_on_a_phone(rw: RosterWorld, live_serve
         # One line of text (two lines and their padding would be over three times the font size) ...
         assert box is not None and box["height"] < 3 * font, f"{gates[n].name} wraps: {box}"
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390  # ... and on the screen, in rows of tabs
+
+
+def test_command_ends_a_published_roster_early(rw: RosterWorld, published: Roster, live_server, phone) -> None:
+    page = phone  # the command centre officer on the move
+    d = published.dates()
+    for n, day in enumerate(d):
+        place(published, rw.staff["v1" if n % 2 else "v2"], day, "M")
+    published.objective = published.bound = 0
+    published.save()
+    login(page, live_server.url, "command")
+    page.goto(f"{live_server.url}/rosters/{published.pk}/")
+    page.click("#end-early summary")
+    page.fill("#end-early input[name=from_date]", d[3].isoformat())
+    page.fill("#end-early input[name=reason]", "风险等级调整，重排")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#end-early button")
+    expect(page.locator(".messages .success")).to_contain_text(f"已从 {d[3]:%m月%d日} 起停用本表，删除 2 个班次")
+    published.refresh_from_db()
+    assert published.days == 3 and published.assignments.count() == 3

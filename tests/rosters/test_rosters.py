@@ -1036,3 +1036,53 @@ def test_a_run_that_reached_its_limit_before_the_roster_gets_day_one_off(rw: Ros
     assert "超过上限 3 天" in " ".join(engine.check(built.problem, {(full.id, 0): morning}, {(full.id, 0): f"g{rw.gate1.pk}"}))
     sol = engine.solve(built.problem, time_limit_s=10)
     assert (full.id, 0) not in sol.assignments
+
+
+def test_a_published_roster_ends_early_so_another_can_take_over(rw: RosterWorld) -> None:
+    today = timezone.localdate()
+    add_demand(rw.gate1, {"M": 1, "E": 1})
+    first = solved(rw, days=6, gates=[rw.gate1], start=today - dt.timedelta(days=1))
+    services.publish(first, rw.w.users["command"])
+    worked = first.assignments.filter(date=today - dt.timedelta(days=1)).first()
+    assert worked is not None
+    services.clock(worked, rw.chief, "in", "n-worked", at=worked.starts_at)
+    later = first.assignments.filter(date=today + dt.timedelta(days=3)).order_by("pk")
+    give, partner = later[0], later[1].staff
+    swap = services.request_swap(give.staff, give, partner, None, reason="", nonce="s-end", user=rw.w.users["command"])
+    client = rw.client("command")
+    url = reverse("roster_end_early", args=[first.pk])
+    # Refused: no reason, today (its shifts are under way), after the end, a day someone clocked in for.
+    for form, says in (({"from_date": (today + dt.timedelta(days=2)).isoformat(), "reason": " "}, "请填写提前结束的原因"),
+                       ({"from_date": today.isoformat(), "reason": "重排"}, "今天及以前的班次不能停用"),
+                       ({"from_date": (first.end_date + dt.timedelta(days=1)).isoformat(), "reason": "重排"}, "停用日期应在"),
+                       ({"from_date": "", "reason": "重排"}, "请选择从哪一天起停用")):
+        page = client.post(url, form, follow=True).content.decode()
+        assert says in page, form
+    early = first.assignments.filter(date=today + dt.timedelta(days=1)).order_by("starts_at").first()
+    assert early is not None
+    services.clock(early, rw.chief, "in", "n-early", at=early.starts_at - dt.timedelta(minutes=10))
+    page = client.post(url, {"from_date": early.date.isoformat(), "reason": "重排"}, follow=True).content.decode()
+    assert f"{early.staff.name} 已签到" in page
+    first.refresh_from_db()
+    assert first.days == 6 and first.assignments.filter(date__gt=today).count() == 8
+    # From the day after: those shifts and the swap about one go; the days before stay.
+    assert rw.client("gate_chief").post(url, {"from_date": "", "reason": "x"}).status_code == 403
+    cut = today + dt.timedelta(days=2)
+    page = client.post(url, {"from_date": cut.isoformat(), "reason": "风险等级调整"}, follow=True).content.decode()
+    assert "删除 6 个班次" in page
+    first.refresh_from_db()
+    assert first.end_date == cut - dt.timedelta(days=1) and not first.assignments.filter(date__gte=cut).exists()
+    assert first.assignments.filter(date__lt=cut).count() == 6 and worked.attendance.count() == 1
+    assert not SwapRequest.objects.filter(pk=swap.pk).exists()
+    assert all(s["date"] < cut.isoformat() for s in first.shortfalls)
+    event = AuditEvent.objects.get(object_type="roster", object_id=str(first.pk), reason="风险等级调整")
+    assert event.detail["shifts_removed"] == 6
+    assert event.detail["swaps_removed"] == [f"{swap.summary}（{swap.get_status_display()}）"]
+    # The next roster starts where this one now ends, and publishes.
+    assert f'value="{cut.isoformat()}"' in client.get(reverse("roster_new")).content.decode()
+    nxt = solved(rw, days=3, gates=[rw.gate1], start=cut)
+    services.publish(nxt, rw.w.users["command"])
+    assert nxt.status == Roster.Status.PUBLISHED
+    with pytest.raises(services.RosterServiceError) as exc:
+        services.end_early(nxt, cut, rw.w.users["command"], "再改")  # its first day: nothing would be left
+    assert exc.value.code == "end_date"

@@ -396,6 +396,25 @@ class AttendanceEvent(AppendOnly):
                        models.UniqueConstraint(fields=["assignment", "action"], name="one_clock_per_action")]
 
 
+class CancelledShift(AppendOnly):
+    """A published shift taken away when its roster ended early, so the person sees on their phone
+    that it is off and why (the shift row itself is gone)."""
+
+    staff = models.ForeignKey(StaffMember, models.CASCADE, related_name="cancelled_shifts")
+    roster = models.ForeignKey(Roster, models.SET_NULL, null=True, blank=True, related_name="cancelled_shifts")
+    date = models.DateField("日期")
+    shift_name = models.CharField("班次名称", max_length=20)
+    gate_name = models.CharField("卡口", max_length=100)
+    starts_at = models.DateTimeField("开始")
+    reason = models.CharField("原因", max_length=200)
+    cancelled_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "已取消的班次"
+        ordering = ["starts_at"]
+
+
 class ServiceHours(AppendOnly):
     """The service-hours ledger (志愿服务时长): one row per worked shift, from attendance."""
 

@@ -24,6 +24,7 @@ from lianfang.engines import roster_split
 from lianfang.rosters.models import (
     Assignment,
     AttendanceEvent,
+    CancelledShift,
     DemandRule,
     GateStaffing,
     Kind,
@@ -654,6 +655,10 @@ def end_early(roster: Roster, first_dropped: dt.date, user: User, reason: str) -
             raise RosterServiceError("end_clocked", f"{a.staff.name} 已签到 {a.date:%m月%d日} 的{a.shift_name}，"
                                                     f"只能从 {a.date + dt.timedelta(days=1):%m月%d日} 起停用")
         ids = list(dropped.values_list("pk", flat=True))
+        CancelledShift.objects.bulk_create(
+            CancelledShift(staff_id=a.staff_id, roster=locked, date=a.date, shift_name=a.shift_name,
+                           gate_name=a.gate.name, starts_at=a.starts_at, reason=reason[:200], cancelled_by=user)
+            for a in dropped.select_related("gate"))
         swaps = SwapRequest.objects.filter(Q(give_id__in=ids) | Q(take_id__in=ids))
         removed_swaps = [f"{sw.summary}（{sw.get_status_display()}）" for sw in swaps]
         swaps.delete()  # before the shifts they are about (kept in the audit below)

@@ -29,6 +29,7 @@ from lianfang.core.models import AuditEvent, Village
 from lianfang.rosters import access, briefing, exports, services
 from lianfang.rosters.models import (
     Assignment,
+    CancelledShift,
     DemandRule,
     Kind,
     Roster,
@@ -377,7 +378,9 @@ def my_shifts(request: AuthedRequest) -> HttpResponse:
     swapping = {pk for s in SwapRequest.objects.filter(Q(give__in=mine) | Q(take__in=mine), status__in=SwapRequest.OPEN_STATUSES)
                 for pk in (s.give_id, s.take_id)}  # my shifts with a request open on them
     hours = ServiceHours.objects.filter(staff=staff).aggregate(m=Sum("minutes"))["m"] or 0
+    cancelled = CancelledShift.objects.filter(staff=staff, starts_at__gte=now).order_by("starts_at")[:30]
     return render(request, "rosters/my_shifts.html", {
+        "cancelled": cancelled,
         "staff": staff, "rows": rows, "upcoming": upcoming, "colleagues": colleagues, "partner_shifts": partner_shifts,
         "swaps": swaps, "to_answer": to_answer, "swapping": swapping, "hours": round(hours / 60, 1),
         "nonce": uuid.uuid4().hex, "now": now})

@@ -24,6 +24,7 @@ from lianfang.engines import roster as engine
 from lianfang.rosters import access, briefing, services, views
 from lianfang.rosters.models import (
     AttendanceEvent,
+    CancelledShift,
     DemandRule,
     Roster,
     ServiceHours,
@@ -1068,6 +1069,8 @@ def test_a_published_roster_ends_early_so_another_can_take_over(rw: RosterWorld)
     # From the day after: those shifts and the swap about one go; the days before stay.
     assert rw.client("gate_chief").post(url, {"from_date": "", "reason": "x"}).status_code == 403
     cut = today + dt.timedelta(days=2)
+    if not first.assignments.filter(date__gte=cut, staff=rw.staff["v1"]).exists():  # the volunteer loses one
+        first.assignments.filter(date=cut + dt.timedelta(days=1)).order_by("pk").update(staff=rw.staff["v1"])
     page = client.post(url, {"from_date": cut.isoformat(), "reason": "风险等级调整"}, follow=True).content.decode()
     assert "删除 6 个班次" in page
     first.refresh_from_db()
@@ -1075,6 +1078,12 @@ def test_a_published_roster_ends_early_so_another_can_take_over(rw: RosterWorld)
     assert first.assignments.filter(date__lt=cut).count() == 6 and worked.attendance.count() == 1
     assert not SwapRequest.objects.filter(pk=swap.pk).exists()
     assert all(s["date"] < cut.isoformat() for s in first.shortfalls)
+    # Whoever lost a shift sees it on their phone as cancelled, with the reason.
+    assert CancelledShift.objects.filter(roster=first, reason="风险等级调整").count() == 6
+    lost = CancelledShift.objects.filter(staff=rw.staff["v1"]).order_by("starts_at")
+    phone = rw.client("volunteer").get(reverse("my_shifts")).content.decode()
+    assert lost and 'id="cancelled-shifts"' in phone
+    assert f'{lost[0].date:%m月%d日} ' in phone and f"{lost[0].shift_name} · {rw.gate1.name}（风险等级调整）" in phone
     event = AuditEvent.objects.get(object_type="roster", object_id=str(first.pk), reason="风险等级调整")
     assert event.detail["shifts_removed"] == 6
     assert event.detail["swaps_removed"] == [f"{swap.summary}（{swap.get_status_display()}）"]

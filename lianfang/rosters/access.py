@@ -198,7 +198,8 @@ def may_decide_swap(user: User, swap: SwapRequest) -> bool:
     if user.is_command:
         return True
     gate = chief_gate_id(user)
-    return gate is not None and swap.give.gate_id == gate and (swap.take is None or swap.take.gate_id == gate)
+    return (gate is not None and swap.give is not None and swap.give.gate_id == gate
+            and (swap.take is None or swap.take.gate_id == gate))
 
 
 def get_assignment_for_attendance(user: User, pk: int) -> Assignment:

@@ -330,14 +330,18 @@ class SwapRequest(models.Model):
         APPROVED = "approved", "已批准"
         REJECTED = "rejected", "未批准"
         WITHDRAWN = "withdrawn", "已撤回"
+        VOIDED = "voided", "已作废（排班表提前结束）"
 
     OPEN_STATUSES: ClassVar[tuple[str, ...]] = (Status.PARTNER, Status.PENDING)  # still waiting for someone
 
     roster = models.ForeignKey(Roster, models.CASCADE, related_name="swaps")
     requester = models.ForeignKey(StaffMember, models.CASCADE, related_name="swap_requests")
-    give = models.ForeignKey(Assignment, models.CASCADE, related_name="+", verbose_name="让出的班")
+    # A shift removed when its roster ends early leaves the request (voided, its summary kept) in
+    # both people's history: then give (and take) are empty.
+    give = models.ForeignKey(Assignment, models.SET_NULL, null=True, blank=True, related_name="+",
+                             verbose_name="让出的班")
     partner = models.ForeignKey(StaffMember, models.CASCADE, related_name="swap_partners", verbose_name="对方")
-    take = models.ForeignKey(Assignment, models.CASCADE, null=True, blank=True, related_name="+",
+    take = models.ForeignKey(Assignment, models.SET_NULL, null=True, blank=True, related_name="+",
                              verbose_name="换来的班（空 = 对方代班）")
     reason = models.CharField("原因", max_length=200, blank=True)
     status = models.CharField("状态", max_length=10, choices=Status.choices)
@@ -370,7 +374,8 @@ class SwapRequest(models.Model):
         """Still waiting, but a shift in it has begun: it can no longer be answered or approved
         (both refuse with ``swap_past``), so it is shown as lapsed rather than waiting."""
         now = timezone.now()
-        return self.open and (self.give.starts_at <= now or (self.take is not None and self.take.starts_at <= now))
+        return self.open and self.give is not None and (
+            self.give.starts_at <= now or (self.take is not None and self.take.starts_at <= now))
 
     @property
     def status_label(self) -> str:

@@ -627,11 +627,12 @@ def publish(roster: Roster, user: User) -> Roster:
     return roster
 
 
-def end_early(roster: Roster, first_dropped: dt.date, user: User, reason: str) -> int:
+def end_early(roster: Roster, first_dropped: dt.date, user: User, reason: str) -> tuple[int, int]:
     """Stop a published roster from ``first_dropped`` on, so that another can be published from that day
     (a gate has one published roster a day): its shifts from that day are removed, with the swap
     requests about them, and the roster ends the day before. The days already worked stay as they
-    are. Returns the number of shifts removed; the audit keeps what was removed and why."""
+    are. Returns the numbers of shifts removed and of waiting swap requests voided; the audit keeps
+    what was removed and why."""
     reason = reason.strip()
     if not reason:
         raise RosterServiceError("end_reason", "请填写提前结束的原因（如：风险等级调整，需要重排）")
@@ -659,10 +660,14 @@ def end_early(roster: Roster, first_dropped: dt.date, user: User, reason: str) -
             CancelledShift(staff_id=a.staff_id, roster=locked, date=a.date, shift_name=a.shift_name,
                            gate_name=a.gate.name, starts_at=a.starts_at, reason=reason[:200], cancelled_by=user)
             for a in dropped.select_related("gate"))
+        # Requests about these shifts stay in both people's history (their summary says what was
+        # asked); those still waiting are voided, with the reason.
         swaps = SwapRequest.objects.filter(Q(give_id__in=ids) | Q(take_id__in=ids))
-        removed_swaps = [f"{sw.summary}（{sw.get_status_display()}）" for sw in swaps]
-        swaps.delete()  # before the shifts they are about (kept in the audit below)
-        dropped.delete()
+        voided = [f"{sw.summary}（{sw.get_status_display()}）" for sw in swaps if sw.open]
+        swaps.filter(status__in=SwapRequest.OPEN_STATUSES).update(
+            status=SwapRequest.Status.VOIDED, decided_by=user, decided_at=timezone.now(),
+            problems=[f"排班表提前结束，{first_dropped:%m月%d日} 起的班次已删除（{reason[:100]}），请按新排班重新申请。"])
+        dropped.delete()  # the requests' shifts become empty
         locked.days = (first_dropped - locked.start_date).days
         locked.shortfalls = [sh for sh in locked.shortfalls if sh.get("date", "") < first_dropped.isoformat()]
         locked.messages = [*locked.messages, f"已于 {timezone.localtime():%m月%d日 %H:%M} 由 {user} 提前结束，"
@@ -671,9 +676,9 @@ def end_early(roster: Roster, first_dropped: dt.date, user: User, reason: str) -
         AuditEvent.objects.create(user=user, action=AuditEvent.Action.CHANGE, object_type="roster",
                                   object_id=str(locked.pk), reason=reason[:200],
                                   detail={"ended_early_from": first_dropped.isoformat(), "shifts_removed": len(ids),
-                                          "swaps_removed": removed_swaps})
+                                          "swaps_voided": voided})
     roster.refresh_from_db()
-    return len(ids)
+    return len(ids), len(voided)
 
 
 # --- swaps --------------------------------------------------------------------------------------
@@ -790,6 +795,8 @@ def answer_swap(swap: SwapRequest, user: User, accept: bool) -> SwapRequest:
         swap.partner_answered_at = timezone.now()
         if not accept:
             swap.status = SwapRequest.Status.DECLINED
+        elif swap.give is None:  # cannot happen: requests lose their shifts only when voided
+            raise RosterServiceError("swap_answered", "该申请的班次已删除")
         elif problems := swap_problems(swap.roster, swap.give, swap.take, swap.partner, swap.requester):
             swap.status = SwapRequest.Status.REFUSED
             swap.problems = problems
@@ -834,6 +841,8 @@ def decide_swap(swap: SwapRequest, user: User, approve: bool) -> SwapRequest:
             swap.status = SwapRequest.Status.REJECTED
             swap.save()
             return swap
+        if swap.give_id is None:  # cannot happen: requests lose their shifts only when voided
+            raise RosterServiceError("swap_decided", "该申请的班次已删除")
         ids = [swap.give_id] + ([swap.take_id] if swap.take_id else [])
         rows = {a.pk: a for a in Assignment.objects.select_for_update().filter(pk__in=ids).prefetch_related("attendance")}
         give, take = rows[swap.give_id], rows.get(swap.take_id) if swap.take_id else None

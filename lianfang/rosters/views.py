@@ -273,9 +273,10 @@ def roster_end_early(request: AuthedRequest, pk: int) -> HttpResponse:
             first = dt.date.fromisoformat(request.POST.get("from_date", ""))
         except ValueError:
             raise services.RosterServiceError("end_date", "请选择从哪一天起停用") from None
-        removed = services.end_early(roster, first, request.user, request.POST.get("reason", ""))
-        messages.success(request, f"已从 {first:%m月%d日} 起停用本表，删除 {removed} 个班次。"
-                                  "请新建排班表，从该日接续（值守人员的手机上已不再显示这些班次）")
+        removed, voided = services.end_early(roster, first, request.user, request.POST.get("reason", ""))
+        swaps = f"，{voided} 份待处理的换班申请已作废" if voided else ""
+        messages.success(request, f"已从 {first:%m月%d日} 起停用本表，删除 {removed} 个班次{swaps}。"
+                                  "请新建排班表，从该日接续（值守人员的手机上会看到班次已取消）")
     except services.RosterServiceError as exc:
         _error(request, exc)
     return redirect("roster_detail", roster.pk)

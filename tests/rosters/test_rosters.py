@@ -1049,7 +1049,10 @@ def test_a_published_roster_ends_early_so_another_can_take_over(rw: RosterWorld)
     services.clock(worked, rw.chief, "in", "n-worked", at=worked.starts_at)
     later = first.assignments.filter(date=today + dt.timedelta(days=3)).order_by("pk")
     give, partner = later[0], later[1].staff
-    swap = services.request_swap(give.staff, give, partner, None, reason="", nonce="s-end", user=rw.w.users["command"])
+    refused = services.request_swap(give.staff, give, partner, None, reason="", nonce="s-end", user=rw.w.users["command"])
+    assert refused.status == SwapRequest.Status.REFUSED  # a shift that day already: closed, stays as it is
+    waiting = SwapRequest.objects.create(roster=first, requester=give.staff, give=give, partner=rw.staff["x3"],
+                                         status=SwapRequest.Status.PENDING, summary=f"{give.staff.name} 让出", nonce="w")
     client = rw.client("command")
     url = reverse("roster_end_early", args=[first.pk])
     # Refused: no reason, today (its shifts are under way), after the end, a day someone clocked in for.
@@ -1072,11 +1075,15 @@ def test_a_published_roster_ends_early_so_another_can_take_over(rw: RosterWorld)
     if not first.assignments.filter(date__gte=cut, staff=rw.staff["v1"]).exists():  # the volunteer loses one
         first.assignments.filter(date=cut + dt.timedelta(days=1)).order_by("pk").update(staff=rw.staff["v1"])
     page = client.post(url, {"from_date": cut.isoformat(), "reason": "风险等级调整"}, follow=True).content.decode()
-    assert "删除 6 个班次" in page
+    assert "删除 6 个班次，1 份待处理的换班申请已作废" in page
     first.refresh_from_db()
     assert first.end_date == cut - dt.timedelta(days=1) and not first.assignments.filter(date__gte=cut).exists()
     assert first.assignments.filter(date__lt=cut).count() == 6 and worked.attendance.count() == 1
-    assert not SwapRequest.objects.filter(pk=swap.pk).exists()
+    refused.refresh_from_db()
+    waiting.refresh_from_db()
+    assert refused.status == SwapRequest.Status.REFUSED and refused.give is None  # kept in the history
+    assert waiting.status == SwapRequest.Status.VOIDED and waiting.give is None and "风险等级调整" in waiting.problems[0]
+    assert "已作废（排班表提前结束）" in client.get(reverse("swap_list")).content.decode()
     assert all(s["date"] < cut.isoformat() for s in first.shortfalls)
     # Whoever lost a shift sees it on their phone as cancelled, with the reason.
     assert CancelledShift.objects.filter(roster=first, reason="风险等级调整").count() == 6
@@ -1086,7 +1093,7 @@ def test_a_published_roster_ends_early_so_another_can_take_over(rw: RosterWorld)
     assert f'{lost[0].date:%m月%d日} ' in phone and f"{lost[0].shift_name} · {rw.gate1.name}（风险等级调整）" in phone
     event = AuditEvent.objects.get(object_type="roster", object_id=str(first.pk), reason="风险等级调整")
     assert event.detail["shifts_removed"] == 6
-    assert event.detail["swaps_removed"] == [f"{swap.summary}（{swap.get_status_display()}）"]
+    assert event.detail["swaps_voided"] == [f"{give.staff.name} 让出（待卡口长审批）"]
     # The next roster starts where this one now ends, and publishes.
     assert f'value="{cut.isoformat()}"' in client.get(reverse("roster_new")).content.decode()
     nxt = solved(rw, days=3, gates=[rw.gate1], start=cut)

@@ -111,11 +111,14 @@ def roster_new(request: AuthedRequest) -> HttpResponse:
     with_demand = set(DemandRule.objects.filter(gate__in=gates).values_list("gate_id", flat=True))
     today = timezone.localdate()
     covered = services.published_until(gates, since=today)
-    # A new roster starts where the published ones end: a gate has one published roster a day.
-    start_at = max([today + dt.timedelta(days=1)] + [d + dt.timedelta(days=1) for g, d in covered.items()
-                                                     if g in with_demand])
+    # A gate has one published roster a day: a new roster starts on the first day a gate with
+    # demand has none, with the gates free that day (others are published further ahead).
+    tomorrow = today + dt.timedelta(days=1)
+    free_from = {g: max(tomorrow, covered[g] + dt.timedelta(days=1)) if g in covered else tomorrow for g in with_demand}
+    start_at = min(free_from.values(), default=tomorrow)
     form: dict[str, Any] = {"name": f"{start_at:%m月%d日}起排班", "start_date": start_at.isoformat(), "days": 28,
-                            "time_limit_s": 60, "min_rest_hours": 8, "gates": with_demand}
+                            "time_limit_s": 60, "min_rest_hours": 8,
+                            "gates": {g for g, free in free_from.items() if free <= start_at}}
     errors: list[str] = []
     if request.method == "POST":
         form = {"name": request.POST.get("name", "").strip(), "start_date": request.POST.get("start_date", ""),
@@ -156,6 +159,10 @@ def roster_new(request: AuthedRequest) -> HttpResponse:
                                                start_date=start, days=form["days"], time_limit_s=form["time_limit_s"],
                                                min_rest_hours=form["min_rest_hours"], created_by=user)
                 roster.gates.set(chosen)
+            gaps = [f"{g.name}（{covered[g.pk] + dt.timedelta(days=1):%m-%d} 至 {start - dt.timedelta(days=1):%m-%d}）"
+                    for g in chosen if g.pk in covered and covered[g.pk] + dt.timedelta(days=1) < start]
+            if gaps:
+                messages.warning(request, "注意：以下卡口在本表开始前有几天没有已发布的排班：" + "、".join(gaps))
             return redirect("roster_detail", roster.pk)
     return render(request, "rosters/roster_new.html", {"form": form, "errors": errors, "gates": gates,
                                                         "with_demand": with_demand,

@@ -869,6 +869,27 @@ def test_new_roster_starts_after_the_published_ones_and_refuses_overlaps(rw: Ros
     assert response.status_code == 302 and Roster.objects.filter(name="重叠", start_date=after).exists()
 
 
+def test_new_roster_starts_where_the_first_gate_runs_out(rw: RosterWorld) -> None:
+    add_demand(rw.gate1, {"M": 1})
+    add_demand(rw.gate2, {"M": 1})
+    long = solved(rw, days=6, gates=[rw.gate1])
+    short = solved(rw, days=2, gates=[rw.gate2])
+    services.publish(long, rw.w.users["command"])
+    services.publish(short, rw.w.users["command"])
+    client = rw.client("command")
+    page = client.get(reverse("roster_new")).content.decode()
+    # Gate 2 runs out first: the form starts the day after, with gate 2 only (gate 1 is published on).
+    assert f'name="start_date" value="{short.end_date + dt.timedelta(days=1):%Y-%m-%d}"' in page
+    assert re.search(rf'value="{rw.gate2.pk}" checked', page) and not re.search(rf'value="{rw.gate1.pk}" checked', page)
+    # Starting both gates after the long one leaves gate 2 without a roster for a while: said so.
+    start = long.end_date + dt.timedelta(days=1)
+    response = client.post(reverse("roster_new"), {"name": "之后", "start_date": start.isoformat(), "days": 3,
+                                                   "time_limit_s": 10, "min_rest_hours": 8,
+                                                   "gates": [rw.gate1.pk, rw.gate2.pk]}, follow=True)
+    gap = f"{rw.gate2.name}（{short.end_date + dt.timedelta(days=1):%m-%d} 至 {long.end_date:%m-%d}）"
+    assert "以下卡口在本表开始前有几天没有已发布的排班：" + gap in response.content.decode()
+
+
 def test_swap_choices_stay_within_the_volunteers_gates(rw: RosterWorld, published: Roster) -> None:
     published.gates.add(rw.gate2)
     d = published.dates()

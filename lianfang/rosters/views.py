@@ -85,13 +85,19 @@ def home(request: AuthedRequest) -> HttpResponse:
     gate = Gate.objects.filter(pk=user.scope_gate_id).first() if user.scope_gate_id else None
     pending_swaps = access.swaps_for_user(user).filter(access.not_begun_swaps(), status=SwapRequest.Status.PENDING).count()
     today = timezone.localdate()
-    people_shifts = None
+    people_shifts: list[dict[str, Any]] | None = None
     if not access.may_view_all(user) and not user.scope_gate_id:
-        # A cadre or a team leader sees no roster, but where their own people are on duty this week.
-        people_shifts = list(Assignment.objects.filter(
-            staff__in=access.staff_for_user(user), roster__status=Roster.Status.PUBLISHED, date__gte=today,
-            date__lt=today + dt.timedelta(days=PEOPLE_SHIFT_DAYS)).select_related("staff", "gate")
-            .order_by("date", "starts_at", "gate_id", "staff__name")[:300])
+        # A cadre or a team leader sees no roster, but where their own people are on duty in the
+        # days ahead: a day, then one line per shift and gate with the people on it.
+        by_day: dict[dt.date, dict[tuple[dt.datetime, str, str], list[StaffMember]]] = defaultdict(dict)
+        for a in (Assignment.objects.filter(
+                staff__in=access.staff_for_user(user), roster__status=Roster.Status.PUBLISHED, date__gte=today,
+                date__lt=today + dt.timedelta(days=PEOPLE_SHIFT_DAYS)).select_related("staff", "gate")
+                .order_by("date", "starts_at", "gate_id", "staff__name")[:1000]):
+            by_day[a.date].setdefault((a.starts_at, a.shift_name, a.gate.name), []).append(a.staff)
+        people_shifts = [{"date": day, "lines": [{"starts_at": at, "shift": shift, "gate": gate, "people": people}
+                                                 for (at, shift, gate), people in lines.items()]}
+                         for day, lines in by_day.items()]
     return render(request, "rosters/home.html", {
         "people_shifts": people_shifts, "people_shift_days": PEOPLE_SHIFT_DAYS,
         "rosters": rosters, "may_manage": access.may_manage_rosters(user), "gate": gate,
@@ -651,7 +657,7 @@ def staff_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         "staff": staff, "may_edit": may_edit, "unavailable": staff.unavailable.order_by("-date_from")[:30],
         "requests": staff.shift_requests.order_by("-date")[:30], "hours": round(hours / 60, 1),
         "teams": Team.objects.filter(memberships__staff=staff), "upcoming": upcoming,
-        "phone": phone})
+        "openable_teams": set(access.teams_for_user(user).values_list("pk", flat=True)), "phone": phone})
 
 
 # --- teams and sign-up -----------------------------------------------------------------------

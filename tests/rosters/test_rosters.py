@@ -237,10 +237,19 @@ def test_cadre_roster_home_lists_their_peoples_shifts_this_week(rw: RosterWorld,
     place(published, rw.staff["x2"], d[0] + dt.timedelta(days=10), "M")  # beyond the week
     page = rw.client("cadre_xinwei").get(reverse("roster_home")).content.decode()
     listed = page[page.index('id="people-shifts"'):]
-    assert "本村人员近 7 天的班次" in listed and "志愿者乙" in listed and rw.gate1.name in listed
+    assert "本村人员今后 7 天的班次" in listed and f"{d[0]:%m月%d日}" in listed
+    assert re.search(rf"<b>早班</b> 08:00 · {rw.gate1.name}：<a [^>]+>志愿者乙</a></li>", listed)
     assert "江东志愿者" not in page and "属地庚" not in page and "志愿者辛" not in page
     assert 'id="roster-table"' not in page  # no roster a cadre could open
     assert "江东志愿者" in rw.client("cadre_jiangdong").get(reverse("roster_home")).content.decode()
+    # A person's page links only the teams the cadre may open (a gate team is the gate chief's).
+    gate_team = Team.objects.create(subdistrict=rw.w.sub, name="1号卡口班组", kind=Team.TeamKind.GATE, gate=rw.gate1)
+    own = Team.objects.create(subdistrict=rw.w.sub, name="新围志愿队", village=rw.w.xinwei)
+    for team in (gate_team, own):
+        TeamMembership.objects.create(team=team, staff=rw.staff["v2"])
+    person = rw.client("cadre_xinwei").get(reverse("staff_detail", args=[rw.staff["v2"].pk])).content.decode()
+    assert "1号卡口班组" in person and reverse("team_detail", args=[gate_team.pk]) not in person
+    assert reverse("team_detail", args=[own.pk]) in person
 
 
 # --- swaps -------------------------------------------------------------------------------------

@@ -627,6 +627,21 @@ def publish(roster: Roster, user: User) -> Roster:
     return roster
 
 
+def delete_roster(roster: Roster, user: User) -> None:
+    """Delete a roster nobody works by (a draft, a result not published, a failed solve)."""
+    with transaction.atomic():
+        locked = Roster.objects.select_for_update().get(pk=roster.pk)
+        if locked.status == Roster.Status.PUBLISHED:
+            raise RosterServiceError("roster_published", "已发布的排班表不能删除；要改排，请提前结束它")
+        if locked.status == Roster.Status.SOLVING:
+            raise RosterServiceError("roster_solving", "正在求解，请等求解结束后再删除")
+        AuditEvent.objects.create(user=user, action=AuditEvent.Action.CHANGE, object_type="roster",
+                                  object_id=str(locked.pk), detail={"deleted": locked.name, "status": locked.status,
+                                                                    "start_date": locked.start_date.isoformat(),
+                                                                    "days": locked.days})
+        locked.delete()
+
+
 def end_early(roster: Roster, first_dropped: dt.date, user: User, reason: str) -> tuple[int, int]:
     """Stop a published roster from ``first_dropped`` on, so that another can be published from that day
     (a gate has one published roster a day): its shifts from that day are removed, with the swap

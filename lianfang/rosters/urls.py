@@ -12,6 +12,7 @@ urlpatterns = [
     path("rosters/<int:pk>/solve", views.roster_solve, name="roster_solve"),
     path("rosters/<int:pk>/publish", views.roster_publish, name="roster_publish"),
     path("rosters/<int:pk>/end-early", views.roster_end_early, name="roster_end_early"),
+    path("rosters/<int:pk>/delete", views.roster_delete, name="roster_delete"),
     path("rosters/<int:pk>/print.pdf", views.roster_pdf, name="roster_pdf"),
     path("rosters/<int:pk>/roster.xlsx", views.roster_xlsx, name="roster_xlsx"),
     path("rosters/<int:pk>/roster.ics", views.roster_ics, name="roster_ics"),

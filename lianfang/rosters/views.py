@@ -8,6 +8,7 @@ import datetime as dt
 import uuid
 from collections import defaultdict
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -231,8 +232,10 @@ def roster_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         "gate_clashes": services.gate_overlaps(roster) if roster.status != Roster.Status.PUBLISHED else [],
         "may_end_early": roster.status == Roster.Status.PUBLISHED and roster.end_date > timezone.localdate(),
         "tomorrow": max(timezone.localdate(), roster.start_date) + dt.timedelta(days=1),
+        "end_typed": {"from": request.GET.get("end_from", ""), "reason": request.GET.get("end_reason", "")[:200]},
         "chart": chart, "shortfalls": shortfalls[:300], "shortfall_count": len(shortfalls),
-        "missing_total": sum(s["missing"] for s in shortfalls),
+        "missing_total": sum(s["missing"] for s in shortfalls if not s["skill"]),
+        "missing_skill": sum(s["missing"] for s in shortfalls if s["skill"]),  # within a total that may be met
         "staff_count": roster.assignments.values("staff").distinct().count()})
 
 
@@ -279,6 +282,19 @@ def roster_publish(request: AuthedRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+def roster_delete(request: AuthedRequest, pk: int) -> HttpResponse:
+    roster = _managed_roster(request, pk, "删除")
+    try:
+        services.delete_roster(roster, request.user)
+    except services.RosterServiceError as exc:
+        _error(request, exc)
+        return redirect("roster_detail", roster.pk)
+    messages.success(request, f"已删除「{roster.name}」")
+    return redirect("roster_home")
+
+
+@login_required
+@require_POST
 def roster_end_early(request: AuthedRequest, pk: int) -> HttpResponse:
     roster = _managed_roster(request, pk, "提前结束")
     try:
@@ -291,7 +307,9 @@ def roster_end_early(request: AuthedRequest, pk: int) -> HttpResponse:
         messages.success(request, f"已从 {first:%m月%d日} 起停用本表，删除 {removed} 个班次{swaps}。"
                                   "请新建排班表，从该日接续（值守人员的手机上会看到班次已取消）")
     except services.RosterServiceError as exc:
-        _error(request, exc)
+        _error(request, exc)  # back to the form, open, with what was typed
+        typed = urlencode({"end_from": request.POST.get("from_date", ""), "end_reason": request.POST.get("reason", "")})
+        return redirect(f"{reverse('roster_detail', args=[roster.pk])}?{typed}#end-early")
     return redirect("roster_detail", roster.pk)
 
 

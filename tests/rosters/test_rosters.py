@@ -1092,6 +1092,9 @@ def test_a_published_roster_ends_early_so_another_can_take_over(rw: RosterWorld)
                        ({"from_date": "", "reason": "重排"}, "请选择从哪一天起停用")):
         page = client.post(url, form, follow=True).content.decode()
         assert says in page, form
+    kept = client.post(url, {"from_date": today.isoformat(), "reason": "封控升级"}, follow=True).content.decode()
+    assert '<details id="end-early" open>' in kept and 'value="封控升级"' in kept  # the form, as typed
+    assert f'name="from_date" value="{today.isoformat()}"' in kept
     early = first.assignments.filter(date=today + dt.timedelta(days=1)).order_by("starts_at").first()
     assert early is not None
     services.clock(early, rw.chief, "in", "n-early", at=early.starts_at - dt.timedelta(minutes=10))
@@ -1132,3 +1135,24 @@ def test_a_published_roster_ends_early_so_another_can_take_over(rw: RosterWorld)
     with pytest.raises(services.RosterServiceError) as exc:
         services.end_early(nxt, cut, rw.w.users["command"], "再改")  # its first day: nothing would be left
     assert exc.value.code == "end_date"
+
+
+def test_unpublished_rosters_can_be_deleted_and_publishing_names_shortfalls(rw: RosterWorld) -> None:
+    add_demand(rw.gate2, {"N": 4})  # more nights than gate 2's people can work
+    DemandRule.objects.create(gate=rw.gate2, shift_code="N", skill="medical", required=1)  # and no medic there
+    roster = solved(rw, days=2, gates=[rw.gate2])
+    client = rw.client("command")
+    page = client.get(reverse("roster_detail", args=[roster.pk])).content.decode()
+    short = sum(s["missing"] for s in roster.shortfalls if not s["skill"])
+    assert short > 0 and re.search(rf'id="missing-total">{short}</b>', page) and 'id="missing-skill">2</b>' in page
+    assert f"本表仍有缺员（{short} 人次，另缺类别/技能 2 人次" in page  # said before publishing
+    assert rw.client("gate_chief").post(reverse("roster_delete", args=[roster.pk])).status_code == 404  # not theirs
+    services.publish(roster, rw.w.users["command"])
+    response = client.post(reverse("roster_delete", args=[roster.pk]), follow=True)
+    assert "已发布的排班表不能删除" in response.content.decode() and Roster.objects.filter(pk=roster.pk).exists()
+    draft = new_roster(rw, days=2, gates=[rw.gate2], start=roster.start_date)
+    page = client.get(reverse("roster_detail", args=[draft.pk])).content.decode()
+    assert 'id="gate-clashes"' in page and 'id="solve"' not in page and 'id="delete-roster"' in page
+    response = client.post(reverse("roster_delete", args=[draft.pk]), follow=True)
+    assert f"已删除「{draft.name}」" in response.content.decode() and not Roster.objects.filter(pk=draft.pk).exists()
+    assert AuditEvent.objects.filter(object_type="roster", object_id=str(draft.pk), detail__deleted=draft.name).exists()

@@ -59,7 +59,10 @@ def test_demo_loads_register_and_every_stage_and_reloads_idempotently() -> None:
     assert published.days == 28 and published.assignments.count() > 1000
     assert published.objective is not None and published.bound is not None and published.bound <= published.objective
     assert Roster.objects.filter(status=Roster.Status.DRAFT, start_date=published.end_date + dt.timedelta(days=1)).exists()
-    assert StaffMember.objects.get(user__username="volunteer").assignments.exists()
+    volunteer = StaffMember.objects.get(user__username="volunteer")
+    assert volunteer.assignments.exists()
+    assert volunteer.user is not None and volunteer.user.scope_village_id is not None
+    assert volunteer.home_village_id == volunteer.user.scope_village_id  # so their village cadre sees them
     assert AttendanceEvent.objects.filter(late_minutes__gt=0).exists() and ServiceHours.objects.exists()
     assert SwapRequest.objects.filter(status=SwapRequest.Status.PENDING).count() == 1
     squad = Team.objects.get(kind=Team.TeamKind.SQUAD)

@@ -173,7 +173,9 @@ def load_roster_demo(sub: SubDistrict, seed: int = 2022, time_limit_s: int = 30)
         if user and staff:
             staff.user = user
             staff.name = user.get_full_name() or staff.name
-            staff.save(update_fields=["user", "name"])
+            # the account's village is the person's home: their cadre sees them
+            staff.home_village_id = user.scope_village_id or staff.home_village_id
+            staff.save(update_fields=["user", "name", "home_village"])
     teams = _teams(sub, zone_villages, gates, rng)
     command = User.objects.filter(username="command").first()
     roster.status = Roster.Status.SOLVING

@@ -1,5 +1,6 @@
 """The roster API: rosters and their shifts (per the same access rules as the pages), my shifts,
-clocking in and out (with a nonce, so a retried request never records twice), swap requests."""
+clocking in and out (with a nonce, so a retried request never records twice), swap requests, and my
+shifts taken away when a roster ended early."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from ninja import Router, Schema
 from lianfang.core.http import AuthedRequest
 from lianfang.core.services import RegisterError
 from lianfang.rosters import access, services
-from lianfang.rosters.models import Assignment, Roster, StaffMember
+from lianfang.rosters.models import Assignment, CancelledShift, Roster, StaffMember
 
 router = Router(tags=["rosters"])
 
@@ -123,6 +124,23 @@ def my_shifts(request: AuthedRequest, days: int = 14) -> Any:
     return (Assignment.objects.filter(staff=staff, roster__status=Roster.Status.PUBLISHED, ends_at__gte=now,
                                       starts_at__lte=now + dt.timedelta(days=max(1, min(days, 60))))
             .select_related("gate", "staff").order_by("starts_at"))
+
+
+class CancelledShiftOut(Schema):
+    date: dt.date
+    shift_name: str
+    gate_name: str
+    starts_at: dt.datetime
+    reason: str
+
+
+@router.get("/mine/cancelled", response=list[CancelledShiftOut])
+def my_cancelled_shifts(request: AuthedRequest) -> Any:
+    """My shifts still ahead that were taken away when their roster ended early (with the reason)."""
+    staff = StaffMember.objects.filter(user=request.user).first()
+    if staff is None:
+        return []
+    return CancelledShift.objects.filter(staff=staff, starts_at__gte=timezone.now()).order_by("starts_at")[:100]
 
 
 @router.get("/{int:roster_id}", response=RosterOut)

@@ -1124,6 +1124,10 @@ def test_a_published_roster_ends_early_so_another_can_take_over(rw: RosterWorld)
     phone = rw.client("volunteer").get(reverse("my_shifts")).content.decode()
     assert lost and 'id="cancelled-shifts"' in phone
     assert f'{lost[0].date:%m月%d日} ' in phone and f"{lost[0].shift_name} · {rw.gate1.name}（风险等级调整）" in phone
+    api = rw.client("volunteer").get("/api/rosters/mine/cancelled").json()
+    assert [(c["date"], c["shift_name"], c["gate_name"], c["reason"]) for c in api] == [
+        (c.date.isoformat(), c.shift_name, rw.gate1.name, "风险等级调整") for c in lost]
+    assert rw.client("cadre_xinwei").get("/api/rosters/mine/cancelled").json() == []  # no duty record: nothing
     event = AuditEvent.objects.get(object_type="roster", object_id=str(first.pk), reason="风险等级调整")
     assert event.detail["shifts_removed"] == 6
     assert event.detail["swaps_voided"] == [f"{give.staff.name} 让出（待卡口长审批）"]

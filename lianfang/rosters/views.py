@@ -222,6 +222,7 @@ def roster_detail(request: AuthedRequest, pk: int) -> HttpResponse:
              "short_skill": [short_skill_day[d.isoformat()] for d in roster.dates()]}
     shortfalls = [{**s, "skill": requirement_label(s["skill"]) if s.get("skill") else ""} for s in roster.shortfalls
                   if s.get("gate_id") in gate_ids]
+    first_to_end = max(timezone.localdate(), roster.start_date) + dt.timedelta(days=1)  # the first day it may stop
     parts = {"cover_under": "缺员", "cover_over": "超员", "requests": "未满足的意愿", "fairness": "夜班/周末超出均摊",
              "continuity": "跨卡口调配"}
     return render(request, "rosters/roster_detail.html", {
@@ -230,8 +231,8 @@ def roster_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         "roster": roster, "gates": gates, "gate": gate, "grid": _grid(roster, gate, assignments) if gate else None,
         "may_manage": access.may_manage_rosters(user), "progress": services.read_progress(roster),
         "gate_clashes": services.gate_overlaps(roster) if roster.status != Roster.Status.PUBLISHED else [],
-        "may_end_early": roster.status == Roster.Status.PUBLISHED and roster.end_date > timezone.localdate(),
-        "tomorrow": max(timezone.localdate(), roster.start_date) + dt.timedelta(days=1),
+        "may_end_early": roster.status == Roster.Status.PUBLISHED and roster.end_date >= first_to_end,
+        "tomorrow": first_to_end,
         "end_typed": {"from": request.GET.get("end_from", ""), "reason": request.GET.get("end_reason", "")[:200]},
         "chart": chart, "shortfalls": shortfalls[:300], "shortfall_count": len(shortfalls),
         "missing_total": sum(s["missing"] for s in shortfalls if not s["skill"]),

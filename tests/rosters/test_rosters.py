@@ -1139,6 +1139,11 @@ def test_a_published_roster_ends_early_so_another_can_take_over(rw: RosterWorld)
     with pytest.raises(services.RosterServiceError) as exc:
         services.end_early(nxt, cut, rw.w.users["command"], "再改")  # its first day: nothing would be left
     assert exc.value.code == "end_date"
+    assert 'id="end-early"' in client.get(reverse("roster_detail", args=[nxt.pk])).content.decode()
+    add_demand(rw.gate2, {"M": 1})
+    one_day = solved(rw, days=1, gates=[rw.gate2], start=today + dt.timedelta(days=1))
+    services.publish(one_day, rw.w.users["command"])
+    assert 'id="end-early"' not in client.get(reverse("roster_detail", args=[one_day.pk])).content.decode()
 
 
 def test_unpublished_rosters_can_be_deleted_and_publishing_names_shortfalls(rw: RosterWorld) -> None:

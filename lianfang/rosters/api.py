@@ -13,7 +13,7 @@ from ninja import Router, Schema
 from lianfang.core.http import AuthedRequest
 from lianfang.core.services import RegisterError
 from lianfang.rosters import access, services
-from lianfang.rosters.models import Assignment, CancelledShift, Roster, StaffMember
+from lianfang.rosters.models import Assignment, Roster, StaffMember
 
 router = Router(tags=["rosters"])
 
@@ -140,7 +140,7 @@ def my_cancelled_shifts(request: AuthedRequest) -> Any:
     staff = StaffMember.objects.filter(user=request.user).first()
     if staff is None:
         return []
-    return CancelledShift.objects.filter(staff=staff, starts_at__gte=timezone.now()).order_by("starts_at")[:100]
+    return services.cancelled_shifts(staff)
 
 
 @router.get("/{int:roster_id}", response=RosterOut)

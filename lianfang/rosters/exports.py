@@ -15,7 +15,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from lianfang.checkpoints.models import Gate
 from lianfang.core.importer import safe_cell
 from lianfang.rosters import services
-from lianfang.rosters.models import Assignment, Roster
+from lianfang.rosters.models import Assignment, CancelledShift, Roster
 
 
 def pdf(template: str, context: dict[str, Any]) -> bytes:
@@ -65,11 +65,13 @@ def roster_xlsx(roster: Roster, gates: Iterable[Gate], *, with_phones: bool) -> 
     return out.getvalue()
 
 
-def ical(assignments: Iterable[Assignment], name: str, *, with_person: bool = True) -> bytes:
+def ical(assignments: Iterable[Assignment], name: str, *, with_person: bool = True,
+         cancelled: Iterable[CancelledShift] = ()) -> bytes:
     """An iCalendar file: one event per shift, with a stable UID so a re-import updates it.
 
     A gate's calendar names the person in each event's title (calendar apps show only titles);
-    a person's own calendar (``with_person=False``) does not repeat their name."""
+    a person's own calendar (``with_person=False``) does not repeat their name. ``cancelled`` shifts
+    (a roster ended early) keep their UID with STATUS:CANCELLED, so the calendar drops them too."""
     from icalendar import Calendar, Event
 
     cal = Calendar()
@@ -86,5 +88,16 @@ def ical(assignments: Iterable[Assignment], name: str, *, with_person: bool = Tr
         ev.add("summary", f"{a.shift_name} · {a.gate.name}" + (f" · {a.staff.name}" if with_person else ""))
         ev.add("description", f"{a.staff.name}（{a.staff.get_kind_display()}）")
         ev.add("location", a.gate.name)
+        cal.add_component(ev)
+    for c in cancelled:
+        if c.assignment_pk is None:
+            continue
+        ev = Event()
+        ev.add("uid", f"assignment-{c.assignment_pk}@lianfang")
+        ev.add("dtstamp", stamp)
+        ev.add("dtstart", c.starts_at)
+        ev.add("summary", f"已取消：{c.shift_name} · {c.gate_name}")
+        ev.add("description", f"排班表提前结束，原因：{c.reason}")
+        ev.add("status", "CANCELLED")
         cal.add_component(ev)
     return bytes(cal.to_ical())

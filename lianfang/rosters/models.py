@@ -279,6 +279,8 @@ class Roster(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     published_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+")
     published_at = models.DateTimeField(null=True, blank=True)
+    ended_early_at = models.DateTimeField("提前结束时间", null=True, blank=True)
+    ended_early_reason = models.CharField("提前结束原因", max_length=200, blank=True)
 
     class Meta:
         verbose_name = verbose_name_plural = "排班表"
@@ -343,6 +345,8 @@ class SwapRequest(models.Model):
     partner = models.ForeignKey(StaffMember, models.CASCADE, related_name="swap_partners", verbose_name="对方")
     take = models.ForeignKey(Assignment, models.SET_NULL, null=True, blank=True, related_name="+",
                              verbose_name="换来的班（空 = 对方代班）")
+    # The given shift's gate, kept when the shift goes: the gate chief still sees the request.
+    gate = models.ForeignKey("checkpoints.Gate", models.SET_NULL, null=True, blank=True, related_name="+")
     reason = models.CharField("原因", max_length=200, blank=True)
     status = models.CharField("状态", max_length=10, choices=Status.choices)
     problems = models.JSONField("规则检查", default=list, blank=True)
@@ -407,6 +411,7 @@ class CancelledShift(AppendOnly):
 
     staff = models.ForeignKey(StaffMember, models.CASCADE, related_name="cancelled_shifts")
     roster = models.ForeignKey(Roster, models.SET_NULL, null=True, blank=True, related_name="cancelled_shifts")
+    assignment_pk = models.PositiveIntegerField(null=True)  # the shift's calendar UID, to cancel it there
     date = models.DateField("日期")
     shift_name = models.CharField("班次名称", max_length=20)
     gate_name = models.CharField("卡口", max_length=100)

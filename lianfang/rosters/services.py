@@ -627,6 +627,15 @@ def publish(roster: Roster, user: User) -> Roster:
     return roster
 
 
+def cancelled_shifts(staff: StaffMember) -> list[CancelledShift]:
+    """A person's shifts still ahead that a roster ended early took away, except those a later
+    published roster gives back (the same start at the same gate): those are simply on again."""
+    back = set(Assignment.objects.filter(staff=staff, roster__status=Roster.Status.PUBLISHED,
+                                         starts_at__gte=timezone.now()).values_list("starts_at", "gate__name"))
+    return [c for c in CancelledShift.objects.filter(staff=staff, starts_at__gte=timezone.now()).order_by("starts_at")[:100]
+            if (c.starts_at, c.gate_name) not in back]
+
+
 def delete_roster(roster: Roster, user: User) -> None:
     """Delete a roster nobody works by (a draft, a result not published, a failed solve)."""
     with transaction.atomic():
@@ -672,7 +681,7 @@ def end_early(roster: Roster, first_dropped: dt.date, user: User, reason: str) -
                                                     f"只能从 {a.date + dt.timedelta(days=1):%m月%d日} 起停用")
         ids = list(dropped.values_list("pk", flat=True))
         CancelledShift.objects.bulk_create(
-            CancelledShift(staff_id=a.staff_id, roster=locked, date=a.date, shift_name=a.shift_name,
+            CancelledShift(staff_id=a.staff_id, roster=locked, assignment_pk=a.pk, date=a.date, shift_name=a.shift_name,
                            gate_name=a.gate.name, starts_at=a.starts_at, reason=reason[:200], cancelled_by=user)
             for a in dropped.select_related("gate"))
         # Requests about these shifts stay in both people's history (their summary says what was
@@ -681,13 +690,15 @@ def end_early(roster: Roster, first_dropped: dt.date, user: User, reason: str) -
         voided = [f"{sw.summary}（{sw.get_status_display()}）" for sw in swaps if sw.open]
         swaps.filter(status__in=SwapRequest.OPEN_STATUSES).update(
             status=SwapRequest.Status.VOIDED, decided_by=user, decided_at=timezone.now(),
-            problems=[f"排班表提前结束，{first_dropped:%m月%d日} 起的班次已删除（{reason[:100]}），请按新排班重新申请。"])
+            problems=[f"{first_dropped:%m月%d日} 起的班次已删除，原因：{reason[:100]}；请按新排班重新申请"])
         dropped.delete()  # the requests' shifts become empty
         locked.days = (first_dropped - locked.start_date).days
         locked.shortfalls = [sh for sh in locked.shortfalls if sh.get("date", "") < first_dropped.isoformat()]
         locked.messages = [*locked.messages, f"已于 {timezone.localtime():%m月%d日 %H:%M} 由 {user} 提前结束，"
                                              f"{first_dropped:%m月%d日} 起的 {len(ids)} 个班次已删除（原因：{reason}）。"]
-        locked.save(update_fields=["days", "shortfalls", "messages"])
+        locked.ended_early_at = timezone.now()
+        locked.ended_early_reason = reason[:200]
+        locked.save(update_fields=["days", "shortfalls", "messages", "ended_early_at", "ended_early_reason"])
         AuditEvent.objects.create(user=user, action=AuditEvent.Action.CHANGE, object_type="roster",
                                   object_id=str(locked.pk), reason=reason[:200],
                                   detail={"ended_early_from": first_dropped.isoformat(), "shifts_removed": len(ids),
@@ -788,7 +799,8 @@ def request_swap(requester: StaffMember, give: Assignment, partner: StaffMember,
                 status = SwapRequest.Status.REFUSED
             else:
                 status = SwapRequest.Status.PARTNER if partner.user_id else SwapRequest.Status.PENDING
-            return SwapRequest.objects.create(roster=roster, requester=requester, give=give, partner=partner, take=take,
+            return SwapRequest.objects.create(roster=roster, requester=requester, give=give, gate_id=give.gate_id,
+                                              partner=partner, take=take,
                                               reason=reason.strip()[:200], status=status, problems=problems,
                                               summary=summary, nonce=nonce, created_by=user)
     except IntegrityError:  # the same request sent twice at once: the first one stands

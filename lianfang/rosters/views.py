@@ -30,7 +30,6 @@ from lianfang.core.models import AuditEvent, Village
 from lianfang.rosters import access, briefing, exports, services
 from lianfang.rosters.models import (
     Assignment,
-    CancelledShift,
     DemandRule,
     Kind,
     Roster,
@@ -310,7 +309,7 @@ def roster_end_early(request: AuthedRequest, pk: int) -> HttpResponse:
     except services.RosterServiceError as exc:
         _error(request, exc)  # back to the form, open, with what was typed
         typed = urlencode({"end_from": request.POST.get("from_date", ""), "end_reason": request.POST.get("reason", "")})
-        return redirect(f"{reverse('roster_detail', args=[roster.pk])}?{typed}#end-early")
+        return redirect(f"{reverse('roster_detail', args=[roster.pk])}?{typed}")  # the error shows at the top
     return redirect("roster_detail", roster.pk)
 
 
@@ -411,7 +410,7 @@ def my_shifts(request: AuthedRequest) -> HttpResponse:
     swapping = {pk for s in SwapRequest.objects.filter(Q(give__in=mine) | Q(take__in=mine), status__in=SwapRequest.OPEN_STATUSES)
                 for pk in (s.give_id, s.take_id)}  # my shifts with a request open on them
     hours = ServiceHours.objects.filter(staff=staff).aggregate(m=Sum("minutes"))["m"] or 0
-    cancelled = CancelledShift.objects.filter(staff=staff, starts_at__gte=now).order_by("starts_at")[:30]
+    cancelled = services.cancelled_shifts(staff)
     return render(request, "rosters/my_shifts.html", {
         "cancelled": cancelled,
         "staff": staff, "rows": rows, "upcoming": upcoming, "colleagues": colleagues, "partner_shifts": partner_shifts,
@@ -424,7 +423,8 @@ def my_shifts(request: AuthedRequest) -> HttpResponse:
 def my_shifts_ics(request: AuthedRequest) -> HttpResponse:
     staff = _my_staff(request)
     qs = Assignment.objects.filter(staff=staff, roster__status=Roster.Status.PUBLISHED).select_related("gate", "staff")
-    response = HttpResponse(exports.ical(qs, f"{staff.name}的班次", with_person=False),
+    response = HttpResponse(exports.ical(qs, f"{staff.name}的班次", with_person=False,
+                                         cancelled=services.cancelled_shifts(staff)),
                             content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="my-shifts.ics"'
     return response

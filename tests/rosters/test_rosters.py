@@ -11,6 +11,7 @@ import re
 import zlib
 
 import pytest
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -1081,7 +1082,7 @@ def test_a_published_roster_ends_early_so_another_can_take_over(rw: RosterWorld)
     give, partner = later[0], later[1].staff
     refused = services.request_swap(give.staff, give, partner, None, reason="", nonce="s-end", user=rw.w.users["command"])
     assert refused.status == SwapRequest.Status.REFUSED  # a shift that day already: closed, stays as it is
-    waiting = SwapRequest.objects.create(roster=first, requester=give.staff, give=give, partner=rw.staff["x3"],
+    waiting = SwapRequest.objects.create(roster=first, requester=give.staff, give=give, gate=give.gate, partner=rw.staff["x3"],
                                          status=SwapRequest.Status.PENDING, summary=f"{give.staff.name} 让出", nonce="w")
     client = rw.client("command")
     url = reverse("roster_end_early", args=[first.pk])
@@ -1105,8 +1106,12 @@ def test_a_published_roster_ends_early_so_another_can_take_over(rw: RosterWorld)
     # From the day after: those shifts and the swap about one go; the days before stay.
     assert rw.client("gate_chief").post(url, {"from_date": "", "reason": "x"}).status_code == 403
     cut = today + dt.timedelta(days=2)
-    if not first.assignments.filter(date__gte=cut, staff=rw.staff["v1"]).exists():  # the volunteer loses one
-        first.assignments.filter(date=cut + dt.timedelta(days=1)).order_by("pk").update(staff=rw.staff["v1"])
+    for day in (cut, cut + dt.timedelta(days=1)):  # the volunteer loses (at least) two shifts
+        if not first.assignments.filter(date=day, staff=rw.staff["v1"]).exists():
+            a = first.assignments.filter(date=day).order_by("pk").first()
+            assert a is not None
+            a.staff = rw.staff["v1"]
+            a.save()
     page = client.post(url, {"from_date": cut.isoformat(), "reason": "风险等级调整"}, follow=True).content.decode()
     assert "删除 6 个班次，1 份待处理的换班申请已作废" in page
     first.refresh_from_db()
@@ -1117,10 +1122,14 @@ def test_a_published_roster_ends_early_so_another_can_take_over(rw: RosterWorld)
     assert refused.status == SwapRequest.Status.REFUSED and refused.give is None  # kept in the history
     assert waiting.status == SwapRequest.Status.VOIDED and waiting.give is None and "风险等级调整" in waiting.problems[0]
     assert "已作废（排班表提前结束）" in client.get(reverse("swap_list")).content.decode()
+    assert "已作废（排班表提前结束）" in rw.client("gate_chief").get(reverse("swap_list")).content.decode()  # still theirs
+    detail = client.get(reverse("roster_detail", args=[first.pk])).content.decode()
+    assert re.search(r'id="ended-early">已于 [\d -:]+ 提前结束（风险等级调整）', detail)
     assert all(s["date"] < cut.isoformat() for s in first.shortfalls)
     # Whoever lost a shift sees it on their phone as cancelled, with the reason.
     assert CancelledShift.objects.filter(roster=first, reason="风险等级调整").count() == 6
-    lost = CancelledShift.objects.filter(staff=rw.staff["v1"]).order_by("starts_at")
+    lost = list(CancelledShift.objects.filter(staff=rw.staff["v1"]).order_by("starts_at"))
+    assert len(lost) >= 2
     phone = rw.client("volunteer").get(reverse("my_shifts")).content.decode()
     assert lost and 'id="cancelled-shifts"' in phone
     assert f'{lost[0].date:%m月%d日} ' in phone and f"{lost[0].shift_name} · {rw.gate1.name}（风险等级调整）" in phone
@@ -1134,8 +1143,17 @@ def test_a_published_roster_ends_early_so_another_can_take_over(rw: RosterWorld)
     # The next roster starts where this one now ends, and publishes.
     assert f'value="{cut.isoformat()}"' in client.get(reverse("roster_new")).content.decode()
     nxt = solved(rw, days=3, gates=[rw.gate1], start=cut)
+    # The new roster gives the volunteer back the first shift she lost: it is on again, not cancelled.
+    code = next(sh["code"] for sh in services.pattern_for(rw.gate1).shifts if sh["name"] == lost[0].shift_name)
+    nxt.assignments.filter(date=lost[0].date).filter(Q(staff=rw.staff["v1"]) | Q(shift_code=code)).delete()
+    back = place(nxt, rw.staff["v1"], lost[0].date, code)
     services.publish(nxt, rw.w.users["command"])
-    assert nxt.status == Roster.Status.PUBLISHED
+    assert nxt.status == Roster.Status.PUBLISHED and back.starts_at == lost[0].starts_at
+    still = [c.pk for c in services.cancelled_shifts(rw.staff["v1"])]
+    assert still == [c.pk for c in lost[1:]]
+    cal = Calendar.from_ical(rw.client("volunteer").get(reverse("my_shifts_ics")).content)
+    off = {str(e["uid"]): str(e["status"]) for e in cal.walk("VEVENT") if "status" in e}
+    assert off == {f"assignment-{c.assignment_pk}@lianfang": "CANCELLED" for c in lost[1:]}  # dropped in the calendar
     with pytest.raises(services.RosterServiceError) as exc:
         services.end_early(nxt, cut, rw.w.users["command"], "再改")  # its first day: nothing would be left
     assert exc.value.code == "end_date"

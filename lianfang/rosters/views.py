@@ -91,7 +91,8 @@ def home(request: AuthedRequest) -> HttpResponse:
         # days ahead: a day, then one line per shift and gate with the people on it.
         by_day: dict[dt.date, dict[tuple[dt.datetime, str, str], list[StaffMember]]] = defaultdict(dict)
         for a in (Assignment.objects.filter(
-                staff__in=access.staff_for_user(user), roster__status=Roster.Status.PUBLISHED, date__gte=today,
+                staff__in=access.staff_for_user(user), roster__status=Roster.Status.PUBLISHED,
+                ends_at__gt=timezone.now(),  # from the shifts under way (this morning's night shift is over)
                 date__lt=today + dt.timedelta(days=PEOPLE_SHIFT_DAYS)).select_related("staff", "gate")
                 .order_by("date", "starts_at", "gate_id", "staff__name")[:1000]):
             by_day[a.date].setdefault((a.starts_at, a.shift_name, a.gate.name), []).append(a.staff)

@@ -24,6 +24,7 @@ from lianfang.core.models import AuditEvent
 from lianfang.engines import roster as engine
 from lianfang.rosters import access, briefing, services, views
 from lianfang.rosters.models import (
+    Assignment,
     AttendanceEvent,
     CancelledShift,
     DemandRule,
@@ -236,11 +237,14 @@ def test_cadre_roster_home_lists_their_peoples_shifts_this_week(rw: RosterWorld,
     draft = new_roster(rw, days=2, gates=[rw.gate2], start=d[0])
     place(draft, rw.staff["x1"], d[0], "M", rw.gate2)  # not published: not shown
     place(published, rw.staff["x2"], d[0] + dt.timedelta(days=10), "M")  # beyond the week
+    over = timezone.now() - dt.timedelta(hours=1)  # a shift that ended an hour ago: not shown
+    Assignment.objects.create(roster=published, staff=rw.staff["l2"], date=timezone.localdate(over), gate=rw.gate1,
+                              shift_code="N", shift_name="夜班", starts_at=over - dt.timedelta(hours=8), ends_at=over)
     page = rw.client("cadre_xinwei").get(reverse("roster_home")).content.decode()
     listed = page[page.index('id="people-shifts"'):]
     assert "本村人员今后 7 天的班次" in listed and f"{d[0]:%m月%d日}" in listed
     assert re.search(rf"<b>早班</b> 08:00 · {rw.gate1.name}：<a [^>]+>志愿者乙</a></li>", listed)
-    assert "江东志愿者" not in page and "属地庚" not in page and "志愿者辛" not in page
+    assert "江东志愿者" not in page and "属地庚" not in page and "志愿者辛" not in page and "属地丁" not in page
     assert 'id="roster-table"' not in page  # no roster a cadre could open
     assert "江东志愿者" in rw.client("cadre_jiangdong").get(reverse("roster_home")).content.decode()
     # A person's page links only the teams the cadre may open (a gate team is the gate chief's).

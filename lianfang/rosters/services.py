@@ -653,10 +653,10 @@ def delete_roster(roster: Roster, user: User) -> None:
 
 def end_early(roster: Roster, first_dropped: dt.date, user: User, reason: str) -> tuple[int, int]:
     """Stop a published roster from ``first_dropped`` on, so that another can be published from that day
-    (a gate has one published roster a day): its shifts from that day are removed, with the swap
-    requests about them, and the roster ends the day before. The days already worked stay as they
-    are. Returns the numbers of shifts removed and of waiting swap requests voided; the audit keeps
-    what was removed and why."""
+    (a gate has one published roster a day): its shifts from that day are removed (each person sees
+    theirs as a CancelledShift), swap requests still waiting for them are voided, and the roster ends
+    the day before. The days already worked stay as they are. Returns the numbers of shifts removed
+    and of requests voided; the audit keeps what was removed and why."""
     reason = reason.strip()
     if not reason:
         raise RosterServiceError("end_reason", "请填写提前结束的原因（如：风险等级调整，需要重排）")

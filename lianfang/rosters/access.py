@@ -147,9 +147,9 @@ def swaps_for_user(user: User) -> QuerySet[SwapRequest]:
     if may_view_all(user):
         return qs
     if user.role == Role.GATE_CHIEF and user.scope_gate_id:
-        return qs.filter(Q(gate_id=user.scope_gate_id) | Q(give__gate_id=user.scope_gate_id)
-                         | Q(take__gate_id=user.scope_gate_id))
-    return qs.filter(Q(requester__user=user) | Q(partner__user=user))
+        # gate: the given shift's, kept when an early end removes the shift; take: an exchange's other gate
+        return qs.filter(Q(gate_id=user.scope_gate_id) | Q(take__gate_id=user.scope_gate_id))
+    return qs & own_swaps(user)
 
 
 def own_swaps(user: User) -> QuerySet[SwapRequest]:

@@ -414,7 +414,8 @@ class CancelledShift(AppendOnly):
     assignment_pk = models.PositiveIntegerField(null=True)  # the shift's calendar UID, to cancel it there
     date = models.DateField("日期")
     shift_name = models.CharField("班次名称", max_length=20)
-    gate_name = models.CharField("卡口", max_length=100)
+    gate = models.ForeignKey("checkpoints.Gate", models.SET_NULL, null=True, related_name="+")  # to match a shift given back
+    gate_name = models.CharField("卡口", max_length=100)  # as it was, shown even if the gate goes
     starts_at = models.DateTimeField("开始")
     reason = models.CharField("原因", max_length=200)
     cancelled_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+")

@@ -631,9 +631,9 @@ def cancelled_shifts(staff: StaffMember) -> list[CancelledShift]:
     """A person's shifts still ahead that a roster ended early took away, except those a later
     published roster gives back (the same start at the same gate): those are simply on again."""
     back = set(Assignment.objects.filter(staff=staff, roster__status=Roster.Status.PUBLISHED,
-                                         starts_at__gte=timezone.now()).values_list("starts_at", "gate__name"))
+                                         starts_at__gte=timezone.now()).values_list("starts_at", "gate_id"))
     return [c for c in CancelledShift.objects.filter(staff=staff, starts_at__gte=timezone.now()).order_by("starts_at")[:100]
-            if (c.starts_at, c.gate_name) not in back]
+            if (c.starts_at, c.gate_id) not in back]
 
 
 def delete_roster(roster: Roster, user: User) -> None:
@@ -682,7 +682,8 @@ def end_early(roster: Roster, first_dropped: dt.date, user: User, reason: str) -
         ids = list(dropped.values_list("pk", flat=True))
         CancelledShift.objects.bulk_create(
             CancelledShift(staff_id=a.staff_id, roster=locked, assignment_pk=a.pk, date=a.date, shift_name=a.shift_name,
-                           gate_name=a.gate.name, starts_at=a.starts_at, reason=reason[:200], cancelled_by=user)
+                           gate=a.gate, gate_name=a.gate.name, starts_at=a.starts_at, reason=reason[:200],
+                           cancelled_by=user)
             for a in dropped.select_related("gate"))
         # Requests about these shifts stay in both people's history (their summary says what was
         # asked); those still waiting are voided, with the reason.
@@ -694,11 +695,9 @@ def end_early(roster: Roster, first_dropped: dt.date, user: User, reason: str) -
         dropped.delete()  # the requests' shifts become empty
         locked.days = (first_dropped - locked.start_date).days
         locked.shortfalls = [sh for sh in locked.shortfalls if sh.get("date", "") < first_dropped.isoformat()]
-        locked.messages = [*locked.messages, f"已于 {timezone.localtime():%m月%d日 %H:%M} 由 {user} 提前结束，"
-                                             f"{first_dropped:%m月%d日} 起的 {len(ids)} 个班次已删除（原因：{reason}）。"]
         locked.ended_early_at = timezone.now()
         locked.ended_early_reason = reason[:200]
-        locked.save(update_fields=["days", "shortfalls", "messages", "ended_early_at", "ended_early_reason"])
+        locked.save(update_fields=["days", "shortfalls", "ended_early_at", "ended_early_reason"])
         AuditEvent.objects.create(user=user, action=AuditEvent.Action.CHANGE, object_type="roster",
                                   object_id=str(locked.pk), reason=reason[:200],
                                   detail={"ended_early_from": first_dropped.isoformat(), "shifts_removed": len(ids),

@@ -40,6 +40,11 @@ def build(gate: Gate, day: dt.date) -> dict[str, Any]:
         label = services.shift_label(sh) + (f"（{date:%m月%d日}凌晨，今晚接班）" if date != day else "")
         shifts.append({"label": label, "people": on_duty.get((date, sh["code"]), [])})
 
+    # Between an early end and the next roster's publication a gate has no crew on record: say so
+    # (an empty shift alone reads as a gap in a roster that is there).
+    covered = any(r.start_date <= day <= r.end_date for r in
+                  Roster.objects.filter(gates=gate, status=Roster.Status.PUBLISHED, start_date__lte=day))
+
     yesterday = day - dt.timedelta(days=1)
     y_start, y_end = _day_bounds(yesterday)
     scans = Scan.objects.filter(gate=gate, device_time__gte=y_start, device_time__lt=y_end)
@@ -63,7 +68,7 @@ def build(gate: Gate, day: dt.date) -> dict[str, Any]:
     notices = Notice.objects.filter(subdistrict=gate.subdistrict, created_at__gte=d_start - dt.timedelta(days=3),
                                     created_at__lt=d_start + dt.timedelta(days=1))
     return {
-        "shifts": shifts, "yesterday": yesterday, "yesterday_over": yesterday < timezone.localdate(),
+        "shifts": shifts, "covered": covered, "yesterday": yesterday, "yesterday_over": yesterday < timezone.localdate(),
         "scan_total": sum(outcomes.values()),
         "outcomes": [(screening.OUTCOMES.get(k, k), outcomes.get(k, 0)) for k in screening.OUTCOMES],
         "redirects": outcomes.get("assess", 0), "assessments": sorted(decisions.items()),

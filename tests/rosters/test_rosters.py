@@ -714,6 +714,11 @@ def test_briefing_has_the_shifts_yesterdays_counts_and_notices(rw: RosterWorld) 
     assert [a.staff.name for a in night["people"]] == ["志愿者乙"] and "今晚接班" in night["label"]
     page = rw.client("gate_chief").get(reverse("briefing", args=[rw.gate1.pk])).content.decode()
     assert "交警戊" in page and "今日起查验行程卡" in page and "尚未过完" not in page
+    assert b["covered"] and 'id="briefing-no-roster"' not in page
+    last = rw.client("gate_chief").get(reverse("briefing", args=[rw.gate1.pk]) + f"?date={today + dt.timedelta(days=1)}")
+    assert 'id="briefing-no-roster"' not in last.content.decode()  # the roster's last day
+    beyond = rw.client("gate_chief").get(reverse("briefing", args=[rw.gate1.pk]) + f"?date={today + dt.timedelta(days=2)}")
+    assert "本卡口这一天没有已发布的排班表" in beyond.content.decode()
     ahead = rw.client("gate_chief").get(reverse("briefing", args=[rw.gate1.pk]) + f"?date={today + dt.timedelta(days=2)}")
     assert "尚未过完，以下数字不完整" in ahead.content.decode()  # tomorrow's sheet is not read as a quiet day
     pdf = rw.client("gate_chief").get(reverse("briefing", args=[rw.gate1.pk]) + "?format=pdf")
@@ -735,6 +740,9 @@ def test_api_my_shifts_clock_with_nonce_and_swap(rw: RosterWorld, published: Ros
     c = rw.client("volunteer")
     mine = c.get("/api/rosters/mine").json()
     assert [s["id"] for s in mine] == [current.pk, later.pk] and mine[0]["gate"] == "1号卡口"
+    home = c.get(reverse("home")).content.decode()  # the shift under way comes first on her home page
+    assert 'id="home-my-shift"' in home and f"下一班：<b>{timezone.localtime(start):%m月%d日 %H:%M}" in home
+    assert reverse("my_shifts") in home and 'id="home-my-shift"' not in rw.client("cadre_xinwei").get("/").content.decode()
     first = c.post(f"/api/rosters/shifts/{current.pk}/clock", {"action": "in", "nonce": "k1"},
                    content_type="application/json")
     again = c.post(f"/api/rosters/shifts/{current.pk}/clock", {"action": "in", "nonce": "k1"},
@@ -1129,6 +1137,10 @@ def test_a_published_roster_ends_early_so_another_can_take_over(rw: RosterWorld)
     assert "已作废（排班表提前结束）" in rw.client("gate_chief").get(reverse("swap_list")).content.decode()  # still theirs
     detail = client.get(reverse("roster_detail", args=[first.pk])).content.decode()
     assert re.search(r'id="ended-early">已于 [\d -:]+ 提前结束（风险等级调整）', detail)
+    assert f'id="next-roster" href="{reverse("roster_new")}"' in detail  # the next step, from the page
+    assert 'id="next-roster"' not in rw.client("gate_chief").get(reverse("roster_detail", args=[first.pk])).content.decode()
+    gap = rw.client("gate_chief").get(reverse("briefing", args=[rw.gate1.pk]) + f"?date={cut}").content.decode()
+    assert 'id="briefing-no-roster"' in gap  # between the early end and the next roster: said, not just empty
     assert all(s["date"] < cut.isoformat() for s in first.shortfalls)
     # Whoever lost a shift sees it on their phone as cancelled, with the reason.
     assert CancelledShift.objects.filter(roster=first, reason="风险等级调整").count() == 6

@@ -54,8 +54,9 @@ schedules, and takes over every better roster CP-SAT finds. On small models over
 weeks CP-SAT's LP workers usually prove the optimum within seconds, so they run alone for the
 first half of the time limit; on bigger ones (or longer horizons) the neighbourhood search runs
 from the start on two threads beside one CP-SAT worker, since there the whole model's LP is too
-slow to lead the search, and CP-SAT is stopped after a quarter of the time if its bound is still
-below half the best roster's objective (its LP cannot finish in time; the search gets the core).
+slow to lead the search, and CP-SAT is stopped after a quarter of the time (on big models, from
+10,000 assignment variables, after a twentieth) if its bound is still below half the best roster's
+objective (its LP cannot finish in time; the search gets the core).
 Models too big to build and presolve in the time left get the neighbourhood search alone. So a
 problem whose people can each be rostered legally always gets a legal roster.
 
@@ -1142,6 +1143,9 @@ _BIG_MODEL = 10_000  # assignment variables from which CP-SAT starts from the hi
 _HUGE_MODEL = 200_000  # assignment variables from which CP-SAT's presolve is kept light
 _HUGE_CONSTRUCT_SHARE = 0.6  # of the time limit, at most, for the roster built person by person on huge models
 _CPSAT_PROBE_SHARE = 0.25  # of the time limit, after which CP-SAT on a model that is not small must show a bound
+# ... on big models: their LP never finished in a minute (instances 12, 13, 20-24), and the search
+# descends faster with the core (instance 12: 4,128-4,422 against 4,235-4,634; see docs/benchmarks.md)
+_CPSAT_BIG_PROBE_SHARE = 0.05
 _CPSAT_WEAK_BOUND = 0.5  # of the best objective: a bound below this at the probe stops CP-SAT
 _BUILD_SECONDS = 1.5e-5  # per possible assignment variable, to build the CP-SAT model in Python (roughly)
 
@@ -1238,7 +1242,8 @@ def solve(
             if best.objective is not None and not finished.is_set():
                 probe: threading.Timer | None = None
                 if not small:  # CP-SAT keeps its worker only while its bound promises a proof
-                    probe = threading.Timer(max(0.0, started + time_limit_s * _CPSAT_PROBE_SHARE - time.perf_counter()),
+                    probe_share = _CPSAT_BIG_PROBE_SHARE if big else _CPSAT_PROBE_SHARE
+                    probe = threading.Timer(max(0.0, started + time_limit_s * probe_share - time.perf_counter()),
                                             _stop_if_weak, args=(callback, best))
                     probe.daemon = True
                     probe.start()

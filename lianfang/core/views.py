@@ -77,10 +77,11 @@ def home(request: AuthedRequest) -> HttpResponse:
     }
     # A person on a duty roster (a volunteer, a gate's staff) opens the app for their next shift.
     staff = getattr(user, "staff_member", None)
-    next_shift = (staff.assignments.filter(roster__status="published", ends_at__gt=timezone.now())
+    now = timezone.now()
+    next_shift = (staff.assignments.filter(roster__status="published", ends_at__gt=now)
                   .select_related("gate").order_by("starts_at").first() if staff is not None else None)
     return render(request, "core/home.html", {
-        "staff": staff, "next_shift": next_shift,
+        "staff": staff, "next_shift": next_shift, "now": now,
         "tree": tree, "totals": totals, "chart": chart,
         "recent_imports": ImportJob.objects.filter(created_by=user)[:5] if user.can_import else [],
     })

@@ -34,16 +34,20 @@ def build(gate: Gate, day: dt.date) -> dict[str, Any]:
                                         roster__status=Roster.Status.PUBLISHED)
               .select_related("staff").order_by("staff__kind", "staff__name")):
         on_duty[(a.date, a.shift_code)].append(a)
+    # Between an early end and the next roster's publication a gate has no crew on record: say so
+    # (an empty shift alone reads as a gap in a roster that is there). Tonight's crew belongs to
+    # tomorrow's date, which may be past the roster's last day.
+    rosters = list(Roster.objects.filter(gates=gate, status=Roster.Status.PUBLISHED,
+                                         start_date__lte=day + dt.timedelta(days=1)))
+    covered = {d for d in (day, day + dt.timedelta(days=1)) if any(r.start_date <= d <= r.end_date for r in rosters)}
     shifts = []
+    uncovered: set[dt.date] = set()  # days the sheet's shifts lack a roster
     for sh in pattern.shifts:
         date = day + dt.timedelta(days=1) if sh["start"] % 1440 < NIGHT_BEFORE_DAWN_MINUTES else day
         label = services.shift_label(sh) + (f"（{date:%m月%d日}凌晨，今晚接班）" if date != day else "")
-        shifts.append({"label": label, "people": on_duty.get((date, sh["code"]), [])})
-
-    # Between an early end and the next roster's publication a gate has no crew on record: say so
-    # (an empty shift alone reads as a gap in a roster that is there).
-    covered = any(r.start_date <= day <= r.end_date for r in
-                  Roster.objects.filter(gates=gate, status=Roster.Status.PUBLISHED, start_date__lte=day))
+        shifts.append({"label": label, "people": on_duty.get((date, sh["code"]), []), "covered": date in covered})
+        if date not in covered:
+            uncovered.add(date)
 
     yesterday = day - dt.timedelta(days=1)
     y_start, y_end = _day_bounds(yesterday)
@@ -68,7 +72,8 @@ def build(gate: Gate, day: dt.date) -> dict[str, Any]:
     notices = Notice.objects.filter(subdistrict=gate.subdistrict, created_at__gte=d_start - dt.timedelta(days=3),
                                     created_at__lt=d_start + dt.timedelta(days=1))
     return {
-        "shifts": shifts, "covered": covered, "yesterday": yesterday, "yesterday_over": yesterday < timezone.localdate(),
+        "shifts": shifts, "uncovered": sorted(uncovered),
+        "yesterday": yesterday, "yesterday_over": yesterday < timezone.localdate(),
         "scan_total": sum(outcomes.values()),
         "outcomes": [(screening.OUTCOMES.get(k, k), outcomes.get(k, 0)) for k in screening.OUTCOMES],
         "redirects": outcomes.get("assess", 0), "assessments": sorted(decisions.items()),

@@ -601,6 +601,17 @@ def published_until(gates: Iterable[Gate], since: dt.date) -> dict[int, dt.date]
     return until
 
 
+def unstaffed_on(gates: Iterable[Gate], day: dt.date) -> list[Gate]:
+    """Those of ``gates`` that no published roster staffs on ``day``."""
+    wanted = list(gates)
+    staffed: set[int] = set()
+    for roster in (Roster.objects.filter(status=Roster.Status.PUBLISHED, gates__in=wanted, start_date__lte=day)
+                   .distinct().prefetch_related("gates")):
+        if roster.end_date >= day:
+            staffed.update(g.pk for g in roster.gates.all())
+    return [g for g in wanted if g.pk not in staffed]
+
+
 def publish(roster: Roster, user: User) -> Roster:
     if roster.status != Roster.Status.SOLVED:
         raise RosterServiceError("roster_not_solved", "只有已求解的排班表才能发布")
@@ -629,11 +640,17 @@ def publish(roster: Roster, user: User) -> Roster:
 
 def cancelled_shifts(staff: StaffMember) -> list[CancelledShift]:
     """A person's shifts still ahead that a roster ended early took away, except those a later
-    published roster gives back (the same start at the same gate): those are simply on again."""
+    published roster gives back (the same start at the same gate): those are simply on again.
+
+    A shift given back and then taken away again (a second early end) was cancelled twice: it is
+    listed once, with the latest reason."""
     back = set(Assignment.objects.filter(staff=staff, roster__status=Roster.Status.PUBLISHED,
                                          starts_at__gte=timezone.now()).values_list("starts_at", "gate_id"))
-    return [c for c in CancelledShift.objects.filter(staff=staff, starts_at__gte=timezone.now()).order_by("starts_at")[:100]
-            if (c.starts_at, c.gate_id) not in back]
+    latest: dict[tuple[dt.datetime, int | None], CancelledShift] = {}
+    for c in CancelledShift.objects.filter(staff=staff, starts_at__gte=timezone.now()).order_by("starts_at", "-pk")[:200]:
+        if (c.starts_at, c.gate_id) not in back:
+            latest.setdefault((c.starts_at, c.gate_id), c)
+    return list(latest.values())[:100]
 
 
 def delete_roster(roster: Roster, user: User) -> None:

@@ -233,6 +233,10 @@ def roster_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         "gate_clashes": services.gate_overlaps(roster) if roster.status != Roster.Status.PUBLISHED else [],
         "may_end_early": roster.status == Roster.Status.PUBLISHED and roster.end_date >= first_to_end,
         "tomorrow": first_to_end,
+        # after an early end, until another roster staffs its gates from the next day: the next step
+        "follow_from": roster.end_date + dt.timedelta(days=1),
+        "needs_follow_up": bool(roster.ended_early_at) and access.may_manage_rosters(user) and bool(
+            services.unstaffed_on(roster.gates.all(), roster.end_date + dt.timedelta(days=1))),
         "end_typed": {"from": request.GET.get("end_from", ""), "reason": request.GET.get("end_reason", "")[:200]},
         "chart": chart, "shortfalls": shortfalls[:300], "shortfall_count": len(shortfalls),
         "missing_total": sum(s["missing"] for s in shortfalls if not s["skill"]),
@@ -412,8 +416,9 @@ def my_shifts(request: AuthedRequest) -> HttpResponse:
                 for pk in (s.give_id, s.take_id)}  # my shifts with a request open on them
     hours = ServiceHours.objects.filter(staff=staff).aggregate(m=Sum("minutes"))["m"] or 0
     cancelled = services.cancelled_shifts(staff)
+    reasons = {c.reason for c in cancelled}
     return render(request, "rosters/my_shifts.html", {
-        "cancelled": cancelled,
+        "cancelled": cancelled, "cancelled_reason": reasons.pop() if len(reasons) == 1 else "",  # said once
         "staff": staff, "rows": rows, "upcoming": upcoming, "colleagues": colleagues, "partner_shifts": partner_shifts,
         "swaps": swaps, "to_answer": to_answer, "swapping": swapping, "hours": round(hours / 60, 1),
         "nonce": uuid.uuid4().hex, "now": now})

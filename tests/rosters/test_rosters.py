@@ -714,12 +714,18 @@ def test_briefing_has_the_shifts_yesterdays_counts_and_notices(rw: RosterWorld) 
     assert [a.staff.name for a in night["people"]] == ["志愿者乙"] and "今晚接班" in night["label"]
     page = rw.client("gate_chief").get(reverse("briefing", args=[rw.gate1.pk])).content.decode()
     assert "交警戊" in page and "今日起查验行程卡" in page and "尚未过完" not in page
-    assert b["covered"] and 'id="briefing-no-roster"' not in page
-    last = rw.client("gate_chief").get(reverse("briefing", args=[rw.gate1.pk]) + f"?date={today + dt.timedelta(days=1)}")
-    assert 'id="briefing-no-roster"' not in last.content.decode()  # the roster's last day
+    assert b["uncovered"] == [] and 'id="briefing-no-roster"' not in page
+    # On the roster's last day, tonight's crew belongs to the next day, which no roster covers.
+    last = briefing.build(rw.gate1, today + dt.timedelta(days=1))
+    assert last["uncovered"] == [today + dt.timedelta(days=2)]
+    assert [s["covered"] for s in last["shifts"]] == [not s["label"].startswith("夜班") for s in last["shifts"]]
+    sheet = rw.client("gate_chief").get(reverse("briefing", args=[rw.gate1.pk]) + f"?date={today + dt.timedelta(days=1)}")
+    assert f"本卡口{today + dt.timedelta(days=2):%m月%d日}没有已发布的排班表" in sheet.content.decode()
+    assert "无已发布的排班表" in sheet.content.decode()
     ahead = rw.client("gate_chief").get(reverse("briefing", args=[rw.gate1.pk]) + f"?date={today + dt.timedelta(days=2)}")
     assert "尚未过完，以下数字不完整" in ahead.content.decode()  # tomorrow's sheet is not read as a quiet day
-    assert "本卡口这一天没有已发布的排班表" in ahead.content.decode()  # the day after the roster's last
+    assert f"本卡口{today + dt.timedelta(days=2):%m月%d日}、{today + dt.timedelta(days=3):%m月%d日}没有已发布的排班表" in (
+        ahead.content.decode())  # the day after the roster's last, and its night
     pdf = rw.client("gate_chief").get(reverse("briefing", args=[rw.gate1.pk]) + "?format=pdf")
     assert pdf.content.startswith(b"%PDF") and embeds_cjk_font(pdf.content)
 
@@ -1134,8 +1140,10 @@ def test_a_published_roster_ends_early_so_another_can_take_over(rw: RosterWorld)
     assert waiting.status == SwapRequest.Status.VOIDED and waiting.give is None and "风险等级调整" in waiting.problems[0]
     assert "已作废（排班表提前结束）" in client.get(reverse("swap_list")).content.decode()
     assert "已作废（排班表提前结束）" in rw.client("gate_chief").get(reverse("swap_list")).content.decode()  # still theirs
+    mine = rw.client("volunteer").get(reverse("my_shifts")).content.decode()
+    assert "已作废（排班表提前结束）</b>：" in mine  # the reason follows, not in nested brackets
     detail = client.get(reverse("roster_detail", args=[first.pk])).content.decode()
-    assert re.search(r'id="ended-early">已于 [\d -:]+ 提前结束（风险等级调整）', detail)
+    assert re.search(rf'id="ended-early">已于 [\d -:]+ 提前结束，从 {cut:%m月%d日} 起停用（风险等级调整）', detail)
     assert f'id="next-roster" href="{reverse("roster_new")}"' in detail  # the next step, from the page
     assert 'id="next-roster"' not in rw.client("gate_chief").get(reverse("roster_detail", args=[first.pk])).content.decode()
     gap = rw.client("gate_chief").get(reverse("briefing", args=[rw.gate1.pk]) + f"?date={cut}").content.decode()
@@ -1147,7 +1155,8 @@ def test_a_published_roster_ends_early_so_another_can_take_over(rw: RosterWorld)
     assert len(lost) >= 2
     phone = rw.client("volunteer").get(reverse("my_shifts")).content.decode()
     assert lost and 'id="cancelled-shifts"' in phone
-    assert f'{lost[0].date:%m月%d日} ' in phone and f"{lost[0].shift_name} · {rw.gate1.name}（风险等级调整）" in phone
+    assert f"{lost[0].date:%m月%d日} " in phone and "不用再上（风险等级调整）" in phone  # one reason: said once
+    assert f"{timezone.localtime(lost[0].starts_at):%H:%M} {lost[0].shift_name} · {rw.gate1.name}</li>" in phone
     api = rw.client("volunteer").get("/api/rosters/mine/cancelled").json()
     assert [(c["date"], c["shift_name"], c["gate_name"], c["reason"]) for c in api] == [
         (c.date.isoformat(), c.shift_name, rw.gate1.name, "风险等级调整") for c in lost]
@@ -1164,6 +1173,7 @@ def test_a_published_roster_ends_early_so_another_can_take_over(rw: RosterWorld)
     back = place(nxt, rw.staff["v1"], lost[0].date, code)
     services.publish(nxt, rw.w.users["command"])
     assert nxt.status == Roster.Status.PUBLISHED and back.starts_at == lost[0].starts_at
+    assert 'id="next-roster"' not in client.get(reverse("roster_detail", args=[first.pk])).content.decode()  # done
     rw.gate1.name = "1号卡口（东）"  # renamed meanwhile: still the same gate, the shift is still back
     rw.gate1.save()
     still = [c.pk for c in services.cancelled_shifts(rw.staff["v1"])]
@@ -1171,6 +1181,15 @@ def test_a_published_roster_ends_early_so_another_can_take_over(rw: RosterWorld)
     cal = Calendar.from_ical(rw.client("volunteer").get(reverse("my_shifts_ics")).content)
     off = {str(e["uid"]): str(e["status"]) for e in cal.walk("VEVENT") if "status" in e}
     assert off == {f"assignment-{c.assignment_pk}@lianfang": "CANCELLED" for c in lost[1:]}  # dropped in the calendar
+    # Given back, then taken away again by a second early end: listed once, with the latest reason.
+    again = CancelledShift.objects.create(
+        staff=rw.staff["v1"], roster=nxt, assignment_pk=back.pk, date=back.date, shift_name=back.shift_name,
+        gate=rw.gate1, gate_name=rw.gate1.name, starts_at=back.starts_at, reason="二次调整",
+        cancelled_by=rw.w.users["command"])
+    back.delete()
+    assert [c.pk for c in services.cancelled_shifts(rw.staff["v1"])] == [again.pk] + [c.pk for c in lost[1:]]
+    phone = rw.client("volunteer").get(reverse("my_shifts")).content.decode()
+    assert phone.count(f"{lost[0].shift_name} · {rw.gate1.name}（二次调整）") == 1 and "不用再上；" in phone
     with pytest.raises(services.RosterServiceError) as exc:
         services.end_early(nxt, cut, rw.w.users["command"], "再改")  # its first day: nothing would be left
     assert exc.value.code == "end_date"

@@ -1144,6 +1144,7 @@ def test_a_published_roster_ends_early_so_another_can_take_over(rw: RosterWorld)
     assert "已作废（排班表提前结束）</b>：" in mine  # the reason follows, not in nested brackets
     detail = client.get(reverse("roster_detail", args=[first.pk])).content.decode()
     assert re.search(rf'id="ended-early">已于 [\d -:]+ 提前结束，从 {cut:%m月%d日} 起停用（风险等级调整）', detail)
+    assert '<span id="solved-whole">按提前结束前的原排班期计</span>' in detail  # the figures are the whole solve's
     assert f'id="next-roster" href="{reverse("roster_new")}"' in detail  # the next step, from the page
     assert 'id="next-roster"' not in rw.client("gate_chief").get(reverse("roster_detail", args=[first.pk])).content.decode()
     gap = rw.client("gate_chief").get(reverse("briefing", args=[rw.gate1.pk]) + f"?date={cut}").content.decode()

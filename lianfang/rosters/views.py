@@ -123,9 +123,11 @@ def roster_new(request: AuthedRequest) -> HttpResponse:
     tomorrow = today + dt.timedelta(days=1)
     free_from = {g: max(tomorrow, covered[g] + dt.timedelta(days=1)) if g in covered else tomorrow for g in with_demand}
     start_at = min(free_from.values(), default=tomorrow)
-    form: dict[str, Any] = {"name": f"{start_at:%m月%d日}起排班", "start_date": start_at.isoformat(), "days": 28,
-                            "time_limit_s": 60, "min_rest_hours": 8,
-                            "gates": {g for g, free in free_from.items() if free <= start_at}}
+    ticked = {g for g, free in free_from.items() if free <= start_at}
+    zones = {g.zone.name for g in gates.select_related("zone") if g.pk in ticked and g.zone is not None}
+    zone = f"{zones.pop()} " if len(zones) == 1 else ""  # the rosters of one zone read apart in the list
+    form: dict[str, Any] = {"name": f"{zone}{start_at:%m月%d日}起排班", "start_date": start_at.isoformat(), "days": 28,
+                            "time_limit_s": 60, "min_rest_hours": 8, "gates": ticked}
     errors: list[str] = []
     if request.method == "POST":
         form = {"name": request.POST.get("name", "").strip(), "start_date": request.POST.get("start_date", ""),

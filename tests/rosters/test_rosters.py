@@ -1166,8 +1166,8 @@ def test_a_published_roster_ends_early_so_another_can_take_over(rw: RosterWorld)
     assert event.detail["shifts_removed"] == 6
     assert event.detail["swaps_voided"] == [f"{give.staff.name} 让出（待卡口长审批）"]
     # The next roster starts where this one now ends, and publishes.
-    form = client.get(reverse("roster_new")).content.decode()
-    assert f'value="{cut.isoformat()}"' in form and f'value="江东片联防区 {cut:%m月%d日}起排班"' in form  # its zone's
+    new_form = client.get(reverse("roster_new")).content.decode()
+    assert f'value="{cut.isoformat()}"' in new_form and f'value="江东片联防区 {cut:%m月%d日}起排班"' in new_form  # its zone's
     nxt = solved(rw, days=3, gates=[rw.gate1], start=cut)
     # The new roster gives the volunteer back the first shift she lost: it is on again, not cancelled.
     code = next(sh["code"] for sh in services.pattern_for(rw.gate1).shifts if sh["name"] == lost[0].shift_name)

@@ -130,7 +130,8 @@ def test_eight_gate_tabs_keep_whole_names_on_a_phone(rw: RosterWorld, live_serve
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390  # ... and on the screen, in rows of tabs
 
 
-def test_command_ends_a_published_roster_early(rw: RosterWorld, published: Roster, live_server, phone) -> None:
+def test_command_ends_a_published_roster_early(rw: RosterWorld, published: Roster, live_server, phone,
+                                               browser: Browser) -> None:
     page = phone  # the command centre officer on the move
     d = published.dates()
     for n, day in enumerate(d):
@@ -147,3 +148,14 @@ def test_command_ends_a_published_roster_early(rw: RosterWorld, published: Roste
     expect(page.locator(".messages .success")).to_contain_text(f"已从 {d[3]:%m月%d日} 起停用本表，删除 2 个班次")
     published.refresh_from_db()
     assert published.days == 3 and published.assignments.count() == 3
+    # The next step is one tap away: a new roster to take over.
+    page.click("#next-roster")
+    expect(page.locator("h1")).to_contain_text("新建排班表")
+    expect(page.locator("input[name=start_date]")).to_be_visible()
+    # The volunteer who lost a shift opens the app: her home card leads to 我的班次, where it shows as cancelled.
+    volunteer = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()
+    login(volunteer, live_server.url, "volunteer")
+    expect(volunteer.locator("#home-my-shift")).to_contain_text("我的班次")
+    volunteer.locator("#home-my-shift a.btn").click()
+    expect(volunteer.locator("#cancelled-shifts")).to_contain_text(f"{d[3]:%m月%d日}")
+    expect(volunteer.locator("#cancelled-shifts")).to_contain_text("风险等级调整，重排")

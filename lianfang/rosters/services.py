@@ -571,19 +571,21 @@ def gate_overlaps(roster: Roster) -> list[str]:
 
 
 def published_at_gates(subdistrict_id: int, gate_names: Mapping[int, str], first: dt.date, last: dt.date,
-                       exclude: int | None = None) -> list[str]:
-    """Published rosters staffing any of ``gate_names`` between ``first`` and ``last``, in Chinese."""
+                       exclude: int | None = None, *, unpublished: bool = False) -> list[str]:
+    """Published rosters staffing any of ``gate_names`` between ``first`` and ``last``, in Chinese
+    (``unpublished``: the drafts and results not yet published there instead)."""
     found = []
-    others = (Roster.objects.filter(subdistrict_id=subdistrict_id, status=Roster.Status.PUBLISHED,
-                                    gates__in=list(gate_names), start_date__lte=last)
-              .exclude(pk=exclude or 0).distinct().prefetch_related("gates").order_by("start_date", "pk"))
-    for other in others:
+    others = Roster.objects.filter(subdistrict_id=subdistrict_id, gates__in=list(gate_names), start_date__lte=last)
+    others = (others.exclude(status=Roster.Status.PUBLISHED) if unpublished
+              else others.filter(status=Roster.Status.PUBLISHED))
+    for other in others.exclude(pk=exclude or 0).distinct().prefetch_related("gates").order_by("start_date", "pk"):
         since, until = max(other.start_date, first), min(other.end_date, last)
         if since > until:
             continue
         shared = "、".join(g.name for g in other.gates.all() if g.pk in gate_names)
         span = f"{since:%m月%d日}" if since == until else f"{since:%m月%d日}至{until:%m月%d日}"
-        found.append(f"{shared} {span}已由已发布的「{other.name}」排班")
+        found.append(f"{shared} {span}另有未发布的「{other.name}」（{other.get_status_display()}）" if unpublished
+                     else f"{shared} {span}已由已发布的「{other.name}」排班")
     return found
 
 

@@ -172,6 +172,10 @@ def roster_new(request: AuthedRequest) -> HttpResponse:
                     for g in chosen if g.pk in covered and covered[g.pk] + dt.timedelta(days=1) < start]
             if gaps:
                 messages.warning(request, "注意：以下卡口在本表开始前有几天没有已发布的排班：" + "、".join(gaps))
+            drafts = services.published_at_gates(user.scope_subdistrict.pk, {g.pk: g.name for g in chosen}, start,
+                                                 roster.end_date, exclude=roster.pk, unpublished=True)
+            if drafts:  # allowed (only one can be published), but likely a plan made twice
+                messages.warning(request, "注意：" + "；".join(drafts) + "。两份只能发布其一，多余的请删除")
             return redirect("roster_detail", roster.pk)
     return render(request, "rosters/roster_new.html", {"form": form, "errors": errors, "gates": gates,
                                                         "with_demand": with_demand,

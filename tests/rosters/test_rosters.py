@@ -894,6 +894,11 @@ def test_new_roster_starts_after_the_published_ones_and_refuses_overlaps(rw: Ros
     assert "同一卡口同一天只能有一份已发布的排班表" in page and not Roster.objects.filter(name="重叠").exists()
     response = client.post(reverse("roster_new"), {**form, "start_date": after.isoformat()})
     assert response.status_code == 302 and Roster.objects.filter(name="重叠", start_date=after).exists()
+    # A second plan of the same days is allowed (only one can be published), but said.
+    again = client.post(reverse("roster_new"), {**form, "name": "又一份", "start_date": after.isoformat()}, follow=True)
+    span = f"{after:%m月%d日}至{after + dt.timedelta(days=2):%m月%d日}"
+    assert f"注意：{rw.gate1.name} {span}另有未发布的「重叠」（草稿）。两份只能发布其一" in again.content.decode()
+    assert Roster.objects.filter(name="又一份").exists()
 
 
 def test_new_roster_starts_where_the_first_gate_runs_out(rw: RosterWorld) -> None:

@@ -148,6 +148,11 @@ def test_command_ends_a_published_roster_early(rw: RosterWorld, published: Roste
     expect(page.locator(".messages .success")).to_contain_text(f"已从 {d[3]:%m月%d日} 起停用本表，删除 2 个班次")
     published.refresh_from_db()
     assert published.days == 3 and published.assignments.count() == 3
+    # On the phone's roster list, a number sits beside its label (not alone at the right).
+    page.goto(f"{live_server.url}/rosters/")
+    align = page.evaluate("getComputedStyle(document.querySelector('#roster-table td.num')).textAlign")
+    assert align in ("left", "start"), align
+    page.goto(f"{live_server.url}/rosters/{published.pk}/")
     # The next step is one tap away: a new roster to take over.
     page.click("#next-roster")
     expect(page.locator("h1")).to_contain_text("新建排班表")

@@ -1143,7 +1143,7 @@ _BIG_MODEL = 10_000  # assignment variables from which CP-SAT starts from the hi
 _HUGE_MODEL = 200_000  # assignment variables from which CP-SAT's presolve is kept light
 _HUGE_CONSTRUCT_SHARE = 0.6  # of the time limit, at most, for the roster built person by person on huge models
 _CPSAT_PROBE_SHARE = 0.25  # of the time limit, after which CP-SAT on a model that is not small must show a bound
-# ... on big models: their LP never finished in a minute (instances 12, 13, 20-24), and the search
+# ... on big models: their LP never finished in a minute (instances 12, 13, 20-23), and the search
 # descends faster with the core (instance 12: 4,128-4,422 against 4,235-4,634; see docs/benchmarks.md)
 _CPSAT_BIG_PROBE_SHARE = 0.05
 _CPSAT_WEAK_BOUND = 0.5  # of the best objective: a bound below this at the probe stops CP-SAT
@@ -1244,7 +1244,7 @@ def solve(
                 if not small:  # CP-SAT keeps its worker only while its bound promises a proof
                     probe_share = _CPSAT_BIG_PROBE_SHARE if big else _CPSAT_PROBE_SHARE
                     probe = threading.Timer(max(0.0, started + time_limit_s * probe_share - time.perf_counter()),
-                                            _stop_if_weak, args=(callback, best))
+                                            _stop_if_weak, args=(callback, best, finished))
                     probe.daemon = True
                     probe.start()
                 helpers = [threading.Thread(target=_improve, args=(idx, best, deadline),
@@ -1316,12 +1316,19 @@ def _weekend_states(problem: Problem) -> int:
     return _AUTOMATON_WEEKEND_STATES if size < _WEEKEND_FLAGS_MODEL else 0
 
 
-def _stop_if_weak(callback: _Callback, best: _Best) -> None:
+def _stop_if_weak(callback: _Callback, best: _Best, finished: threading.Event) -> None:
     """Stop CP-SAT on the whole model when its proven bound is still far below the best roster:
-    its linear relaxation is too big to help in the time left, and the search gets its core."""
-    solver, objective = callback.solver, best.objective
-    if solver is not None and objective is not None and (callback.bound or 0) < _CPSAT_WEAK_BOUND * objective:
-        solver.stop_search()
+    its linear relaxation is too big to help in the time left, and the search gets its core.
+
+    Asked again every half second until CP-SAT's run is over: a stop asked before CP-SAT's solve
+    has begun (the probe is due at once when building the first roster took longer) is lost."""
+    while not finished.is_set():
+        solver, objective = callback.solver, best.objective
+        if objective is None or (callback.bound or 0) >= _CPSAT_WEAK_BOUND * objective:
+            return  # its bound promises a proof: CP-SAT keeps its worker
+        if solver is not None:
+            solver.stop_search()
+        finished.wait(0.5)
 
 
 def _bound(value: float, objective: int) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -649,15 +650,37 @@ def test_cpsat_is_stopped_when_its_bound_is_weak_at_the_probe(bound: int | None,
     """At the probe, CP-SAT on the whole model gives its core to the search unless its bound is at
     least half the best roster's objective."""
     calls: list[str] = []
+    finished = threading.Event()  # CP-SAT's run is over
 
     class Solver:
         def stop_search(self) -> None:
             calls.append("stop")
+            finished.set()
 
     callback = roster._Callback(None, time.perf_counter())
     callback.solver = Solver()  # type: ignore[assignment]
     callback.bound = bound
     best = roster._Best(callback)
     best.offer(1000, {}, {}, report=False)
-    roster._stop_if_weak(callback, best)
+    roster._stop_if_weak(callback, best, finished)
     assert calls == (["stop"] if stopped else [])
+
+
+def test_a_stop_asked_before_cpsat_has_begun_is_asked_again() -> None:
+    """The probe is due at once when building the first roster took long; a stop asked before
+    CP-SAT's solve has begun is lost, so it is asked again until CP-SAT's run is over."""
+    calls: list[str] = []
+    finished = threading.Event()
+
+    class Solver:
+        def stop_search(self) -> None:
+            calls.append("stop")
+            if len(calls) == 2:  # the first came too early and was lost
+                finished.set()
+
+    callback = roster._Callback(None, time.perf_counter())
+    callback.solver = Solver()  # type: ignore[assignment]
+    best = roster._Best(callback)
+    best.offer(1000, {}, {}, report=False)
+    roster._stop_if_weak(callback, best, finished)
+    assert calls == ["stop", "stop"]

@@ -247,6 +247,9 @@ class DemandRule(models.Model):
         return not self.weekdays or day.weekday() in self.weekdays
 
 
+MAX_ROSTER_DAYS = 42  # the longest roster the form accepts (six weeks)
+
+
 class Roster(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "草稿"

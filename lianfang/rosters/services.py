@@ -22,6 +22,7 @@ from lianfang.core.models import AuditEvent, SubDistrict, Village
 from lianfang.engines import roster as engine
 from lianfang.engines import roster_split
 from lianfang.rosters.models import (
+    MAX_ROSTER_DAYS,
     Assignment,
     AttendanceEvent,
     CancelledShift,
@@ -607,7 +608,8 @@ def unstaffed_on(gates: Iterable[Gate], day: dt.date) -> list[Gate]:
     """Those of ``gates`` that no published roster staffs on ``day``."""
     wanted = list(gates)
     staffed: set[int] = set()
-    for roster in (Roster.objects.filter(status=Roster.Status.PUBLISHED, gates__in=wanted, start_date__lte=day)
+    for roster in (Roster.objects.filter(status=Roster.Status.PUBLISHED, gates__in=wanted, start_date__lte=day,
+                                         start_date__gt=day - dt.timedelta(days=MAX_ROSTER_DAYS))
                    .distinct().prefetch_related("gates")):
         if roster.end_date >= day:
             staffed.update(g.pk for g in roster.gates.all())

@@ -29,6 +29,7 @@ from lianfang.core.http import AuthedRequest, xlsx_response
 from lianfang.core.models import AuditEvent, Village
 from lianfang.rosters import access, briefing, exports, services
 from lianfang.rosters.models import (
+    MAX_ROSTER_DAYS,
     Assignment,
     DemandRule,
     Kind,
@@ -124,8 +125,8 @@ def roster_new(request: AuthedRequest) -> HttpResponse:
     free_from = {g: max(tomorrow, covered[g] + dt.timedelta(days=1)) if g in covered else tomorrow for g in with_demand}
     start_at = min(free_from.values(), default=tomorrow)
     ticked = {g for g, free in free_from.items() if free <= start_at}
-    zones = {g.zone.name for g in gates.select_related("zone") if g.pk in ticked and g.zone is not None}
-    zone = f"{zones.pop()} " if len(zones) == 1 else ""  # the rosters of one zone read apart in the list
+    zones = {g.zone.name if g.zone is not None else "" for g in gates.select_related("zone") if g.pk in ticked}
+    zone = f"{zones.pop()} " if len(zones) == 1 and "" not in zones else ""  # one zone's rosters read apart in the list
     form: dict[str, Any] = {"name": f"{zone}{start_at:%m月%d日}起排班", "start_date": start_at.isoformat(), "days": 28,
                             "time_limit_s": 60, "min_rest_hours": 8, "gates": ticked}
     errors: list[str] = []
@@ -144,8 +145,8 @@ def roster_new(request: AuthedRequest) -> HttpResponse:
             errors.append("请填写开始日期")
         if not form["name"]:
             errors.append("请填写名称")
-        if not form["days"] or not 1 <= form["days"] <= 42:
-            errors.append("天数应在 1 到 42 天之间")
+        if not form["days"] or not 1 <= form["days"] <= MAX_ROSTER_DAYS:
+            errors.append(f"天数应在 1 到 {MAX_ROSTER_DAYS} 天之间")
         if not form["time_limit_s"] or not 5 <= form["time_limit_s"] <= 600:
             errors.append("求解时限应在 5 到 600 秒之间")
         if not 0 <= form["min_rest_hours"] <= 24:
@@ -242,7 +243,7 @@ def roster_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         # after an early end, until another roster staffs its gates from the next day: the next step
         "follow_from": roster.end_date + dt.timedelta(days=1),
         "needs_follow_up": bool(roster.ended_early_at) and access.may_manage_rosters(user) and bool(
-            services.unstaffed_on(roster.gates.all(), roster.end_date + dt.timedelta(days=1))),
+            services.unstaffed_on(roster.gates.all(), max(roster.end_date + dt.timedelta(days=1), first_to_end))),
         "end_typed": {"from": request.GET.get("end_from", ""), "reason": request.GET.get("end_reason", "")[:200]},
         "chart": chart, "shortfalls": shortfalls[:300], "shortfall_count": len(shortfalls),
         "missing_total": sum(s["missing"] for s in shortfalls if not s["skill"]),

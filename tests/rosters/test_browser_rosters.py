@@ -160,7 +160,10 @@ def test_command_ends_a_published_roster_early(rw: RosterWorld, published: Roste
     # The volunteer who lost a shift opens the app: her home card leads to 我的班次, where it shows as cancelled.
     volunteer = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()
     login(volunteer, live_server.url, "volunteer")
-    expect(volunteer.locator("#home-my-shift")).to_contain_text("我的班次")
+    upcoming = (Assignment.objects.filter(staff=rw.staff["v1"], roster__status=Roster.Status.PUBLISHED,
+                                          ends_at__gt=timezone.now()).order_by("starts_at").first())
+    expect(volunteer.locator("#home-my-shift")).to_contain_text(
+        f"{timezone.localtime(upcoming.starts_at):%m月%d日 %H:%M}" if upcoming else "近期没有已发布的班次")
     volunteer.locator("#home-my-shift a.btn").click()
     expect(volunteer.locator("#cancelled-shifts")).to_contain_text(f"{d[3]:%m月%d日}")
     expect(volunteer.locator("#cancelled-shifts")).to_contain_text("风险等级调整，重排")

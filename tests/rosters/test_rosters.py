@@ -20,6 +20,7 @@ from openpyxl import load_workbook
 
 from lianfang.checkins.models import Notice
 from lianfang.checkpoints import services as checkpoint_services
+from lianfang.checkpoints.models import Gate
 from lianfang.core.models import AuditEvent
 from lianfang.engines import roster as engine
 from lianfang.rosters import access, briefing, services, views
@@ -899,6 +900,12 @@ def test_new_roster_starts_after_the_published_ones_and_refuses_overlaps(rw: Ros
     span = f"{after:%m月%d日}至{after + dt.timedelta(days=2):%m月%d日}"
     assert f"注意：{rw.gate1.name} {span}另有未发布的「重叠」（草稿）。两份只能发布其一" in again.content.decode()
     assert Roster.objects.filter(name="又一份").exists()
+    # A zone's gate and a village gate outside any zone, both free tomorrow: the name has no zone.
+    lone = Gate.objects.create(subdistrict=rw.w.sub, village=rw.w.xinwei, name="村口卡点")
+    add_demand(lone, {"M": 1})
+    add_demand(rw.gate2, {"M": 1})
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    assert f'value="{tomorrow:%m月%d日}起排班"' in client.get(reverse("roster_new")).content.decode()
 
 
 def test_new_roster_starts_where_the_first_gate_runs_out(rw: RosterWorld) -> None:

@@ -14,7 +14,7 @@ from lianfang.checkpoints.models import Assessment, Gate, Scan
 from lianfang.control.models import InboxItem, ProtocolEdition, Sop
 from lianfang.engines import screening
 from lianfang.rosters import services
-from lianfang.rosters.models import MAX_ROSTER_DAYS, Assignment, Roster
+from lianfang.rosters.models import Assignment, Roster
 
 
 def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -37,10 +37,7 @@ def build(gate: Gate, day: dt.date) -> dict[str, Any]:
     # Between an early end and the next roster's publication a gate has no crew on record: say so
     # (an empty shift alone reads as a gap in a roster that is there). Tonight's crew belongs to
     # tomorrow's date, which may be past the roster's last day.
-    rosters = list(Roster.objects.filter(gates=gate, status=Roster.Status.PUBLISHED,
-                                         start_date__lte=day + dt.timedelta(days=1),
-                                         start_date__gt=day - dt.timedelta(days=MAX_ROSTER_DAYS)))
-    covered = {d for d in (day, day + dt.timedelta(days=1)) if any(r.start_date <= d <= r.end_date for r in rosters)}
+    covered = {d for d in (day, day + dt.timedelta(days=1)) if not services.unstaffed_on([gate], d)}
     shifts = []
     uncovered: set[dt.date] = set()  # days the sheet's shifts lack a roster
     for sh in pattern.shifts:

@@ -594,7 +594,8 @@ def published_until(gates: Iterable[Gate], since: dt.date) -> dict[int, dt.date]
     """The last day each gate is staffed by a published roster, for gates staffed on ``since`` or later."""
     wanted = {g.pk for g in gates}
     until: dict[int, dt.date] = {}
-    for roster in (Roster.objects.filter(status=Roster.Status.PUBLISHED, gates__in=list(wanted))
+    for roster in (Roster.objects.filter(status=Roster.Status.PUBLISHED, gates__in=list(wanted),
+                                         start_date__gt=since - dt.timedelta(days=MAX_ROSTER_DAYS))
                    .distinct().prefetch_related("gates")):
         if roster.end_date < since:
             continue

@@ -1490,7 +1490,9 @@ def _improve(idx: _Index, best: _Best, deadline: float, *, seed: int = 0, stop: 
     consecutive days. Everybody else keeps their schedule (their cover is a constant of the
     model, see ``_Model(fixed_cover=...)``). Each step is a small CP-SAT model; its new schedules
     are kept when the whole roster's objective does not get worse, and offered to ``best`` when it
-    gets better. A better roster that CP-SAT finds on the whole model meanwhile is taken over. As
+    gets better. A better roster that CP-SAT finds on the whole model meanwhile is taken over; one
+    that the other search thread found while a step ran gets this step's people put into it (see
+    :func:`_rebase`), so neither improvement is lost. As
     the hard rules are all personal, every step's roster is legal. The steps grow while they are
     proven optimal quickly (whole horizons: more people; windows: more people, then more days;
     weekly steps: more days of the week) and shrink when they are not: many small window steps do
@@ -1589,6 +1591,12 @@ def _improve(idx: _Index, best: _Best, deadline: float, *, seed: int = 0, stop: 
                 costs.apply(changes)
                 by_staff.update(new)
                 objective += change
+                if change < 0 and not everybody and best.version != version:
+                    # the other thread's roster has moved on since this step began: put this step's
+                    # people into that one rather than lose one improvement or the other
+                    rebased = _rebase(idx, best, new)
+                    if rebased[1] <= objective:
+                        version, objective, by_staff, costs = rebased
                 if change < 0 or everybody:
                     assignments = {(sid, d): shift for sid, sched in by_staff.items() for d, (shift, _post) in sched.items()}
                     posts = {(sid, d): post for sid, sched in by_staff.items() for d, (_shift, post) in sched.items()}
@@ -1620,6 +1628,23 @@ def _improve(idx: _Index, best: _Best, deadline: float, *, seed: int = 0, stop: 
             k = min(len(people), k + 1)
         elif code != cp_model.OPTIMAL:
             k = max(2, k - 1)
+
+
+def _rebase(idx: _Index, best: _Best, new: Mapping[str, dict[int, tuple[str, str]]],
+            ) -> tuple[int, int, dict[str, dict[int, tuple[str, str]]], _Costs]:
+    """(version, objective, schedules, costs) of the best roster held, with the people of ``new``
+    given their new schedules when that lowers its objective. The hard rules are all personal, so
+    any person's legal schedule can replace theirs in any legal roster."""
+    version, objective, held, held_posts = best.snapshot()
+    by_staff, _ = _schedules(idx, held, held_posts)
+    costs = _Costs(idx, by_staff)
+    changes = {sid: (by_staff[sid], sched) for sid, sched in new.items()}
+    change = costs.delta(changes)
+    if change < 0:
+        costs.apply(changes)
+        by_staff.update(new)
+        objective += change
+    return version, objective, by_staff, costs
 
 
 def _week_days(idx: _Index, start: int, weekdays: int) -> frozenset[int]:

@@ -627,6 +627,27 @@ def test_weekly_steps_alone_trade_whole_weekends_between_people(monkeypatch: pyt
     assert best.objective == 0 and roster.check(p, best.assignments, best.posts) == []
 
 
+def test_a_step_on_an_older_roster_is_put_into_the_one_the_other_thread_improved() -> None:
+    """Two search threads: one has improved the shared roster (A now covers day 2) while the other
+    re-planned B on the older copy (B now covers day 4). B's new schedule is put into the newer
+    roster instead of one improvement being lost; a schedule that does not help there is left out."""
+    people = (Staff("A", max_consecutive=7), Staff("B", max_consecutive=7))
+    demand = tuple(Demand(d, "E", required=1, under_weight=100, over_weight=0) for d in (2, 4))
+    p = Problem(days=7, shifts=small().shifts, staff=people, demand=demand)
+    idx = roster._index(p)
+    best = roster._Best(roster._Callback(None, time.perf_counter()))
+    best.offer(200, {}, {})
+    best.offer(100, {("A", 2): "E"}, {("A", 2): ""})  # the other thread's step
+    version, objective, by_staff, costs = roster._rebase(idx, best, {"B": {4: ("E", "")}})
+    merged = {(sid, d): shift for sid, sched in by_staff.items() for d, (shift, _post) in sched.items()}
+    assert version == best.version and merged == {("A", 2): "E", ("B", 4): "E"}
+    assert objective == roster.objective_value(p, merged, None) == 0 and roster.check(p, merged) == []
+    assert costs.off_target() == []
+    # B's step took day 2, which A already covers in the newer roster: nothing to gain, kept as held
+    _version, objective, by_staff, _costs = roster._rebase(idx, best, {"B": {2: ("E", "")}})
+    assert objective == 100 and by_staff["B"] == {} and by_staff["A"] == {2: ("E", "")}
+
+
 def test_roster_built_person_by_person_is_legal() -> None:
     """The fallback start used on big models (when CP-SAT finds nothing early) breaks no rule."""
     p = instance(4)

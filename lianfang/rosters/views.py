@@ -130,6 +130,10 @@ def roster_new(request: AuthedRequest) -> HttpResponse:
     form: dict[str, Any] = {"name": f"{zone}{start_at:%m月%d日}起排班", "start_date": start_at.isoformat(), "days": 28,
                             "time_limit_s": 60, "min_rest_hours": 8, "gates": ticked}
     errors: list[str] = []
+    planned: list[str] = []  # unpublished rosters of the suggested gates and days: open one rather than plan twice
+    if request.method == "GET" and ticked and user.scope_subdistrict is not None:
+        planned = services.published_at_gates(user.scope_subdistrict.pk, {g.pk: g.name for g in gates if g.pk in ticked},
+                                              start_at, start_at + dt.timedelta(days=form["days"] - 1), unpublished=True)
     if request.method == "POST":
         form = {"name": request.POST.get("name", "").strip(), "start_date": request.POST.get("start_date", ""),
                 "days": _int(request.POST.get("days")), "time_limit_s": _int(request.POST.get("time_limit_s")),
@@ -178,7 +182,7 @@ def roster_new(request: AuthedRequest) -> HttpResponse:
             if drafts:  # allowed (only one can be published), but likely a plan made twice
                 messages.warning(request, "注意：" + "；".join(drafts) + "。两份只能发布其一，多余的请删除")
             return redirect("roster_detail", roster.pk)
-    return render(request, "rosters/roster_new.html", {"form": form, "errors": errors, "gates": gates,
+    return render(request, "rosters/roster_new.html", {"form": form, "errors": errors, "gates": gates, "planned": planned,
                                                         "with_demand": with_demand,
                                                         "gate_rows": [(g, covered.get(g.pk)) for g in gates]})
 

@@ -900,6 +900,12 @@ def test_new_roster_starts_after_the_published_ones_and_refuses_overlaps(rw: Ros
     span = f"{after:%m月%d日}至{after + dt.timedelta(days=2):%m月%d日}"
     assert f"注意：{rw.gate1.name} {span}另有未发布的「重叠」（草稿）。两份只能发布其一" in again.content.decode()
     assert Roster.objects.filter(name="又一份").exists()
+    # The form itself names the drafts of the gates and days it suggests, before a third is made.
+    page = client.get(reverse("roster_new")).content.decode()
+    assert 'id="planned-rosters"' in page and "「重叠」（草稿）" in page and "「又一份」（草稿）" in page
+    for draft in Roster.objects.filter(name__in=["重叠", "又一份"]):
+        draft.delete()
+    assert 'id="planned-rosters"' not in client.get(reverse("roster_new")).content.decode()
     # A zone's gate and a village gate outside any zone, both free tomorrow: the name has no zone.
     lone = Gate.objects.create(subdistrict=rw.w.sub, village=rw.w.xinwei, name="村口卡点")
     add_demand(lone, {"M": 1})

@@ -21,6 +21,7 @@ from lianfang.core import access, exports, importer, services
 from lianfang.core.forms import ImportForm, PersonEditForm, PersonFilterForm, RevealForm
 from lianfang.core.http import AuthedRequest, xlsx_response
 from lianfang.core.models import AuditEvent, ImportJob, Person
+from lianfang.rosters import services as roster_services
 
 PAGE_SIZE = 50
 
@@ -78,8 +79,8 @@ def home(request: AuthedRequest) -> HttpResponse:
     # A person on a duty roster (a volunteer, a gate's staff) opens the app for their next shift.
     staff = getattr(user, "staff_member", None)
     now = timezone.now()
-    next_shift = (staff.assignments.filter(roster__status="published", ends_at__gt=now)
-                  .select_related("gate").order_by("starts_at").first() if staff is not None else None)
+    next_shift = (roster_services.shifts_ahead(staff, now).select_related("gate").first()
+                  if staff is not None else None)
     return render(request, "core/home.html", {
         "staff": staff, "next_shift": next_shift, "now": now,
         "tree": tree, "totals": totals, "chart": chart,

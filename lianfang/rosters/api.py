@@ -121,9 +121,8 @@ def my_shifts(request: AuthedRequest, days: int = 14) -> Any:
     if staff is None:
         return []
     now = timezone.now()
-    return (Assignment.objects.filter(staff=staff, roster__status=Roster.Status.PUBLISHED, ends_at__gte=now,
-                                      starts_at__lte=now + dt.timedelta(days=max(1, min(days, 60))))
-            .select_related("gate", "staff").order_by("starts_at"))
+    return (services.shifts_ahead(staff, now).filter(starts_at__lte=now + dt.timedelta(days=max(1, min(days, 60))))
+            .select_related("gate", "staff"))
 
 
 class CancelledShiftOut(Schema):

@@ -567,26 +567,26 @@ def gate_overlaps(roster: Roster) -> list[str]:
     Each roster meets a gate's whole demand, so two published at one gate on one day would put twice
     the crew there (and each chief would count only their own): publishing such a roster is refused.
     """
-    return published_at_gates(roster.subdistrict_id, dict(roster.gates.values_list("pk", "name")),
+    return rosters_at_gates(roster.subdistrict_id, dict(roster.gates.values_list("pk", "name")),
                               roster.start_date, roster.end_date, exclude=roster.pk)
 
 
-def published_at_gates(subdistrict_id: int, gate_names: Mapping[int, str], first: dt.date, last: dt.date,
-                       exclude: int | None = None, *, unpublished: bool = False) -> list[str]:
+def rosters_at_gates(subdistrict_id: int, gate_names: Mapping[int, str], first: dt.date, last: dt.date,
+                     exclude: int | None = None, *, published: bool = True) -> list[str]:
     """Published rosters staffing any of ``gate_names`` between ``first`` and ``last``, in Chinese
-    (``unpublished``: the drafts and results not yet published there instead)."""
+    (not ``published``: the drafts and results not yet published there instead)."""
     found = []
     others = Roster.objects.filter(subdistrict_id=subdistrict_id, gates__in=list(gate_names), start_date__lte=last)
-    others = (others.exclude(status=Roster.Status.PUBLISHED) if unpublished
-              else others.filter(status=Roster.Status.PUBLISHED))
+    others = (others.filter(status=Roster.Status.PUBLISHED) if published
+              else others.exclude(status=Roster.Status.PUBLISHED))
     for other in others.exclude(pk=exclude or 0).distinct().prefetch_related("gates").order_by("start_date", "pk"):
         since, until = max(other.start_date, first), min(other.end_date, last)
         if since > until:
             continue
         shared = "、".join(g.name for g in other.gates.all() if g.pk in gate_names)
         span = f"{since:%m月%d日}" if since == until else f"{since:%m月%d日}至{until:%m月%d日}"
-        found.append(f"{shared} {span}另有未发布的「{other.name}」（{other.get_status_display()}）" if unpublished
-                     else f"{shared} {span}已由已发布的「{other.name}」排班")
+        found.append(f"{shared} {span}已由已发布的「{other.name}」排班" if published
+                     else f"{shared} {span}另有未发布的「{other.name}」（{other.get_status_display()}）")
     return found
 
 
@@ -765,12 +765,18 @@ def swap_problems(roster: Roster, give: Assignment, take: Assignment | None, par
     return [_readable(m, built) for m in engine.check(built.problem, assignments, posts)]
 
 
+def shifts_ahead(staff: StaffMember, now: dt.datetime) -> QuerySet[Assignment]:
+    """A person's published shifts not over at ``now`` (under way or to come), earliest first."""
+    return (Assignment.objects.filter(staff=staff, roster__status=Roster.Status.PUBLISHED, ends_at__gt=now)
+            .order_by("starts_at"))
+
+
 def swap_choices(staff: StaffMember) -> tuple[QuerySet[StaffMember], QuerySet[Assignment]]:
     """Whom a person may ask to swap with, and which of their shifts: the people and future shifts of
     the gates this person serves or is rostered at, in published rosters (a volunteer never sees who
     is on duty at the other gates of the sub-district)."""
     now = timezone.now()
-    mine = Assignment.objects.filter(staff=staff, roster__status=Roster.Status.PUBLISHED, ends_at__gte=now)
+    mine = shifts_ahead(staff, now)
     rosters = set(mine.values_list("roster_id", flat=True))
     gates = set(staff.gates.values_list("pk", flat=True)) | set(mine.values_list("gate_id", flat=True))
     shifts = (Assignment.objects.filter(roster_id__in=rosters, gate_id__in=gates, starts_at__gt=now)

@@ -132,8 +132,8 @@ def roster_new(request: AuthedRequest) -> HttpResponse:
     errors: list[str] = []
     planned: list[str] = []  # unpublished rosters of the suggested gates and days: open one rather than plan twice
     if request.method == "GET" and ticked and user.scope_subdistrict is not None:
-        planned = services.published_at_gates(user.scope_subdistrict.pk, {g.pk: g.name for g in gates if g.pk in ticked},
-                                              start_at, start_at + dt.timedelta(days=form["days"] - 1), unpublished=True)
+        planned = services.rosters_at_gates(user.scope_subdistrict.pk, {g.pk: g.name for g in gates if g.pk in ticked},
+                                              start_at, start_at + dt.timedelta(days=form["days"] - 1), published=False)
     if request.method == "POST":
         form = {"name": request.POST.get("name", "").strip(), "start_date": request.POST.get("start_date", ""),
                 "days": _int(request.POST.get("days")), "time_limit_s": _int(request.POST.get("time_limit_s")),
@@ -162,7 +162,7 @@ def roster_new(request: AuthedRequest) -> HttpResponse:
         if no_demand:
             errors.append(f"以下卡口还没有人力需求，请先录入：{'、'.join(no_demand)}")
         if not errors and start is not None and user.scope_subdistrict is not None:
-            taken = services.published_at_gates(user.scope_subdistrict.pk, {g.pk: g.name for g in chosen}, start,
+            taken = services.rosters_at_gates(user.scope_subdistrict.pk, {g.pk: g.name for g in chosen}, start,
                                                 start + dt.timedelta(days=form["days"] - 1))
             if taken:
                 errors.append("同一卡口同一天只能有一份已发布的排班表：" + "；".join(taken)
@@ -177,8 +177,8 @@ def roster_new(request: AuthedRequest) -> HttpResponse:
                     for g in chosen if g.pk in covered and covered[g.pk] + dt.timedelta(days=1) < start]
             if gaps:
                 messages.warning(request, "注意：以下卡口在本表开始前有几天没有已发布的排班：" + "、".join(gaps))
-            drafts = services.published_at_gates(user.scope_subdistrict.pk, {g.pk: g.name for g in chosen}, start,
-                                                 roster.end_date, exclude=roster.pk, unpublished=True)
+            drafts = services.rosters_at_gates(user.scope_subdistrict.pk, {g.pk: g.name for g in chosen}, start,
+                                                 roster.end_date, exclude=roster.pk, published=False)
             if drafts:  # allowed (only one can be published), but likely a plan made twice
                 messages.warning(request, "注意：" + "；".join(drafts) + "。两份只能发布其一，多余的请删除")
             return redirect("roster_detail", roster.pk)

@@ -1997,8 +1997,7 @@ def _shortfalls(idx: _Index, assignments: Assignments, posts: Posts, *, optimal:
         if have >= dm.required:
             continue
         if deadline is not None and time.perf_counter() > deadline:
-            why = (f"{_slot_zh(idx, dm.day, dm.shift, dm.post)}需要 {dm.required} 人，只排到 {have} 人"
-                   "（缺员处过多，未逐人分析原因）。")
+            why = f"{_need_zh(idx, dm, have)}（缺员处过多，未逐人分析原因）。"
         else:
             why = _why_short(idx, by_staff, dm, have, standing, optimal=optimal)
         out.append(Shortfall(dm.day, dm.shift, dm.post, dm.skill, dm.required, have, dm.required - have, why))
@@ -2023,6 +2022,13 @@ _BLOCK_ZH = {
 }
 
 
+def _need_zh(idx: _Index, dm: Demand, have: int) -> str:
+    """E.g. 12月01日早班需要 3 人，只排到 2 人; for a skill or kind, whom: a shift can have all its
+    people and still lack its medic, so "needs 1, has 0" must say of whom."""
+    who = "" if dm.skill is None else _who_matches(dm.skill)
+    return f"{_slot_zh(idx, dm.day, dm.shift, dm.post)}需要{who} {dm.required} 人，只排到 {have} 人"
+
+
 def _who_matches(skill: str | None) -> str:
     if skill is None:
         return "可排人员"
@@ -2037,7 +2043,7 @@ def _why_short(idx: _Index, by_staff: Mapping[str, Mapping[int, tuple[str, str]]
     extra shift here would break, tried against their whole schedule)."""
     who = _who_matches(dm.skill)
     candidates = [st for st in idx.problem.staff if _matches(st, dm.skill)]
-    head = f"{_slot_zh(idx, dm.day, dm.shift, dm.post)}需要 {dm.required} 人，只排到 {have} 人"
+    head = _need_zh(idx, dm, have)
     if not candidates:
         return f"{head}：没有任何{who}。"
     reasons: dict[str, list[str]] = defaultdict(list)

@@ -14,7 +14,7 @@ from lianfang.checkpoints.models import Assessment, Gate, Scan
 from lianfang.control.models import InboxItem, ProtocolEdition, Sop
 from lianfang.engines import screening
 from lianfang.rosters import services
-from lianfang.rosters.models import Assignment, Roster
+from lianfang.rosters.models import Assignment, Roster, requirement_short_label
 
 
 def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -38,12 +38,22 @@ def build(gate: Gate, day: dt.date) -> dict[str, Any]:
     # (an empty shift alone reads as a gap in a roster that is there). Tonight's crew belongs to
     # tomorrow's date, which may be past the roster's last day.
     covered = {d for d in (day, day + dt.timedelta(days=1)) if not services.unstaffed_on([gate], d)}
+    # The published roster's known gaps: the chief plans around them at the meeting (e.g. who covers
+    # the missing medic), so the sheet says them next to the names, as the roster grid does.
+    wanted = {day.isoformat(), (day + dt.timedelta(days=1)).isoformat()}
+    gaps: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for roster in Roster.objects.filter(status=Roster.Status.PUBLISHED, gates=gate, start_date__lte=day + dt.timedelta(days=1)):
+        for short in roster.shortfalls:
+            if short.get("gate_id") == gate.pk and short.get("date") in wanted:
+                who = requirement_short_label(short["skill"]) if short.get("skill") else ""
+                gaps[(short["date"], short["shift"])].append(f"缺{who} {short['missing']} 人")
     shifts = []
     uncovered: set[dt.date] = set()  # days the sheet's shifts lack a roster
     for sh in pattern.shifts:
         date = day + dt.timedelta(days=1) if sh["start"] % 1440 < NIGHT_BEFORE_DAWN_MINUTES else day
         label = services.shift_label(sh) + (f"（{date:%m月%d日}凌晨，今晚接班）" if date != day else "")
-        shifts.append({"label": label, "people": on_duty.get((date, sh["code"]), []), "covered": date in covered})
+        shifts.append({"label": label, "people": on_duty.get((date, sh["code"]), []), "covered": date in covered,
+                       "gaps": gaps.get((date.isoformat(), sh["name"]), [])})
         if date not in covered:
             uncovered.add(date)
 

@@ -52,10 +52,14 @@ CLOCK_IN_EARLY_MINUTES = 60
 
 
 class RosterServiceError(Exception):
-    def __init__(self, code: str, message: str) -> None:
+    """``errors``: every problem found, when a form's fields were checked together (the first
+    one's code is ``code``)."""
+
+    def __init__(self, code: str, message: str, errors: list[str] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.errors = errors or [message]
 
 
 # --- shift patterns ---------------------------------------------------------------------------
@@ -117,23 +121,42 @@ def _phone(raw: str) -> dict[str, str]:
     return {k: fields[k] for k in ("phone_cipher", "phone_hash", "phone_masked")}
 
 
+def staff_problems(sub: SubDistrict, *, name: str, kind: str, phone: str = "", max_week_hours: int = 48,
+                   max_consecutive_days: int = 6) -> list[tuple[str, str]]:
+    """(code, message) of every problem with a new staff member's fields, all at once: the form is
+    long on a phone, and one error at a time means one round trip per field."""
+    name = name.strip()
+    problems: list[tuple[str, str]] = []
+    if not name:
+        problems.append(("staff_name", "请填写姓名"))
+    elif len(name) > 50:
+        problems.append(("staff_name", "姓名不能超过 50 个字"))
+    if kind not in Kind.values:
+        problems.append(("staff_kind", f"未知人员类别：{kind}"))
+    if not 8 <= max_week_hours <= 84:
+        problems.append(("staff_hours", "每周最多工时应在 8 到 84 小时之间"))
+    if not 1 <= max_consecutive_days <= 14:
+        problems.append(("staff_consecutive", "最多连续上班天数应在 1 到 14 天之间"))
+    try:
+        phone_hash = _phone(phone)["phone_hash"]
+    except RosterServiceError as exc:
+        problems.append((exc.code, exc.message))
+    else:
+        same = StaffMember.objects.filter(subdistrict=sub, phone_hash=phone_hash).first() if phone_hash else None
+        if same is not None:
+            problems.append(("staff_duplicate", f"该手机号已登记为值守人员：{same.name}（{same.get_kind_display()}）"))
+    return problems
+
+
 def create_staff(sub: SubDistrict, *, name: str, kind: str, skills: Iterable[str] = (), phone: str = "",
                  home_village: Village | None = None, gates: Iterable[Gate] = (), max_week_hours: int = 48,
                  max_consecutive_days: int = 6, user: Any = None) -> StaffMember:
+    problems = staff_problems(sub, name=name, kind=kind, phone=phone, max_week_hours=max_week_hours,
+                              max_consecutive_days=max_consecutive_days)
+    if problems:
+        raise RosterServiceError(problems[0][0], "；".join(m for _c, m in problems), [m for _c, m in problems])
     name = name.strip()
-    if not name:
-        raise RosterServiceError("staff_name", "请填写姓名")
-    if kind not in Kind.values:
-        raise RosterServiceError("staff_kind", f"未知人员类别：{kind}")
-    if not 8 <= max_week_hours <= 84:
-        raise RosterServiceError("staff_hours", "每周最多工时应在 8 到 84 小时之间")
-    if not 1 <= max_consecutive_days <= 14:
-        raise RosterServiceError("staff_consecutive", "最多连续上班天数应在 1 到 14 天之间")
     phone_fields = _phone(phone)
-    same = (StaffMember.objects.filter(subdistrict=sub, phone_hash=phone_fields["phone_hash"]).first()
-            if phone_fields["phone_hash"] else None)
-    if same is not None:
-        raise RosterServiceError("staff_duplicate", f"该手机号已登记为值守人员：{same.name}（{same.get_kind_display()}）")
     with transaction.atomic():
         staff = StaffMember.objects.create(subdistrict=sub, name=name, kind=kind, skills=_skills(skills),
                                            home_village=home_village, max_week_hours=max_week_hours,
@@ -1001,11 +1024,24 @@ class AttendanceRow:
     can_clock_in: bool = False  # within the window clock() accepts
     can_clock_out: bool = False
     left_early_minutes: int = 0  # signed out this long before the shift's end (beyond the grace)
+    early_if_out_now: int = 0  # signing out now would be this early (beyond the grace): asked to confirm
+
+    @property
+    def early_if_out_now_zh(self) -> str:
+        return minutes_zh(self.early_if_out_now)
 
     @property
     def flagged(self) -> bool:
         """Late, absent or gone early: for the chief's counts and the next morning's briefing."""
         return self.state in ("late", "absent") or self.late_minutes > 0 or self.left_early_minutes > 0
+
+
+def minutes_zh(minutes: int) -> str:
+    """A length of time as a gate chief reads it: 45 分钟, 2 小时, 7 小时 58 分钟."""
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return f"{rest} 分钟"
+    return f"{hours} 小时" + (f" {rest} 分钟" if rest else "")
 
 
 def attendance(assignments: Iterable[Assignment], now: dt.datetime | None = None) -> list[AttendanceRow]:
@@ -1018,10 +1054,10 @@ def attendance(assignments: Iterable[Assignment], now: dt.datetime | None = None
         early = early if early > LATE_GRACE_MINUTES else 0
         if cout:  # what happened on arrival and departure stays visible after signing out
             state, label = "done", "已签退" + "".join(
-                ([f"，迟到 {cin.late_minutes} 分钟"] if cin and cin.late_minutes else [])
-                + ([f"，早退 {early} 分钟"] if early else []))
+                ([f"，迟到 {minutes_zh(cin.late_minutes)}"] if cin and cin.late_minutes else [])
+                + ([f"，早退 {minutes_zh(early)}"] if early else []))
         elif cin and cin.late_minutes:
-            state, label = "late", f"迟到 {cin.late_minutes} 分钟"
+            state, label = "late", f"迟到 {minutes_zh(cin.late_minutes)}"
         elif cin:
             state, label = "on_duty", "在岗"
         elif now > a.starts_at + dt.timedelta(minutes=ABSENT_AFTER_MINUTES):
@@ -1033,5 +1069,7 @@ def attendance(assignments: Iterable[Assignment], now: dt.datetime | None = None
         rows.append(AttendanceRow(
             a, state, label, cin.at if cin else None, cout.at if cout else None, cin.late_minutes if cin else 0,
             can_clock_in=cin is None and a.starts_at - dt.timedelta(minutes=CLOCK_IN_EARLY_MINUTES) <= now <= a.ends_at,
-            can_clock_out=cin is not None and cout is None and now >= a.starts_at, left_early_minutes=early))
+            can_clock_out=cin is not None and cout is None and now >= a.starts_at, left_early_minutes=early,
+            early_if_out_now=max(0, int((a.ends_at - now).total_seconds() // 60)) if cin and not cout
+            and a.ends_at - now > dt.timedelta(minutes=LATE_GRACE_MINUTES) else 0))
     return rows

@@ -234,8 +234,8 @@ def roster_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     shortfalls = [{**s, "skill": requirement_label(s["skill"]) if s.get("skill") else ""} for s in roster.shortfalls
                   if s.get("gate_id") in gate_ids]
     first_to_end = max(timezone.localdate(), roster.start_date) + dt.timedelta(days=1)  # the first day it may stop
-    parts = {"cover_under": "缺员", "cover_over": "超员", "requests": "未满足的意愿", "fairness": "夜班/周末超出均摊",
-             "continuity": "跨卡口调配"}
+    parts = {"cover_under": "缺员（含缺类别/技能）", "cover_over": "超员", "requests": "未满足的意愿",
+             "fairness": "夜班/周末超出均摊", "continuity": "跨卡口调配"}
     return render(request, "rosters/roster_detail.html", {
         "full_view": len(gate_ids) == roster.gates.count(),
         "breakdown": [(label, roster.breakdown.get(key, 0)) for key, label in parts.items()],
@@ -454,7 +454,7 @@ def clock(request: AuthedRequest, pk: int) -> HttpResponse:
     action = request.POST.get("action", "")
     try:
         event = services.clock(assignment, request.user, action, request.POST.get("nonce") or uuid.uuid4().hex)
-        note = f"（迟到 {event.late_minutes} 分钟）" if event.late_minutes else ""
+        note = f"（迟到 {services.minutes_zh(event.late_minutes)}）" if event.late_minutes else ""
         messages.success(request, f"{assignment.staff.name} {event.get_action_display()}成功 "
                                   f"{timezone.localtime(event.at):%H:%M}{note}")
     except services.RosterServiceError as exc:
@@ -610,31 +610,45 @@ def staff_list(request: AuthedRequest) -> HttpResponse:
     if user.role == "cadre":
         villages = villages.filter(pk=user.scope_village_id or 0)
     gates = access.gates_for_user(user) if user.is_command else Gate.objects.none()
+    # a cadre registers people of their own village: it is chosen for them
+    form: dict[str, Any] = {"name": "", "kind": Kind.VOLUNTEER, "phone": "", "skills": set(), "gates": set(),
+                            "home_village": villages[0].pk if user.role == "cadre" and len(villages) == 1 else 0,
+                            "max_week_hours": 48, "max_consecutive_days": 6}
+    errors: list[str] = []
     if request.method == "POST":
         if not may_add:
             raise PermissionDenied("您的角色不能登记值守人员")
-        village = villages.filter(pk=_int(request.POST.get("home_village"))).first()
+        form = {"name": request.POST.get("name", ""), "kind": request.POST.get("kind", ""),
+                "phone": request.POST.get("phone", ""), "skills": set(request.POST.getlist("skills")),
+                "gates": {g for g in (_int(x) for x in request.POST.getlist("gates")) if g},
+                "home_village": _int(request.POST.get("home_village")),
+                "max_week_hours": _int(request.POST.get("max_week_hours", 48), -1),
+                "max_consecutive_days": _int(request.POST.get("max_consecutive_days", 6), -1)}
+        village = villages.filter(pk=form["home_village"]).first()
         if user.role == "cadre" and village is None:
-            messages.error(request, "请选择所属村/社区")
-            return redirect("staff_list")
+            errors.append("请选择所属村/社区")
         assert user.scope_subdistrict is not None  # staff_for_user would have shown nothing
-        try:
-            staff = services.create_staff(
-                user.scope_subdistrict, name=request.POST.get("name", ""), kind=request.POST.get("kind", ""),
-                skills=request.POST.getlist("skills"), phone=request.POST.get("phone", ""), home_village=village,
-                gates=gates.filter(pk__in=[g for g in (_int(x) for x in request.POST.getlist("gates")) if g]),
-                max_week_hours=_int(request.POST.get("max_week_hours")) or 48,
-                max_consecutive_days=_int(request.POST.get("max_consecutive_days")) or 6)
-            messages.success(request, f"已登记 {staff.name}")
-            return redirect("staff_detail", staff.pk)
-        except services.RosterServiceError as exc:
-            _error(request, exc)
+        errors += [message for _code, message in services.staff_problems(
+            user.scope_subdistrict, name=form["name"], kind=form["kind"], phone=form["phone"],
+            max_week_hours=form["max_week_hours"], max_consecutive_days=form["max_consecutive_days"])]
+        if not errors:
+            try:
+                staff = services.create_staff(
+                    user.scope_subdistrict, name=form["name"], kind=form["kind"], skills=form["skills"],
+                    phone=form["phone"], home_village=village, gates=gates.filter(pk__in=form["gates"]),
+                    max_week_hours=form["max_week_hours"], max_consecutive_days=form["max_consecutive_days"])
+            except services.RosterServiceError as exc:  # e.g. the same phone registered meanwhile
+                errors.extend(exc.errors)
+            else:
+                messages.success(request, f"已登记 {staff.name}")
+                return redirect("staff_detail", staff.pk)
     counts = dict(StaffMember.objects.filter(pk__in=access.staff_for_user(user).values("pk")).order_by()
                   .values_list("kind").annotate(n=Count("pk")).values_list("kind", "n"))
     return render(request, "rosters/staff_list.html", {
         "staff": qs.order_by("kind", "pk")[:500], "kinds": Kind.choices, "skills": Skill.choices, "kind": kind,
         "q": q, "may_add": may_add, "villages": villages, "gates": gates.order_by("pk"),
-        "counts": [(label, counts.get(value, 0)) for value, label in Kind.choices]})
+        "counts": [(label, counts.get(value, 0)) for value, label in Kind.choices], "form": form, "errors": errors},
+        status=400 if errors else 200)
 
 
 @login_required

@@ -257,7 +257,7 @@ def test_shortfall_reasons_name_who_is_off_or_lacks_the_skill() -> None:
     sol = roster.solve(gate_problem(staff), time_limit_s=10)
     reasons = {(s.day, s.shift, s.skill): s.reason_zh for s in sol.shortfalls}
     assert "休息或不可用（赵医生）" in reasons[(1, "M", "medical")]
-    assert "第 2 天（周二）早班「高速出口」需要 1 人，只排到 0 人" in reasons[(1, "M", "medical")]
+    assert "第 2 天（周二）早班「高速出口」需要医护人员 1 人，只排到 0 人" in reasons[(1, "M", "medical")]  # of whom
     assert "缺少此班次所需技能（赵医生）" in reasons[(0, "N", "medical")]
     assert any("已排在其他班次或岗位（赵医生：" in r for r in reasons.values())
     night = roster.check(gate_problem(staff), {("v1", 0): "N"})

@@ -5,6 +5,7 @@ one is confirmed by the colleague on their phone and approved by the chief."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.utils import timezone
 from playwright.sync_api import Browser, expect
@@ -167,3 +168,28 @@ def test_command_ends_a_published_roster_early(rw: RosterWorld, published: Roste
     volunteer.locator("#home-my-shift a.btn").click()
     expect(volunteer.locator("#cancelled-shifts")).to_contain_text(f"{d[3]:%m月%d日}")
     expect(volunteer.locator("#cancelled-shifts")).to_contain_text("风险等级调整，重排")
+
+
+def test_signing_out_early_asks_first_on_the_phone(rw: RosterWorld, published: Roster, live_server, phone) -> None:
+    now = timezone.now()
+    a = Assignment.objects.create(roster=published, staff=rw.staff["v1"], date=timezone.localdate(), gate=rw.gate1,
+                                  shift_code="M", shift_name="早班", starts_at=now - dt.timedelta(hours=1),
+                                  ends_at=now + dt.timedelta(hours=7))
+    login(phone, live_server.url, "volunteer")
+    phone.goto(f"{live_server.url}/my/shifts/")
+    phone.click("button[value=in]")
+    expect(phone.locator(".messages .success")).to_contain_text("签到成功")
+    asked: list[str] = []
+
+    def refuse(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+    phone.once("dialog", refuse)
+    phone.click("button[value=out]")  # a second tap where 签到 was: asked, and refused, nothing happens
+    expect(phone.locator("button[value=out]")).to_be_visible()
+    assert "早退 6 小时 59 分钟" in asked[0] or "早退 6 小时 58 分钟" in asked[0], asked
+    assert not a.attendance.filter(action="out").exists()
+    phone.once("dialog", lambda dialog: dialog.accept())
+    phone.click("button[value=out]")
+    expect(phone.locator(".messages .success")).to_contain_text("签退成功")
+    assert a.attendance.filter(action="out").exists()

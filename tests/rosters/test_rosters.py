@@ -545,10 +545,10 @@ def test_sign_out_before_the_shift_is_refused_and_leaving_early_is_flagged(rw: R
     assert exc.value.code == "clock_out_early" and "开始前不能签退" in exc.value.message
     services.clock(a, user, "out", "k3", at=a.ends_at - dt.timedelta(hours=2))
     [row] = services.attendance([a], now=a.ends_at)
-    assert row.label == "已签退，早退 120 分钟" and row.flagged and row.late_minutes == 0
+    assert row.label == "已签退，早退 2 小时" and row.flagged and row.late_minutes == 0
     # The next morning's briefing lists it among yesterday's problems.
     sheet = briefing.build(a.gate, a.date + dt.timedelta(days=1))
-    assert any("早退 120 分钟" in p for p in sheet["attendance_problems"]), sheet["attendance_problems"]
+    assert any("早退 2 小时" in p for p in sheet["attendance_problems"]), sheet["attendance_problems"]
 
 
 def test_absent_and_late_are_flagged_on_the_board(rw: RosterWorld, published: Roster) -> None:
@@ -708,13 +708,22 @@ def test_briefing_has_the_shifts_yesterdays_counts_and_notices(rw: RosterWorld) 
         Scan.objects.create(subdistrict=rw.w.sub, gate=rw.gate1, staff=rw.w.users["gate_staff"], nonce=f"b{i}",
                             content_hash=f"h{i}", device_time=yesterday_noon, subject="person", raw={}, outcome=outcome)
     Notice.objects.create(subdistrict=rw.w.sub, title="今日起查验行程卡", body="所有车辆查验行程卡")
+    morning = services.pattern_for(rw.gate1).shifts[0]["name"]
+    roster.shortfalls = [  # the published roster's known gaps: today's morning lacks a medic
+        {"date": today.isoformat(), "gate": "1号卡口", "gate_id": rw.gate1.pk, "shift": morning, "skill": "medical",
+         "required": 1, "assigned": 0, "missing": 1, "reason": ""},
+        {"date": today.isoformat(), "gate": "2号卡口", "gate_id": rw.gate2.pk, "shift": morning, "skill": "",
+         "required": 2, "assigned": 0, "missing": 2, "reason": ""}]
+    roster.save()
     b = briefing.build(rw.gate1, today)
+    assert b["shifts"][0]["gaps"] == ["缺医护人员 1 人"] and all(not sh["gaps"] for sh in b["shifts"][1:])
     assert b["scan_total"] == 3 and b["redirects"] == 1
     assert [a.staff.name for a in b["shifts"][0]["people"]] == ["交警戊"]
     night = next(sh for sh in b["shifts"] if sh["label"].startswith("夜班"))
     assert [a.staff.name for a in night["people"]] == ["志愿者乙"] and "今晚接班" in night["label"]
     page = rw.client("gate_chief").get(reverse("briefing", args=[rw.gate1.pk])).content.decode()
     assert "交警戊" in page and "今日起查验行程卡" in page and "尚未过完" not in page
+    assert "（缺医护人员 1 人，请安排顶岗）" in page
     assert b["uncovered"] == [] and 'id="briefing-no-roster"' not in page
     # On the roster's last day, tonight's crew belongs to the next day, which no roster covers.
     last = briefing.build(rw.gate1, today + dt.timedelta(days=1))
@@ -1228,7 +1237,7 @@ def test_unpublished_rosters_can_be_deleted_and_publishing_names_shortfalls(rw: 
     page = client.get(reverse("roster_detail", args=[roster.pk])).content.decode()
     short = sum(s["missing"] for s in roster.shortfalls if not s["skill"])
     assert short > 0 and re.search(rf'id="missing-total">{short}</b>', page) and 'id="missing-skill">2</b>' in page
-    assert f"本表仍有缺员（{short} 人次，另缺类别/技能 2 人次" in page  # said before publishing
+    assert f"本表仍缺员 {short} 人次，另缺类别/技能 2 人次" in page  # said before publishing
     assert rw.client("gate_chief").post(reverse("roster_delete", args=[roster.pk])).status_code == 404  # not theirs
     services.publish(roster, rw.w.users["command"])
     response = client.post(reverse("roster_delete", args=[roster.pk]), follow=True)
@@ -1239,3 +1248,25 @@ def test_unpublished_rosters_can_be_deleted_and_publishing_names_shortfalls(rw: 
     response = client.post(reverse("roster_delete", args=[draft.pk]), follow=True)
     assert f"已删除「{draft.name}」" in response.content.decode() and not Roster.objects.filter(pk=draft.pk).exists()
     assert AuditEvent.objects.filter(object_type="roster", object_id=str(draft.pk), detail__deleted=draft.name).exists()
+
+
+def test_staff_form_lists_every_problem_and_keeps_what_was_typed(rw: RosterWorld) -> None:
+    c = rw.client("cadre_xinwei")
+    page = c.get(reverse("staff_list"))
+    assert page.context["form"]["home_village"] == rw.w.xinwei.pk  # a cadre's own village, chosen for them
+    before = StaffMember.objects.count()
+    r = c.post(reverse("staff_list"), {"name": "  ", "kind": "volunteer", "phone": "139", "skills": ["driver"],
+                                       "home_village": str(rw.w.jiangdong.pk), "max_week_hours": "100",
+                                       "max_consecutive_days": "6"})
+    assert r.status_code == 400 and StaffMember.objects.count() == before
+    errors = r.context["errors"]
+    assert "请选择所属村/社区" in errors and "请填写姓名" in errors  # another village is not theirs to choose
+    assert "每周最多工时应在 8 到 84 小时之间" in errors and any("手机号" in e for e in errors)
+    html = r.content.decode()
+    assert 'value="139"' in html and 'value="100"' in html and 'value="driver" checked' in html
+    assert '<details class="card" id="staff-add" open>' in html  # the form is open at the top, errors inside
+    r = c.post(reverse("staff_list"), {"name": "测试甲", "kind": "volunteer", "phone": "13912345678",
+                                       "home_village": str(rw.w.xinwei.pk), "max_week_hours": "48",
+                                       "max_consecutive_days": "6"})
+    made = StaffMember.objects.get(name="测试甲")
+    assert r.status_code == 302 and made.home_village == rw.w.xinwei and made.max_week_hours == 48

@@ -507,11 +507,12 @@ def _staff_violations(idx: _Index, st: Staff, sched: Mapping[int, tuple[str, str
     if total < st.min_minutes:
         add(None, "min_minutes", f"{who}总工时 {total / 60:g} 小时，低于下限 {st.min_minutes / 60:g} 小时。")
     if st.max_week_minutes is not None:
-        for n, week in enumerate(idx.weeks, start=1):
+        for week in idx.weeks:  # named by its days: "week 4" of a roster means nothing to a volunteer
             minutes = sum(idx.shifts[sched[d][0]].minutes for d in week if d in sched)
             if minutes > st.max_week_minutes:
                 add(week[0], "week_minutes",
-                    f"{who}第 {n} 周工时 {minutes / 60:g} 小时，超过每周上限 {st.max_week_minutes / 60:g} 小时。")
+                    f"{who}{_day_zh(idx, week[0])}至{_day_zh(idx, week[-1])}这一周工时 {minutes / 60:g} 小时，"
+                    f"超过每周上限 {st.max_week_minutes / 60:g} 小时。")
     work = [d in sched for d in range(days)]
     if 0 < st.rested_before < st.min_consecutive_off:  # the days off before day 0 are a run to complete
         first = next((d for d in range(days) if work[d]), None)

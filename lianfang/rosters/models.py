@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from lianfang.core import crypto
@@ -370,6 +371,12 @@ class SwapRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.requester.name} → {self.partner.name}（{self.get_status_display()}）"
+
+    @staticmethod
+    def never_sent() -> Q:
+        """Requests refused by the rules when made: neither the partner nor the chief ever got them,
+        so only the requester's own history shows them."""
+        return Q(status=SwapRequest.Status.REFUSED, partner_answered_at__isnull=True, decided_at__isnull=True)
 
     @property
     def open(self) -> bool:

@@ -264,7 +264,7 @@ def demand_from_planning(gate: Gate) -> list[DemandRule]:
         staff = max((n for w, n in sized if _overlap(window, w) > 0), default=0)
         if staff:
             rules.append(DemandRule(gate=gate, shift_code=shift["code"], required=staff,
-                                    source=DemandRule.Source.PLANNING, note="按通道测算（Erlang C）"))
+                                    source=DemandRule.Source.PLANNING, note="按排队模型测算的通道数"))
     with transaction.atomic():
         DemandRule.objects.filter(gate=gate, source=DemandRule.Source.PLANNING).delete()
         DemandRule.objects.bulk_create(rules)
@@ -903,8 +903,9 @@ def withdraw_swap(swap: SwapRequest, user: User) -> SwapRequest:
     return swap
 
 
-def decide_swap(swap: SwapRequest, user: User, approve: bool) -> SwapRequest:
-    """The gate chief's decision; approving re-checks the rules against the roster as it is now."""
+def decide_swap(swap: SwapRequest, user: User, approve: bool, note: str = "") -> SwapRequest:
+    """The gate chief's decision; approving re-checks the rules against the roster as it is now.
+    ``note``: why not, for the requester (kept with the request's problems, which they are shown)."""
     with transaction.atomic():
         swap = SwapRequest.objects.select_for_update(of=("self",)).select_related("give", "take", "partner", "requester",
                                                                       "roster").get(pk=swap.pk)
@@ -916,6 +917,8 @@ def decide_swap(swap: SwapRequest, user: User, approve: bool) -> SwapRequest:
         swap.decided_at = timezone.now()
         if not approve:
             swap.status = SwapRequest.Status.REJECTED
+            if note.strip():
+                swap.problems = [f"卡口长意见：{note.strip()[:200]}"]
             swap.save()
             return swap
         if swap.give_id is None:  # cannot happen: requests lose their shifts only when voided

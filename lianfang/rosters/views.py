@@ -62,13 +62,21 @@ def _int(value: Any, default: int = 0) -> int:
         return default
 
 
-def _date(value: Any, default: dt.date) -> dt.date:
-    """A date from the query string, within a year of ``default`` (else ``default``)."""
-    try:
-        day = dt.date.fromisoformat(str(value))
-    except ValueError:
+def _date(request: HttpRequest, default: dt.date) -> dt.date:
+    """The ``date`` of the query string, within a year of ``default``; else ``default``, saying so
+    when a date was asked for (a mistyped link must not pass for the day asked)."""
+    value = request.GET.get("date")
+    if not value:
         return default
-    return day if abs((day - default).days) <= 366 else default
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        messages.warning(request, f"日期「{value[:20]}」无法识别（应为 2022-12-01 这样的格式），已显示 {default:%m月%d日}")
+        return default
+    if abs((day - default).days) > 366:
+        messages.warning(request, f"日期 {day:%Y年%m月%d日} 超出前后一年的范围，已显示 {default:%m月%d日}")
+        return default
+    return day
 
 
 # --- rosters ---------------------------------------------------------------------------------
@@ -333,7 +341,9 @@ def _export_gates(request: AuthedRequest, roster: Roster) -> list[Gate]:
     ids = access.visible_gate_ids(request.user, roster)
     wanted = _int(request.GET.get("gate"))
     if wanted:
-        ids = [g for g in ids if g == wanted]
+        if wanted not in ids:  # not on this roster, or not theirs: not an empty file that reads as "nobody on duty"
+            raise denied(request.user, "gate", wanted)
+        ids = [wanted]
     return list(Gate.objects.filter(pk__in=ids).order_by("pk"))
 
 
@@ -420,7 +430,7 @@ def my_shifts(request: AuthedRequest) -> HttpResponse:
     people, shifts = services.swap_choices(staff)
     colleagues = people.order_by("name")
     partner_shifts = shifts.select_related("staff", "gate").order_by("starts_at")[:200]
-    swaps = SwapRequest.objects.filter(Q(requester=staff) | Q(partner=staff)).select_related(
+    swaps = SwapRequest.objects.filter(Q(requester=staff) | (Q(partner=staff) & ~SwapRequest.never_sent())).select_related(
         "give__gate", "take__gate", "partner", "requester")[:20]
     to_answer = access.swaps_to_answer(request.user).select_related("requester")
     swapping = {pk for s in SwapRequest.objects.filter(Q(give__in=mine) | Q(take__in=mine), status__in=SwapRequest.OPEN_STATUSES)
@@ -499,7 +509,7 @@ def swap_request(request: AuthedRequest) -> HttpResponse:
         _error(request, exc)
         return redirect("my_shifts")
     if swap.status == SwapRequest.Status.REFUSED:
-        messages.error(request, "换班不符合排班规则，未提交：" + "；".join(swap.problems))
+        messages.error(request, "换班不符合排班规则，系统未发出（对方和卡口长不会收到）：" + "；".join(swap.problems))
     elif swap.status == SwapRequest.Status.PARTNER:
         messages.success(request, f"换班申请已提交，等待 {swap.partner.name} 确认，再由卡口长审批")
     else:
@@ -548,7 +558,8 @@ def swap_list(request: AuthedRequest) -> HttpResponse:
         if not access.may_decide_swap(user, swap):
             raise PermissionDenied("只有该卡口的卡口长或指挥部可以审批换班")
         try:
-            swap = services.decide_swap(swap, user, request.POST.get("decision") == "approve")
+            swap = services.decide_swap(swap, user, request.POST.get("decision") == "approve",
+                                        note=request.POST.get("note", ""))
             if swap.status == SwapRequest.Status.REFUSED:
                 messages.error(request, "复核未通过，已退回：" + "；".join(swap.problems))
             else:
@@ -563,7 +574,8 @@ def swap_list(request: AuthedRequest) -> HttpResponse:
         "pending": pending, "with_partner": swaps.filter(access.not_begun_swaps(), status=SwapRequest.Status.PARTNER),
         # answered, decided, withdrawn, and the ones still waiting whose shift has begun (shown as lapsed)
         # latest first by when they were closed (decided, answered or withdrawn; lapsed: when asked)
-        "recent": swaps.exclude(access.not_begun_swaps(), status__in=SwapRequest.OPEN_STATUSES).annotate(
+        "recent": swaps.exclude(access.not_begun_swaps(), status__in=SwapRequest.OPEN_STATUSES).exclude(
+            SwapRequest.never_sent()).annotate(
             closed_at=Coalesce("decided_at", "partner_answered_at", "created_at")).order_by("-closed_at", "-pk")[:50],
         "may_decide_any": access.may_decide_any_swap(user)})
 
@@ -573,11 +585,14 @@ def swap_list(request: AuthedRequest) -> HttpResponse:
 def attendance_board(request: AuthedRequest) -> HttpResponse:
     user = request.user
     gates = access.gates_for_user(user).order_by("pk")
-    gate = gates.filter(pk=_int(request.GET.get("gate"))).first() or gates.filter(
+    asked = _int(request.GET.get("gate"))
+    if asked and not gates.filter(pk=asked).exists():
+        raise denied(user, "gate", asked)
+    gate = gates.filter(pk=asked).first() or gates.filter(
         pk=user.scope_gate_id or 0).first() or gates.filter(assignments__roster__status=Roster.Status.PUBLISHED).first()
     if gate is None:
         raise PermissionDenied("您没有可查看考勤的卡口")
-    day = _date(request.GET.get("date"), timezone.localdate())
+    day = _date(request, timezone.localdate())
     qs = (Assignment.objects.filter(gate=gate, date=day, roster__status=Roster.Status.PUBLISHED)
           .select_related("staff").prefetch_related("attendance").order_by("starts_at", "staff__name"))
     rows = services.attendance(qs)
@@ -667,6 +682,11 @@ def staff_detail(request: AuthedRequest, pk: int) -> HttpResponse:
                 end = dt.date.fromisoformat(request.POST.get("date_to") or request.POST.get("date_from", ""))
                 if end < start:
                     raise services.RosterServiceError("unavailable_dates", "结束日期不能早于开始日期")
+                today = timezone.localdate()
+                if end < today - dt.timedelta(days=31) or start > today + dt.timedelta(days=366):
+                    raise services.RosterServiceError("unavailable_dates", "不可排班时段应在近一个月到一年之内，请检查年份")
+                if (end - start).days > 366:
+                    raise services.RosterServiceError("unavailable_dates", "不可排班时段最长一年，请分段登记")
                 code = request.POST.get("shift_code", "")[:8]
                 Unavailability.objects.create(staff=staff, date_from=start, date_to=end, shift_code=code,
                                               reason=request.POST.get("reason", "")[:100])
@@ -783,6 +803,7 @@ def gate_demand(request: AuthedRequest, gate_pk: int) -> HttpResponse:
     patterns = ShiftPattern.objects.filter(subdistrict_id=gate.subdistrict_id)
     typed: dict[str, Any] = {"required": 1, "weekdays": []}  # the add form, kept when a row is refused
     refused = False
+    add_error = ""
     if request.method == "POST":
         if not may_edit:
             raise PermissionDenied("只有指挥部或本卡口卡口长可以修改人力需求")
@@ -811,9 +832,11 @@ def gate_demand(request: AuthedRequest, gate_pk: int) -> HttpResponse:
                                     note=request.POST.get("note", ""))
                 messages.success(request, "已添加需求")
         except services.RosterServiceError as exc:
-            _error(request, exc)
             refused = what not in ("pattern", "planning", "delete")
-            if refused:
+            if not refused:
+                _error(request, exc)
+            else:  # said at the form, at the foot of a long page, not at its top
+                add_error = exc.message
                 typed = {"shift_code": request.POST.get("shift_code", ""), "skill": request.POST.get("skill", ""),
                          "required": request.POST.get("required", ""), "lane": _int(request.POST.get("lane")),
                          "weekdays": [_int(x, -1) for x in request.POST.getlist("weekdays")],
@@ -830,8 +853,8 @@ def gate_demand(request: AuthedRequest, gate_pk: int) -> HttpResponse:
     return render(request, "rosters/demand.html", {
         "gate": gate, "pattern": pattern, "patterns": patterns, "rules": rules, "may_edit": may_edit,
         "shifts": [{**s, "label": services.shift_label(s)} for s in pattern.shifts], "lanes": gate.lanes.all(),
-        "skill_choices": requirement_choices(), "planning": gate.demands.all(), "typed": typed},
-        status=400 if refused else 200)
+        "skill_choices": requirement_choices(), "planning": gate.demands.all(), "typed": typed,
+        "add_error": add_error}, status=400 if refused else 200)
 
 
 # --- the morning briefing --------------------------------------------------------------------
@@ -843,7 +866,7 @@ def briefing_page(request: AuthedRequest, gate_pk: int) -> HttpResponse:
     gate = access.gates_for_user(user).filter(pk=gate_pk).first()
     if gate is None:
         raise denied(user, "gate", gate_pk)
-    day = _date(request.GET.get("date"), timezone.localdate())
+    day = _date(request, timezone.localdate())
     context = {"b": briefing.build(gate, day), "gate": gate, "day": day,
                "prev": day - dt.timedelta(days=1), "next": day + dt.timedelta(days=1)}
     if request.GET.get("format") == "pdf":

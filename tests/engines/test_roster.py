@@ -130,6 +130,9 @@ def test_check_explains_each_rule() -> None:
     two = (ShiftType("A", 480, start=16 * 60, name="中班"), ShiftType("M", 480, start=8 * 60, name="早班"))
     rest = Problem(days=2, shifts=two, staff=(Staff("p"),), min_rest_minutes=12 * 60)
     assert "休息不足 12 小时" in roster.check(rest, {("p", 0): "A", ("p", 1): "M"})[0]
+    weekly = small(max_week_minutes=16 * 60)  # a week is named by its days, not "week 1"
+    assert roster.check(weekly, {("p", d): "E" for d in range(3)}) == [
+        "「p」第 1 天（周一）至第 7 天（周日）这一周工时 24 小时，超过每周上限 16 小时。"]
 
 
 def every_day_problem(days: int = 7, **staff_rules: object) -> Problem:

@@ -425,7 +425,9 @@ def test_swap_pages_tell_where_each_request_stands(rw: RosterWorld, published: R
     assert "属地丙 已在手机上同意" in page and "属地丁 没有账号：请先与其电话确认，再审批" in page
     # Decided ones are listed latest decided first (not latest asked), a hand-over said as such.
     later = SwapRequest.objects.get(nonce="f2")
-    chief.post(reverse("swap_list"), {"swap": later.pk, "decision": "reject"})
+    chief.post(reverse("swap_list"), {"swap": later.pk, "decision": "reject", "note": "那天属地丁要去核酸点"})
+    asked = volunteer.get(reverse("my_shifts")).content.decode()  # the requester learns why not
+    assert "<b>未批准</b>（卡口长意见：那天属地丁要去核酸点）" in asked
     done = chief.post(reverse("swap_list"), {"swap": swap.pk, "decision": "approve"}, follow=True).content.decode()
     assert "已批准：志愿者甲 让出" in done and "由 属地丙 代班" in done and "↔" not in done
     recent = done.split("最近处理")[1]
@@ -497,7 +499,19 @@ def test_swap_form_on_the_phone_reports_the_refusal_in_chinese(rw: RosterWorld, 
     give = place(published, rw.staff["v1"], d[2], "N")
     response = rw.client("volunteer").post(reverse("swap_request"), {"give": give.pk, "partner": rw.staff["v2"].pk,
                                                                      "nonce": "x"}, follow=True)
-    assert "不符合排班规则" in response.content.decode()
+    assert "换班不符合排班规则，系统未发出" in response.content.decode()
+    refused = SwapRequest.objects.get(nonce="x")
+    assert refused.summary in response.content.decode()  # the requester's own history keeps it
+    # Never sent: not in the colleague's history, nor among the chief's recent decisions.
+    StaffMember.objects.filter(user=rw.w.users["gate_staff"]).update(user=None)
+    rw.staff["v2"].user = rw.w.users["gate_staff"]
+    rw.staff["v2"].save()
+    assert refused.summary not in rw.client("gate_staff").get(reverse("my_shifts")).content.decode()
+    assert refused not in rw.client("gate_chief").get(reverse("swap_list")).context["recent"]
+    # One the colleague answered and the rules then refused did reach them: it stays in both lists.
+    SwapRequest.objects.filter(pk=refused.pk).update(partner_answered_at=timezone.now())
+    assert refused.summary in rw.client("gate_staff").get(reverse("my_shifts")).content.decode()
+    assert refused in rw.client("gate_chief").get(reverse("swap_list")).context["recent"]
 
 
 def test_only_the_chief_of_the_gate_decides(rw: RosterWorld, published: Roster) -> None:
@@ -644,6 +658,7 @@ def test_a_refused_demand_row_keeps_what_was_typed(rw: RosterWorld) -> None:
         "note": "周末高速口加派"})
     page = response.content.decode()
     assert response.status_code == 400 and "人数应在 1 到 50 之间" in page
+    assert page.index('id="demand-error"') < page.index('id="demand-form"')  # said at the form, not the page's top
     assert 'value="80"' in page and 'value="周末高速口加派"' in page
     assert '<option value="N" selected>' in page and '<option value="police" selected>' in page
     assert re.findall(r'value="(\d)" checked', page) == ["5", "6"]
@@ -1270,3 +1285,21 @@ def test_staff_form_lists_every_problem_and_keeps_what_was_typed(rw: RosterWorld
                                        "max_consecutive_days": "6"})
     made = StaffMember.objects.get(name="测试甲")
     assert r.status_code == 302 and made.home_village == rw.w.xinwei and made.max_week_hours == 48
+
+
+def test_links_to_another_gate_or_a_bad_date_say_so_instead_of_showing_something_else(
+        rw: RosterWorld, published: Roster) -> None:
+    chief = rw.client("gate_chief")  # the chief of gate 1
+    for name in ("roster_pdf", "roster_xlsx", "roster_ics"):
+        assert chief.get(reverse(name, args=[published.pk]) + f"?gate={rw.gate2.pk}").status_code == 404
+        assert chief.get(reverse(name, args=[published.pk]) + f"?gate={rw.gate1.pk}").status_code == 200
+    assert chief.get(reverse("attendance_board") + f"?gate={rw.gate2.pk}").status_code == 404
+    assert AuditEvent.objects.filter(action="denied", object_type="gate", user=rw.chief).count() == 4
+    page = chief.get(reverse("briefing", args=[rw.gate1.pk]) + "?date=garbage", follow=True).content.decode()
+    assert "日期「garbage」无法识别" in page and f"已显示 {timezone.localdate():%m月%d日}" in page
+    page = chief.get(reverse("briefing", args=[rw.gate1.pk]) + "?date=2030-01-01").content.decode()
+    assert "超出前后一年的范围" in page
+    far = rw.client("command").post(reverse("staff_detail", args=[rw.staff["v1"].pk]), {
+        "what": "unavailable", "date_from": "2035-01-01", "date_to": "2035-01-02", "reason": "年份填错"},
+        follow=True).content.decode()
+    assert "请检查年份" in far and not rw.staff["v1"].unavailable.exists()

@@ -21,6 +21,7 @@ from lianfang.core import access, exports, importer, services
 from lianfang.core.forms import ImportForm, PersonEditForm, PersonFilterForm, RevealForm
 from lianfang.core.http import AuthedRequest, xlsx_response
 from lianfang.core.models import AuditEvent, ImportJob, Person
+from lianfang.rosters import access as roster_access
 from lianfang.rosters import services as roster_services
 
 PAGE_SIZE = 50
@@ -81,8 +82,13 @@ def home(request: AuthedRequest) -> HttpResponse:
     now = timezone.now()
     next_shift = (roster_services.shifts_ahead(staff, now).select_related("gate").first()
                   if staff is not None else None)
+    # What waits for them: a colleague's swap to confirm; for a gate chief, swaps to decide and the day's sheets.
+    to_answer = roster_access.swaps_to_answer(user).count() if staff is not None else 0
+    chief_gate = roster_access.chief_gate_id(user)
+    to_decide = roster_access.swaps_to_decide(user).count() if chief_gate else 0
     return render(request, "core/home.html", {
-        "staff": staff, "next_shift": next_shift, "now": now,
+        "staff": staff, "next_shift": next_shift, "now": now, "to_answer": to_answer,
+        "chief_gate": chief_gate, "to_decide": to_decide,
         "tree": tree, "totals": totals, "chart": chart,
         "recent_imports": ImportJob.objects.filter(created_by=user)[:5] if user.can_import else [],
     })

@@ -157,6 +157,12 @@ def own_swaps(user: User) -> QuerySet[SwapRequest]:
     return SwapRequest.objects.filter(Q(requester__user=user) | Q(partner__user=user))
 
 
+def swaps_to_decide(user: User) -> QuerySet[SwapRequest]:
+    """Requests the partner has confirmed, waiting for a decision by someone who sees them (the
+    chief of the gate, the command centre), whose shifts have not begun."""
+    return swaps_for_user(user).filter(not_begun_swaps(), status=SwapRequest.Status.PENDING)
+
+
 def swaps_to_answer(user: User) -> QuerySet[SwapRequest]:
     """Requests waiting for this user to confirm as the partner (only the partner answers), whose
     shifts have not begun (a late answer could not be approved any more)."""

@@ -92,7 +92,7 @@ def home(request: AuthedRequest) -> HttpResponse:
     if user.role in ("volunteer", "gate_staff") and StaffMember.objects.filter(user=user).exists():
         return redirect("my_shifts")  # people on duty start from their own shifts
     gate = Gate.objects.filter(pk=user.scope_gate_id).first() if user.scope_gate_id else None
-    pending_swaps = access.swaps_for_user(user).filter(access.not_begun_swaps(), status=SwapRequest.Status.PENDING).count()
+    pending_swaps = access.swaps_to_decide(user).count()
     today = timezone.localdate()
     people_shifts: list[dict[str, Any]] | None = None
     if not access.may_view_all(user) and not user.scope_gate_id:

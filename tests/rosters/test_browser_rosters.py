@@ -71,6 +71,12 @@ def test_solve_publish_print_and_swaps(rw: RosterWorld, live_server, browser: Br
     phone.goto(f"{live_server.url}/my/shifts/")
     expect(phone.locator(".shift-card").first).to_be_visible()
     phone.select_option("#swap-give", str(give.pk))
+    # Colleagues' shifts are grouped by day, and only the days around the one given away are offered.
+    groups = phone.eval_on_selector_all("#swap-take optgroup", "gs => gs.map(g => [g.dataset.date, g.disabled])")
+    assert groups and all(disabled == (abs((dt.date.fromisoformat(day) - d).days) > 3) for day, disabled in groups)
+    phone.uncheck("#swap-near")
+    assert phone.locator("#swap-take optgroup[disabled]").count() == 0
+    phone.check("#swap-near")
     phone.select_option("#swap-partner", str(tired.pk))
     phone.click("#swap-submit")
     expect(phone.locator(".messages .error")).to_contain_text("不符合排班规则")

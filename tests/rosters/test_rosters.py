@@ -416,7 +416,12 @@ def test_swap_pages_tell_where_each_request_stands(rw: RosterWorld, published: R
     # The colleague sees it as waiting for them, not for "the other side".
     partner_page = rw.client("gate_staff").get(reverse("my_shifts")).content.decode()
     assert "待您确认（见上方「请我换班」）" in partner_page and "谢绝后不能撤销" in partner_page
+    assert "有 1 份同事的换班申请等您确认" in rw.client("gate_staff").get(reverse("home")).content.decode()
+    assert 'id="home-chief"' in rw.client("gate_chief").get(reverse("home")).content.decode()
     services.answer_swap(swap, rw.w.users["gate_staff"], accept=True)
+    chief_home = rw.client("gate_chief").get(reverse("home")).content.decode()  # now it waits for the chief
+    assert "换班审批（1 份待批）" in chief_home and reverse("briefing", args=[rw.gate1.pk]) in chief_home
+    assert "同事的换班申请等您确认" not in rw.client("gate_staff").get(reverse("home")).content.decode()
     # The chief sees who confirmed in the app, and who must be called.
     other = place(published, rw.staff["v1"], d[4], "M")
     services.request_swap(rw.staff["v1"], other, rw.staff["l2"], None, reason="", nonce="f2", user=rw.w.users["volunteer"])
@@ -579,6 +584,8 @@ def test_absent_and_late_are_flagged_on_the_board(rw: RosterWorld, published: Ro
     assert now  # the board renders for the chief with both people
     page = rw.client("gate_chief").get(reverse("attendance_board") + f"?date={today}").content.decode()
     assert "志愿者甲" in page and "志愿者乙" in page
+    upcoming = sum(1 for r in services.attendance([a, b]) if r.state == "upcoming")  # depends on the hour the test runs
+    assert f'id="upcoming-count">{upcoming}</b>' in page
     assert AttendanceEvent.objects.count() == 0
 
 

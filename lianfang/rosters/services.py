@@ -918,7 +918,7 @@ def decide_swap(swap: SwapRequest, user: User, approve: bool, note: str = "") ->
         if not approve:
             swap.status = SwapRequest.Status.REJECTED
             if note.strip():
-                swap.problems = [f"卡口长意见：{note.strip()[:200]}"]
+                swap.problems = [f"审批意见：{note.strip()[:200]}"]
             swap.save()
             return swap
         if swap.give_id is None:  # cannot happen: requests lose their shifts only when voided

@@ -432,7 +432,7 @@ def test_swap_pages_tell_where_each_request_stands(rw: RosterWorld, published: R
     later = SwapRequest.objects.get(nonce="f2")
     chief.post(reverse("swap_list"), {"swap": later.pk, "decision": "reject", "note": "那天属地丁要去核酸点"})
     asked = volunteer.get(reverse("my_shifts")).content.decode()  # the requester learns why not
-    assert "<b>未批准</b>（卡口长意见：那天属地丁要去核酸点）" in asked
+    assert "<b>未批准</b>（审批意见：那天属地丁要去核酸点）" in asked
     done = chief.post(reverse("swap_list"), {"swap": swap.pk, "decision": "approve"}, follow=True).content.decode()
     assert "已批准：志愿者甲 让出" in done and "由 属地丙 代班" in done and "↔" not in done
     recent = done.split("最近处理")[1]

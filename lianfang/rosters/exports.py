@@ -15,7 +15,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from lianfang.checkpoints.models import Gate
 from lianfang.core.importer import safe_cell
 from lianfang.rosters import services
-from lianfang.rosters.models import Assignment, CancelledShift, Roster
+from lianfang.rosters.models import Assignment, CancelledShift, Roster, requirement_short_label
 
 
 def pdf(template: str, context: dict[str, Any]) -> bytes:
@@ -25,12 +25,25 @@ def pdf(template: str, context: dict[str, Any]) -> bytes:
 
 
 def roster_xlsx(roster: Roster, gates: Iterable[Gate], *, with_phones: bool) -> bytes:
-    """One sheet per gate (dates down, shifts across) and one list of every shift."""
+    """One sheet per gate (dates down, shifts across, gaps in the cells), one list of every shift
+    and one of the gaps with their reasons."""
     wb = Workbook()
     wb.remove(wb.worksheets[0])
     head = Font(bold=True)
     weekend = PatternFill("solid", fgColor="FDECEA")
     rows: list[list[Any]] = []
+    gates = list(gates)
+    # The roster's known gaps, as on the page and the PDF: in the cells and listed with their reasons.
+    gaps: dict[tuple[int, str, str], list[str]] = {}
+    short_rows: list[list[Any]] = []
+    names = {g.pk: g.name for g in gates}
+    for short in roster.shortfalls:
+        if short.get("gate_id") not in names:
+            continue
+        whom = requirement_short_label(short["skill"]) if short.get("skill") else ""
+        gaps.setdefault((short["gate_id"], short["date"], short["shift"]), []).append(f"缺{whom} {short['missing']} 人")
+        short_rows.append([dt.date.fromisoformat(short["date"]), short["shift"], names[short["gate_id"]], whom or "任何人",
+                           short["required"], short["assigned"], short["missing"], short.get("reason", "")])
     for gate in gates:
         shifts = services.pattern_for(gate).shifts
         ws = wb.create_sheet(gate.name[:31])
@@ -47,7 +60,8 @@ def roster_xlsx(roster: Roster, gates: Iterable[Gate], *, with_phones: bool) -> 
                          timezone.localtime(a.ends_at).strftime("%Y-%m-%d %H:%M")])
         for day in roster.dates():
             ws.append([day, "一二三四五六日"[day.weekday()],
-                       *[safe_cell("\n".join(people.get((day, s["code"]), []))) for s in shifts]])
+                       *[safe_cell("\n".join(people.get((day, s["code"]), [])
+                                              + gaps.get((gate.pk, day.isoformat(), s["name"]), []))) for s in shifts]])
             if day.weekday() >= 5:
                 for cell in ws[ws.max_row]:
                     cell.fill = weekend
@@ -60,6 +74,12 @@ def roster_xlsx(roster: Roster, gates: Iterable[Gate], *, with_phones: bool) -> 
     ws.append(["日期", "班次", "卡口", "姓名", "类别", "手机号", "开始", "结束"])
     for row in sorted(rows, key=lambda r: (r[0], r[6], r[2])):
         ws.append([safe_cell(v) for v in row])
+    ws = wb.create_sheet("缺员清单")
+    ws.append(["日期", "班次", "卡口", "缺何人", "需要", "已排", "缺", "原因"])
+    for row in sorted(short_rows, key=lambda r: (r[0], r[2], r[1])):
+        ws.append([safe_cell(v) for v in row])
+    if not short_rows:
+        ws.append(["无缺员"])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

@@ -199,7 +199,7 @@ def test_gate_chief_sees_published_rosters_of_their_gate_only_and_cadre_none(rw:
     assert chief.post(reverse("roster_solve", args=[roster.pk])).status_code == 403
     # Excel export of the chief: only gate 1, phones in full (the chief calls people in), audited.
     wb = load_workbook(io.BytesIO(chief.get(reverse("roster_xlsx", args=[roster.pk])).content))
-    assert wb.sheetnames == ["1号卡口", "全部班次"]
+    assert wb.sheetnames == ["1号卡口", "全部班次", "缺员清单"]
     assert AuditEvent.objects.filter(action="export", object_type="roster", user=rw.chief).exists()
 
 
@@ -1260,6 +1260,11 @@ def test_unpublished_rosters_can_be_deleted_and_publishing_names_shortfalls(rw: 
     short = sum(s["missing"] for s in roster.shortfalls if not s["skill"])
     assert short > 0 and re.search(rf'id="missing-total">{short}</b>', page) and 'id="missing-skill">2</b>' in page
     assert f"本表仍缺员 {short} 人次，另缺类别/技能 2 人次" in page  # said before publishing
+    wb = load_workbook(io.BytesIO(client.get(reverse("roster_xlsx", args=[roster.pk])).content))
+    gaps = list(wb["缺员清单"].iter_rows(min_row=2, values_only=True))  # the same gaps, with reasons, for reports
+    assert sum(row[6] for row in gaps) == short + 2 and {row[3] for row in gaps} == {"任何人", "医护人员"}
+    assert all(row[7] for row in gaps) and any("缺医护人员 1 人" in str(c) for r in wb["2号卡口"].iter_rows(
+        values_only=True) for c in r)
     assert rw.client("gate_chief").post(reverse("roster_delete", args=[roster.pk])).status_code == 404  # not theirs
     services.publish(roster, rw.w.users["command"])
     response = client.post(reverse("roster_delete", args=[roster.pk]), follow=True)

@@ -711,7 +711,7 @@ def test_gate_view_exports_that_gate(rw: RosterWorld) -> None:
     link = re.search(r'id="gate-xlsx" href="([^"]+)"', page)
     assert link is not None
     wb = load_workbook(io.BytesIO(c.get(link.group(1).replace("&amp;", "&")).content))
-    assert wb.sheetnames == [rw.gate2.name, "全部班次"]
+    assert wb.sheetnames == [rw.gate2.name, "全部班次", "缺员清单"]
     assert {row[2] for row in wb["全部班次"].iter_rows(min_row=2, values_only=True)} == {rw.gate2.name}
 
 

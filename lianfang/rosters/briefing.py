@@ -47,13 +47,16 @@ def build(gate: Gate, day: dt.date) -> dict[str, Any]:
             if short.get("gate_id") == gate.pk and short.get("date") in wanted:
                 who = requirement_short_label(short["skill"]) if short.get("skill") else ""
                 gaps[(short["date"], short["shift"])].append(f"缺{who} {short['missing']} 人")
+    away = services.on_leave(a for crew in on_duty.values() for a in crew)  # leave recorded since publishing
     shifts = []
     uncovered: set[dt.date] = set()  # days the sheet's shifts lack a roster
     for sh in pattern.shifts:
         date = day + dt.timedelta(days=1) if sh["start"] % 1440 < NIGHT_BEFORE_DAWN_MINUTES else day
         label = services.shift_label(sh) + (f"（{date:%m月%d日}凌晨，今晚接班）" if date != day else "")
-        shifts.append({"label": label, "people": on_duty.get((date, sh["code"]), []), "covered": date in covered,
-                       "gaps": gaps.get((date.isoformat(), sh["name"]), [])})
+        crew = on_duty.get((date, sh["code"]), [])
+        shifts.append({"label": label, "people": crew, "covered": date in covered,
+                       "gaps": gaps.get((date.isoformat(), sh["name"]), []),
+                       "away": {a.pk: away[a.pk] for a in crew if a.pk in away}})
         if date not in covered:
             uncovered.add(date)
 

@@ -39,6 +39,7 @@ from lianfang.rosters.models import (
     SwapRequest,
     Team,
     TeamMembership,
+    Unavailability,
     default_shifts,
     twelve_hour_shifts,
 )
@@ -269,6 +270,21 @@ def demand_from_planning(gate: Gate) -> list[DemandRule]:
         DemandRule.objects.filter(gate=gate, source=DemandRule.Source.PLANNING).delete()
         DemandRule.objects.bulk_create(rules)
     return rules
+
+
+def demand_beyond_total(gate: Gate, shift_code: str) -> str | None:
+    """A warning when a shift's kind and skill rows add up to more than its "anybody" total on some
+    weekday: they are part of the total, so the roster will staff more than the total says (with
+    超员 counted against it) — usually a total that was not raised with them."""
+    rules = list(DemandRule.objects.filter(gate=gate, shift_code=shift_code))
+    for weekday in range(7):
+        on = [r for r in rules if not r.weekdays or weekday in r.weekdays]
+        total = sum(r.required for r in on if not r.skill)
+        within = sum(r.required for r in on if r.skill)
+        if total and within > total:
+            return (f"该班次按类别/技能需要的人数合计 {within} 人（{'一二三四五六日'[weekday]}），多于总人数 {total} 人："
+                    f"类别/技能的人数包含在总人数之内，排班会按至少 {within} 人排并计超员。请核对总人数。")
+    return None
 
 
 def add_demand(gate: Gate, *, shift_code: str, required: int, skill: str = "", lane_id: int | None = None,
@@ -775,17 +791,20 @@ def swap_problems(roster: Roster, give: Assignment, take: Assignment | None, par
     posts: dict[tuple[str, int], str] = {}
     shift_of = {(built.pattern_of[int(post[1:])], sh["code"]): sid
                 for post in built.gates for sid, sh in built.shifts.items() if sh["pattern"] == built.pattern_of[int(post[1:])]}
-    for a in Assignment.objects.filter(roster=roster, staff__in=[requester, partner]).exclude(
-            pk__in=[give.pk] + ([take.pk] if take else [])):
-        key = (f"s{a.staff_id}", day_of[a.date])
-        assignments[key] = shift_of.get((built.pattern_of.get(a.gate_id, 0), a.shift_code), "")
+    moved = {give.pk: partner.pk} | ({take.pk: requester.pk} if take else {})
+    before_a: dict[tuple[str, int], str] = {}
+    before_p: dict[tuple[str, int], str] = {}
+    for a in Assignment.objects.filter(roster=roster, staff__in=[requester, partner]):
+        shift = shift_of.get((built.pattern_of.get(a.gate_id, 0), a.shift_code), "")
+        before_a[(f"s{a.staff_id}", day_of[a.date])] = shift
+        before_p[(f"s{a.staff_id}", day_of[a.date])] = f"g{a.gate_id}"
+        key = (f"s{moved.get(a.pk, a.staff_id)}", day_of[a.date])
+        assignments[key] = shift
         posts[key] = f"g{a.gate_id}"
-    moves = [(partner, give)] + ([(requester, take)] if take else [])
-    for person, a in moves:
-        key = (f"s{person.pk}", day_of[a.date])
-        assignments[key] = shift_of.get((built.pattern_of.get(a.gate_id, 0), a.shift_code), "")
-        posts[key] = f"g{a.gate_id}"
-    return [_readable(m, built) for m in engine.check(built.problem, assignments, posts)]
+    # Only what the swap breaks: a rule already broken (leave recorded over a rostered day, say)
+    # must not block handing over that very shift, or any other.
+    already = set(engine.check(built.problem, before_a, before_p))
+    return [_readable(m, built) for m in engine.check(built.problem, assignments, posts) if m not in already]
 
 
 def shifts_ahead(staff: StaffMember, now: dt.datetime) -> QuerySet[Assignment]:
@@ -1047,9 +1066,32 @@ def minutes_zh(minutes: int) -> str:
     return f"{hours} 小时" + (f" {rest} 分钟" if rest else "")
 
 
+def on_leave(assignments: Iterable[Assignment]) -> dict[int, str]:
+    """Shifts (by pk) whose person has since been recorded unavailable that day (leave, illness),
+    with the reason: the roster still has them there until someone swaps or covers, so the chief's
+    board and briefing must say so rather than expect them."""
+    shifts = list(assignments)
+    if not shifts:
+        return {}
+    days = [a.date for a in shifts]
+    leave = Unavailability.objects.filter(staff_id__in={a.staff_id for a in shifts}, date_from__lte=max(days),
+                                          date_to__gte=min(days))
+    by_staff: dict[int, list[Assignment]] = defaultdict(list)
+    for a in shifts:
+        by_staff[a.staff_id].append(a)
+    out: dict[int, str] = {}
+    for u in leave:
+        for a in by_staff[u.staff_id]:
+            if u.date_from <= a.date <= u.date_to and u.shift_code in ("", a.shift_code):
+                out[a.pk] = u.reason or "不可排班"
+    return out
+
+
 def attendance(assignments: Iterable[Assignment], now: dt.datetime | None = None) -> list[AttendanceRow]:
     now = now or timezone.now()
     rows = []
+    assignments = list(assignments)
+    away = on_leave(assignments)
     for a in assignments:
         events = {e.action: e for e in a.attendance.all()}
         cin, cout = events.get("in"), events.get("out")
@@ -1063,6 +1105,8 @@ def attendance(assignments: Iterable[Assignment], now: dt.datetime | None = None
             state, label = "late", f"迟到 {minutes_zh(cin.late_minutes)}"
         elif cin:
             state, label = "on_duty", "在岗"
+        elif a.pk in away:
+            state, label = "leave", f"已请假（{away[a.pk]}），需安排顶岗"
         elif now > a.starts_at + dt.timedelta(minutes=ABSENT_AFTER_MINUTES):
             state, label = "absent", "缺勤" if now > a.ends_at else "未到岗"
         elif now > a.starts_at + dt.timedelta(minutes=LATE_GRACE_MINUTES):

@@ -82,6 +82,8 @@ def _date(request: HttpRequest, default: dt.date) -> dt.date:
 # --- rosters ---------------------------------------------------------------------------------
 
 PEOPLE_SHIFT_DAYS = 7  # of their people's shifts on the roster home of a cadre or team leader
+SWAP_DAYS_AROUND = 7  # colleagues' shifts offered for an exchange: within this many days of one's own
+SWAP_SHIFTS_LISTED = 2000  # at most (a bound on the page's size, far above a gate's fortnight)
 
 
 @login_required
@@ -210,13 +212,15 @@ def _grid(roster: Roster, gate: Gate, assignments: list[Assignment]) -> dict[str
             short_of[(s["date"], s["shift"])].append(f"缺{requirement_short_label(s['skill'])} {s['missing']}")
         else:
             short[(s["date"], s["shift"])] += s["missing"]
+    away = services.on_leave(a for crew in cells.values() for a in crew) if roster.status == Roster.Status.PUBLISHED else {}
     rows = []
     for day in roster.dates():
         rows.append({"date": day, "weekend": day.weekday() >= 5, "cells": [
             {"people": cells.get((day, sh["code"]), []), "short": short.get((day.isoformat(), sh["name"]), 0),
              "short_of": short_of.get((day.isoformat(), sh["name"]), [])}
             for sh in shifts]})
-    return {"gate": gate, "shifts": [{**sh, "label": services.shift_label(sh)} for sh in shifts], "rows": rows}
+    return {"gate": gate, "shifts": [{**sh, "label": services.shift_label(sh)} for sh in shifts], "rows": rows,
+            "away": away}
 
 
 @login_required
@@ -429,7 +433,10 @@ def my_shifts(request: AuthedRequest) -> HttpResponse:
     upcoming = [a for a in mine if a.starts_at > now]
     people, shifts = services.swap_choices(staff)
     colleagues = people.order_by("name")
-    partner_shifts = shifts.select_related("staff", "gate").order_by("starts_at")[:200]
+    # Colleagues' shifts within a week of one of theirs (the form lists, by default, three days
+    # around the one given away): a month of a gate's shifts must not be cut at an arbitrary count.
+    near = {a.date + dt.timedelta(days=k) for a in upcoming for k in range(-SWAP_DAYS_AROUND, SWAP_DAYS_AROUND + 1)}
+    partner_shifts = shifts.filter(date__in=near).select_related("staff", "gate").order_by("starts_at")[:SWAP_SHIFTS_LISTED]
     swaps = SwapRequest.objects.filter(Q(requester=staff) | (Q(partner=staff) & ~SwapRequest.never_sent())).select_related(
         "give__gate", "take__gate", "partner", "requester")[:20]
     to_answer = access.swaps_to_answer(request.user).select_related("requester")
@@ -596,10 +603,13 @@ def attendance_board(request: AuthedRequest) -> HttpResponse:
     qs = (Assignment.objects.filter(gate=gate, date=day, roster__status=Roster.Status.PUBLISHED)
           .select_related("staff").prefetch_related("attendance").order_by("starts_at", "staff__name"))
     rows = services.attendance(qs)
+    # The tiles add up to those expected (待上岗 + 在岗 + 已签退 + 未到岗); lateness is counted apart,
+    # as "of whom late", since a late arrival is also on duty or signed out.
     counts: dict[str, int] = defaultdict(int)
     for r in rows:
-        counts[r.state] += 1
-        if r.state == "done" and r.late_minutes:  # arrived late, since signed out: still late
+        counts["done" if r.clock_out else "on_duty" if r.clock_in else r.state if r.state in ("upcoming", "leave")
+               else "absent"] += 1
+        if r.late_minutes:
             counts["late"] += 1
     return render(request, "rosters/attendance.html", {
         "gate": gate, "gates": gates if access.may_view_all(user) else [], "day": day, "rows": rows,
@@ -831,6 +841,9 @@ def gate_demand(request: AuthedRequest, gate_pk: int) -> HttpResponse:
                                     weekdays=[_int(x, -1) for x in request.POST.getlist("weekdays")],
                                     note=request.POST.get("note", ""))
                 messages.success(request, "已添加需求")
+                beyond = services.demand_beyond_total(gate, request.POST.get("shift_code", ""))
+                if beyond:
+                    messages.warning(request, beyond)
         except services.RosterServiceError as exc:
             refused = what not in ("pattern", "planning", "delete")
             if not refused:

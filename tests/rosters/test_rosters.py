@@ -1315,3 +1315,82 @@ def test_links_to_another_gate_or_a_bad_date_say_so_instead_of_showing_something
         "what": "unavailable", "date_from": "2035-01-01", "date_to": "2035-01-02", "reason": "年份填错"},
         follow=True).content.decode()
     assert "请检查年份" in far and not rw.staff["v1"].unavailable.exists()
+
+
+def test_leave_over_rostered_days_does_not_block_handing_those_shifts_over(rw: RosterWorld, published: Roster) -> None:
+    d = published.dates()
+    first = place(published, rw.staff["v1"], d[1], "M")
+    second = place(published, rw.staff["v1"], d[3], "M")
+    Unavailability.objects.create(staff=rw.staff["v1"], date_from=d[1], date_to=d[3], reason="住院")
+    # Each hand-over is judged by what it breaks, not by the other rostered day still on leave.
+    assert services.swap_problems(published, first, None, rw.staff["l2"]) == []
+    assert services.swap_problems(published, second, None, rw.staff["l2"]) == []
+    # What the swap itself breaks is still refused: 属地丁 on leave that day cannot take it.
+    Unavailability.objects.create(staff=rw.staff["l2"], date_from=d[3], date_to=d[3], reason="外出")
+    [problem] = services.swap_problems(published, second, None, rw.staff["l2"])
+    assert "属地丁" in problem and "不可用" in problem
+
+
+def test_a_late_shift_of_a_long_roster_still_has_colleagues_to_swap_with(rw: RosterWorld) -> None:
+    roster = new_roster(rw, days=42, gates=[rw.gate1])
+    roster.status = Roster.Status.PUBLISHED
+    roster.save()
+    d = roster.dates()
+    for day in d:  # four colleagues a day: 168 shifts, and the volunteer's own on the last day only
+        for key, code in (("v2", "M"), ("l1", "E"), ("p1", "N"), ("l2", "M")):
+            place(roster, rw.staff[key], day, code)
+    place(roster, rw.staff["v1"], d[-1], "E")
+    offered = rw.client("volunteer").get(reverse("my_shifts")).context["partner_shifts"]
+    assert {a.date for a in offered} == set(d[-8:])  # the week before hers, not the roster's first 200
+    assert sum(1 for a in offered if a.date == d[-1]) == 4
+
+
+def test_attendance_tiles_add_up_to_those_expected(rw: RosterWorld, published: Roster) -> None:
+    today, now = timezone.localdate(), timezone.now()
+    user = rw.w.users["gate_chief"]
+
+    def shift(key: str, began_hours_ago: float) -> Assignment:
+        start = now - dt.timedelta(hours=began_hours_ago)
+        return Assignment.objects.create(roster=published, staff=rw.staff[key], date=today, gate=rw.gate1, shift_code="M",
+                                         shift_name="早班", starts_at=start, ends_at=start + dt.timedelta(hours=8))
+    late = shift("v1", 2)
+    services.clock(late, user, "in", "t1", at=late.starts_at + dt.timedelta(minutes=30))  # on duty, late
+    done = shift("v2", 2)
+    services.clock(done, user, "in", "t2", at=done.starts_at)
+    services.clock(done, user, "out", "t3", at=now)  # signed out (early)
+    shift("l1", 2)  # never came
+    shift("l2", -3)  # still to come
+    counts = rw.client("gate_chief").get(reverse("attendance_board")).context["counts"]
+    assert counts == {"on_duty": 1, "late": 1, "done": 1, "absent": 1, "upcoming": 1}
+    page = rw.client("gate_chief").get(reverse("attendance_board")).content.decode()
+    # only the buttons that can work: signing in the one who has not come (the shift is on), signing
+    # out the one on duty; none for the one signed out, nor for a shift three hours away
+    assert page.count("代签退</button>") == 1 and page.count("代签到</button>") == 1
+
+
+def test_leave_recorded_after_publishing_is_flagged_wherever_the_shift_shows(rw: RosterWorld, published: Roster) -> None:
+    d = published.dates()
+    a = place(published, rw.staff["v1"], d[1], "M")
+    kept = place(published, rw.staff["v2"], d[1], "E")
+    Unavailability.objects.create(staff=rw.staff["v1"], date_from=d[1], date_to=d[2], reason="住院")
+    assert services.on_leave([a, kept]) == {a.pk: "住院"}
+    [row, other] = services.attendance([a, kept], now=a.starts_at - dt.timedelta(hours=2))
+    assert row.state == "leave" and row.label == "已请假（住院），需安排顶岗" and other.state == "upcoming"
+    sheet = briefing.build(rw.gate1, d[1])
+    assert sheet["shifts"][0]["away"] == {a.pk: "住院"}
+    page = rw.client("gate_chief").get(reverse("briefing", args=[rw.gate1.pk]) + f"?date={d[1]}").content.decode()
+    assert "志愿者甲（志愿者）<span class=\"short briefing-leave\">【已请假，需安排顶岗】" in page
+    grid = rw.client("gate_chief").get(reverse("roster_detail", args=[published.pk])).context["grid"]
+    assert grid["away"] == {a.pk: "住院"}
+    assert "已请假（住院），需安排顶岗" in rw.client("volunteer").get(reverse("my_shifts")).content.decode()
+
+
+def test_a_skill_row_above_the_shifts_total_is_warned_about(rw: RosterWorld) -> None:
+    add_demand(rw.gate1, {"N": 2})
+    chief = rw.client("gate_chief")
+    page = chief.post(reverse("gate_demand", args=[rw.gate1.pk]), {
+        "what": "add", "shift_code": "N", "skill": "medical", "required": 3}, follow=True).content.decode()
+    assert "已添加需求" in page and "合计 3 人（一），多于总人数 2 人" in page  # kept, but said
+    assert services.demand_beyond_total(rw.gate1, "M") is None
+    DemandRule.objects.filter(gate=rw.gate1, shift_code="N", skill="").update(required=4)
+    assert services.demand_beyond_total(rw.gate1, "N") is None

@@ -42,6 +42,14 @@ def requirement_label(value: str) -> str:
     return dict(requirement_choices()).get(value, value) if value else "任何人"
 
 
+def minutes_zh(minutes: int) -> str:
+    """A length of time as a gate chief reads it: 45 分钟, 2 小时, 7 小时 58 分钟."""
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return f"{rest} 分钟"
+    return f"{hours} 小时" + (f" {rest} 分钟" if rest else "")
+
+
 def requirement_short_label(value: str) -> str:
     """The kind's (else the skill's) own name, short enough for a grid cell: 缺交警 1, 缺医护人员 1."""
     return dict(Kind.choices).get(value) or dict(Skill.choices).get(value) or value
@@ -450,6 +458,10 @@ class ServiceHours(AppendOnly):
     class Meta:
         verbose_name = verbose_name_plural = "服务时长"
         ordering = ["-date"]
+
+    @property
+    def minutes_zh(self) -> str:
+        return minutes_zh(self.minutes)
 
 
 def default_shifts() -> list[dict[str, Any]]:

@@ -41,6 +41,7 @@ from lianfang.rosters.models import (
     TeamMembership,
     Unavailability,
     default_shifts,
+    minutes_zh,
     twelve_hour_shifts,
 )
 
@@ -1056,14 +1057,6 @@ class AttendanceRow:
     def flagged(self) -> bool:
         """Late, absent or gone early: for the chief's counts and the next morning's briefing."""
         return self.state in ("late", "absent") or self.late_minutes > 0 or self.left_early_minutes > 0
-
-
-def minutes_zh(minutes: int) -> str:
-    """A length of time as a gate chief reads it: 45 分钟, 2 小时, 7 小时 58 分钟."""
-    hours, rest = divmod(minutes, 60)
-    if not hours:
-        return f"{rest} 分钟"
-    return f"{hours} 小时" + (f" {rest} 分钟" if rest else "")
 
 
 def on_leave(assignments: Iterable[Assignment]) -> dict[int, str]:

@@ -82,6 +82,7 @@ def _date(request: HttpRequest, default: dt.date) -> dt.date:
 # --- rosters ---------------------------------------------------------------------------------
 
 PEOPLE_SHIFT_DAYS = 7  # of their people's shifts on the roster home of a cadre or team leader
+LEDGER_ROWS = 60  # latest service-hours entries on a person's page
 SWAP_DAYS_AROUND = 7  # colleagues' shifts offered for an exchange: within this many days of one's own
 SWAP_SHIFTS_LISTED = 2000  # at most (a bound on the page's size, far above a gate's fortnight)
 
@@ -733,7 +734,10 @@ def staff_detail(request: AuthedRequest, pk: int) -> HttpResponse:
                                   ip=request.META.get("REMOTE_ADDR"))
     upcoming = (Assignment.objects.filter(staff=staff, roster__status=Roster.Status.PUBLISHED,
                                           date__gte=timezone.localdate()).select_related("gate")[:14])
+    ledger = (ServiceHours.objects.filter(staff=staff).select_related("assignment__gate", "team")
+              .order_by("-date", "-pk")[:LEDGER_ROWS])
     return render(request, "rosters/staff_detail.html", {
+        "ledger": ledger, "ledger_rows": LEDGER_ROWS,
         "staff": staff, "may_edit": may_edit, "unavailable": staff.unavailable.order_by("-date_from")[:30],
         "requests": staff.shift_requests.order_by("-date")[:30], "hours": round(hours / 60, 1),
         "teams": Team.objects.filter(memberships__staff=staff), "upcoming": upcoming,

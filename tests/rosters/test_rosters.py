@@ -548,6 +548,8 @@ def test_clock_in_late_out_and_the_service_hours_ledger(rw: RosterWorld, publish
     services.clock(a, user, "out", "e4", at=a.ends_at + dt.timedelta(minutes=5))
     hours = ServiceHours.objects.get(assignment=a)
     assert hours.minutes == 8 * 60 - 17 and hours.team == team  # on duty within the shift
+    ledger = rw.client("volunteer").get(reverse("staff_detail", args=[rw.staff["v1"].pk])).content.decode()
+    assert f"{a.shift_name} {a.gate.name}" in ledger and "7 小时 43 分钟" in ledger  # her own ledger, entry by entry
     assert services.team_hours(team) == {rw.staff["v1"].pk: hours.minutes}
     [row] = services.attendance([a], now=a.ends_at)
     assert row.state == "done" and row.label == "已签退，迟到 17 分钟" and row.flagged  # late stays visible

@@ -64,17 +64,21 @@ def _int(value: Any, default: int = 0) -> int:
 
 def _date(request: HttpRequest, default: dt.date) -> dt.date:
     """The ``date`` of the query string, within a year of ``default``; else ``default``, saying so
-    when a date was asked for (a mistyped link must not pass for the day asked)."""
+    when a date was asked for (a mistyped link must not pass for the day asked). A file (PDF) has
+    no page to say it on: it is named by the day it shows."""
     value = request.GET.get("date")
     if not value:
         return default
+    say = request.GET.get("format") != "pdf"
     try:
         day = dt.date.fromisoformat(value)
     except ValueError:
-        messages.warning(request, f"日期「{value[:20]}」无法识别（应为 2022-12-01 这样的格式），已显示 {default:%m月%d日}")
+        if say:
+            messages.warning(request, f"日期「{value[:20]}」无法识别（应为 2022-12-01 这样的格式），已显示 {default:%m月%d日}")
         return default
     if abs((day - default).days) > 366:
-        messages.warning(request, f"日期 {day:%Y年%m月%d日} 超出前后一年的范围，已显示 {default:%m月%d日}")
+        if say:
+            messages.warning(request, f"日期 {day:%Y年%m月%d日} 超出前后一年的范围，已显示 {default:%m月%d日}")
         return default
     return day
 

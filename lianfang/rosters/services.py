@@ -76,6 +76,16 @@ def ensure_patterns(sub: SubDistrict) -> ShiftPattern:
     return default
 
 
+def shift_names(sub_id: int) -> dict[str, str]:
+    """Shift code → name over the sub-district's patterns (the default's name wins a shared code),
+    for pages that list a code on its own (leave, requests)."""
+    names: dict[str, str] = {}
+    for pattern in ShiftPattern.objects.filter(subdistrict_id=sub_id).order_by("-is_default", "pk"):
+        for sh in pattern.shifts:
+            names.setdefault(sh["code"], sh["name"])
+    return names
+
+
 def pattern_for(gate: Gate) -> ShiftPattern:
     staffing = GateStaffing.objects.filter(gate=gate).select_related("pattern").first()
     return staffing.pattern if staffing else ensure_patterns(gate.subdistrict)
@@ -196,11 +206,24 @@ def sign_up(team: Team, *, name: str, phone: str, kind: str, skills: Iterable[st
         return SignUp.objects.get(team=team, nonce=nonce), False
 
 
+def signup_clash(signup: SignUp) -> str | None:
+    """Why a sign-up must not be approved as it is: its phone belongs to a registered person of
+    another name. Approving would add that person to the team (and show them to its leader), so
+    anybody knowing a phone number could pull someone in. The other person is not named: the
+    leader may be of another village."""
+    staff = StaffMember.objects.filter(subdistrict_id=signup.team.subdistrict_id, phone_hash=signup.phone_hash).first()
+    if staff is not None and staff.name.strip() != signup.name.strip():
+        return "该手机号已登记为另一位值守人员（姓名不同），不能通过：请电话核实；如确是本人，请用登记时的姓名重新报名。"
+    return None
+
+
 def decide_signup(signup: SignUp, user: User, approve: bool) -> SignUp:
     with transaction.atomic():
         signup = SignUp.objects.select_for_update(of=("self",)).select_related("team").get(pk=signup.pk)
         if signup.status != SignUp.Status.PENDING:
             return signup
+        if approve and (clash := signup_clash(signup)):
+            raise RosterServiceError("signup_phone_taken", clash)
         signup.status = SignUp.Status.APPROVED if approve else SignUp.Status.REJECTED
         signup.decided_by = user
         signup.decided_at = timezone.now()
@@ -283,7 +306,7 @@ def demand_beyond_total(gate: Gate, shift_code: str) -> str | None:
         total = sum(r.required for r in on if not r.skill)
         within = sum(r.required for r in on if r.skill)
         if total and within > total:
-            return (f"该班次按类别/技能需要的人数合计 {within} 人（{'一二三四五六日'[weekday]}），多于总人数 {total} 人："
+            return (f"该班次按类别/技能需要的人数合计 {within} 人（周{'一二三四五六日'[weekday]}），多于总人数 {total} 人："
                     f"类别/技能的人数包含在总人数之内，排班会按至少 {within} 人排并计超员。请核对总人数。")
     return None
 
@@ -1064,6 +1087,10 @@ def on_leave(assignments: Iterable[Assignment]) -> dict[int, str]:
     with the reason: the roster still has them there until someone swaps or covers, so the chief's
     board and briefing must say so rather than expect them."""
     shifts = list(assignments)
+    if not shifts:
+        return {}
+    came = set(AttendanceEvent.objects.filter(assignment__in=shifts, action="in").values_list("assignment_id", flat=True))
+    shifts = [a for a in shifts if a.pk not in came]  # they came after all: nobody to cover
     if not shifts:
         return {}
     days = [a.date for a in shifts]

@@ -738,12 +738,17 @@ def staff_detail(request: AuthedRequest, pk: int) -> HttpResponse:
                                   ip=request.META.get("REMOTE_ADDR"))
     upcoming = (Assignment.objects.filter(staff=staff, roster__status=Roster.Status.PUBLISHED,
                                           date__gte=timezone.localdate()).select_related("gate")[:14])
+    names = services.shift_names(staff.subdistrict_id)  # leave and requests name a shift by its code
     ledger = (ServiceHours.objects.filter(staff=staff).select_related("assignment__gate", "team")
               .order_by("-date", "-pk")[:LEDGER_ROWS])
     return render(request, "rosters/staff_detail.html", {
         "ledger": ledger, "ledger_rows": LEDGER_ROWS,
-        "staff": staff, "may_edit": may_edit, "unavailable": staff.unavailable.order_by("-date_from")[:30],
-        "requests": staff.shift_requests.order_by("-date")[:30], "hours": round(hours / 60, 1),
+        "staff": staff, "may_edit": may_edit,
+        "unavailable": [(u, names.get(u.shift_code, u.shift_code) or "全天")
+                        for u in staff.unavailable.order_by("-date_from")[:30]],
+        "requests": [(r, names.get(r.shift_code, r.shift_code) or "任意班次")
+                     for r in staff.shift_requests.order_by("-date")[:30]], "hours": round(hours / 60, 1),
+        "away": services.on_leave(upcoming),
         "teams": Team.objects.filter(memberships__staff=staff), "upcoming": upcoming,
         "openable_teams": set(access.teams_for_user(user).values_list("pk", flat=True)), "phone": phone})
 
@@ -770,8 +775,11 @@ def team_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         if not may_lead:
             raise PermissionDenied("只有队长、本村干部或指挥部可以审核报名")
         signup = get_object_or_404(SignUp, pk=_int(request.POST.get("signup")), team=team)
-        signup = services.decide_signup(signup, user, request.POST.get("decision") == "approve")
-        messages.success(request, f"{signup.name}：{signup.get_status_display()}")
+        try:
+            signup = services.decide_signup(signup, user, request.POST.get("decision") == "approve")
+            messages.success(request, f"{signup.name}：{signup.get_status_display()}")
+        except services.RosterServiceError as exc:
+            _error(request, exc)
         return redirect("team_detail", team.pk)
     hours = services.team_hours(team)
     members = [{"m": m, "hours": round(hours.get(m.staff_id, 0) / 60, 1)}
@@ -782,7 +790,8 @@ def team_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     qr = segno.make(join_url, error="m").svg_inline(scale=4)
     return render(request, "rosters/team_detail.html", {
         "team": team, "may_lead": may_lead, "members": members, "groups": team.groups.annotate(n=Count("memberships")),
-        "pending": team.signups.filter(status=SignUp.Status.PENDING) if may_lead else [],
+        "pending": [(s, services.signup_clash(s)) for s in team.signups.filter(status=SignUp.Status.PENDING)
+                    .select_related("village", "team")] if may_lead else [],
         "total_hours": round(sum(hours.values()) / 60, 1), "join_url": join_url, "qr": qr})
 
 

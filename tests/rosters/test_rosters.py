@@ -1385,6 +1385,15 @@ def test_leave_recorded_after_publishing_is_flagged_wherever_the_shift_shows(rw:
     grid = rw.client("gate_chief").get(reverse("roster_detail", args=[published.pk])).context["grid"]
     assert grid["away"] == {a.pk: "住院"}
     assert "已请假（住院），需安排顶岗" in rw.client("volunteer").get(reverse("my_shifts")).content.decode()
+    person = rw.client("command").get(reverse("staff_detail", args=[rw.staff["v1"].pk])).content.decode()
+    assert "请假，需安排顶岗" in person  # among her shifts ahead
+    Unavailability.objects.create(staff=rw.staff["v2"], date_from=d[1], date_to=d[1], shift_code="E", reason="")
+    other_page = rw.client("command").get(reverse("staff_detail", args=[rw.staff["v2"].pk])).content.decode()
+    leave_card = other_page.split("<h2>不可排班时段</h2>")[1].split("</ul>")[0]
+    assert " 中班 " in leave_card and " E " not in leave_card  # the shift by its name, not its code
+    # Leave recorded for a shift the person came to after all asks nobody to cover it.
+    services.clock(kept, rw.w.users["gate_chief"], "in", "lv1", at=kept.starts_at)
+    assert services.on_leave([a, kept]) == {a.pk: "住院"}
 
 
 def test_a_skill_row_above_the_shifts_total_is_warned_about(rw: RosterWorld) -> None:
@@ -1392,7 +1401,33 @@ def test_a_skill_row_above_the_shifts_total_is_warned_about(rw: RosterWorld) -> 
     chief = rw.client("gate_chief")
     page = chief.post(reverse("gate_demand", args=[rw.gate1.pk]), {
         "what": "add", "shift_code": "N", "skill": "medical", "required": 3}, follow=True).content.decode()
-    assert "已添加需求" in page and "合计 3 人（一），多于总人数 2 人" in page  # kept, but said
+    assert "已添加需求" in page and "合计 3 人（周一），多于总人数 2 人" in page  # kept, but said
     assert services.demand_beyond_total(rw.gate1, "M") is None
     DemandRule.objects.filter(gate=rw.gate1, shift_code="N", skill="").update(required=4)
     assert services.demand_beyond_total(rw.gate1, "N") is None
+
+
+def test_a_sign_up_with_a_registered_phone_under_another_name_is_not_approved(rw: RosterWorld) -> None:
+    team = Team.objects.create(subdistrict=rw.w.sub, name="江东村志愿者队", village=rw.w.jiangdong)
+    victim = rw.staff["v1"]  # 志愿者甲 of 新围村
+    phone = victim.phone_number()
+    fake, _ = services.sign_up(team, name="冒名者", phone=phone, kind="volunteer", skills=[], village=rw.w.jiangdong,
+                               note="", nonce="c1")
+    cadre = rw.client("cadre_jiangdong")
+    page = cadre.get(reverse("team_detail", args=[team.pk])).content.decode()
+    assert "该手机号已登记为另一位值守人员（姓名不同），不能通过" in page and victim.name not in page
+    assert f'name="signup" value="{fake.pk}"><button class="btn small" name="decision" value="approve"' not in page
+    answer = cadre.post(reverse("team_detail", args=[team.pk]), {"signup": fake.pk, "decision": "approve"}, follow=True)
+    assert "不能通过" in answer.content.decode()
+    fake.refresh_from_db()
+    assert fake.status == SignUp.Status.PENDING and not TeamMembership.objects.filter(team=team, staff=victim).exists()
+    assert cadre.get(reverse("staff_detail", args=[victim.pk])).status_code == 404  # still not theirs to see
+    # The same person (same name) joining a second team is approved into their existing record,
+    # once the leader has turned the other away (one waiting sign-up per phone and team).
+    services.decide_signup(fake, rw.w.users["cadre_jiangdong"], approve=False)
+    real, created = services.sign_up(team, name=victim.name, phone=phone, kind="volunteer", skills=[],
+                                     village=rw.w.xinwei, note="", nonce="c2")
+    assert created and services.signup_clash(real) is None
+    services.decide_signup(real, rw.w.users["cadre_jiangdong"], approve=True)
+    assert TeamMembership.objects.filter(team=team, staff=victim).exists() and StaffMember.objects.filter(
+        phone_hash=victim.phone_hash).count() == 1

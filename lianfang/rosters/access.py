@@ -133,6 +133,11 @@ def get_team_for_user(user: User, pk: int) -> Team:
     return team
 
 
+def may_create_team(user: User) -> bool:
+    """The command centre sets up squads and gate teams; a village cadre, their village's teams."""
+    return bool(user.is_command or (user.role == Role.CADRE and user.scope_village_id))
+
+
 def may_lead_team(user: User, team: Team) -> bool:
     """Approve sign-ups and manage members."""
     if user.is_command or team.leader_id == user.pk or (team.parent is not None and team.parent.leader_id == user.pk):

@@ -206,6 +206,74 @@ def sign_up(team: Team, *, name: str, phone: str, kind: str, skills: Iterable[st
         return SignUp.objects.get(team=team, nonce=nonce), False
 
 
+# --- teams -------------------------------------------------------------------------------------
+
+def create_team(sub: SubDistrict, user: User, *, name: str, kind: str, parent: Team | None = None,
+                village: Village | None = None, gate: Gate | None = None, duty: str = "",
+                leader: User | None = None) -> Team:
+    """A team or, with ``parent``, one of its groups (e.g. the squad's 夜间巡逻组). A group takes
+    its squad's village; a name is not repeated among the same squad's groups or the top teams."""
+    name = name.strip()
+    problems: list[str] = []
+    if not name or len(name) > 60:
+        problems.append("请填写队伍名称（不超过 60 个字）")
+    if kind not in Team.TeamKind.values:
+        problems.append(f"未知队伍类型：{kind}")
+    if (kind == Team.TeamKind.GROUP) != (parent is not None):
+        problems.append("分组须选择所属队伍；其他类型的队伍不选所属队伍")
+    if parent is not None and (parent.subdistrict_id != sub.pk or parent.parent_id is not None):
+        problems.append("所属队伍须是本街道的一支队伍（分组下不再分组）")
+    if leader is not None and leader.scope_subdistrict_id != sub.pk:
+        problems.append("负责人须是本街道的账号")
+    if name and Team.objects.filter(subdistrict=sub, parent=parent, name=name).exists():
+        problems.append(f"已有同名队伍「{name}」")
+    if problems:
+        raise RosterServiceError("team_fields", "；".join(problems), problems)
+    team = Team.objects.create(subdistrict=sub, name=name, kind=kind, parent=parent,
+                               village=parent.village if parent is not None else village, gate=gate,
+                               duty=duty.strip()[:100], leader=leader)
+    AuditEvent.objects.create(user=user, action=AuditEvent.Action.CHANGE, object_type="team", object_id=str(team.pk),
+                              detail={"created": name})
+    return team
+
+
+def add_member(team: Team, staff: StaffMember, user: User) -> TeamMembership:
+    """Put ``staff`` in ``team``; a group's member is in its squad too, and in one of its groups only
+    (moving to another group leaves the old one)."""
+    if staff.subdistrict_id != team.subdistrict_id:
+        raise RosterServiceError("team_member", "此人不在本街道")
+    with transaction.atomic():
+        if team.parent_id is not None:
+            TeamMembership.objects.get_or_create(team_id=team.parent_id, staff=staff)
+            TeamMembership.objects.filter(team__parent_id=team.parent_id, staff=staff).exclude(team=team).delete()
+        membership, _ = TeamMembership.objects.get_or_create(team=team, staff=staff)
+        AuditEvent.objects.create(user=user, action=AuditEvent.Action.CHANGE, object_type="team",
+                                  object_id=str(team.pk), detail={"added": staff.pk})
+    return membership
+
+
+def change_team(team: Team, user: User, *, leader_of: TeamMembership | None = None, toggle_signup: bool = False) -> None:
+    """Make a member group leader (or not), or open (or pause) sign-ups: audited like members."""
+    with transaction.atomic():
+        if leader_of is not None:
+            leader_of.is_leader = not leader_of.is_leader
+            leader_of.save(update_fields=["is_leader"])
+        if toggle_signup:
+            team.signup_open = not team.signup_open
+            team.save(update_fields=["signup_open"])
+        AuditEvent.objects.create(user=user, action=AuditEvent.Action.CHANGE, object_type="team", object_id=str(team.pk),
+                                  detail={"leader": [leader_of.staff_id, leader_of.is_leader]} if leader_of is not None
+                                  else {"signup_open": team.signup_open})
+
+
+def remove_member(team: Team, staff: StaffMember, user: User) -> None:
+    """Take ``staff`` out of ``team`` (and out of its groups: a squad's groups are within it)."""
+    with transaction.atomic():
+        TeamMembership.objects.filter(Q(team=team) | Q(team__parent=team), staff=staff).delete()
+        AuditEvent.objects.create(user=user, action=AuditEvent.Action.CHANGE, object_type="team",
+                                  object_id=str(team.pk), detail={"removed": staff.pk})
+
+
 def signup_clash(signup: SignUp) -> str | None:
     """Why a sign-up must not be approved as it is: its phone belongs to a registered person of
     another name. Approving would add that person to the team (and show them to its leader), so

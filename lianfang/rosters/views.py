@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from lianfang.accounts.models import User
 from lianfang.checkpoints.models import Gate
 from lianfang.core.access import denied
 from lianfang.core.http import AuthedRequest, xlsx_response
@@ -756,13 +757,49 @@ def staff_detail(request: AuthedRequest, pk: int) -> HttpResponse:
 # --- teams and sign-up -----------------------------------------------------------------------
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def team_list(request: AuthedRequest) -> HttpResponse:
-    teams = (access.teams_for_user(request.user).select_related("parent", "village", "leader")
+    user = request.user
+    may_create = access.may_create_team(user)
+    villages = Village.objects.filter(subdistrict_id=user.scope_subdistrict_id or 0).order_by("code")
+    if not user.is_command:
+        villages = villages.filter(pk=user.scope_village_id or 0)
+    leaders = User.objects.filter(scope_subdistrict_id=user.scope_subdistrict_id or 0, is_active=True).order_by("username")
+    form: dict[str, Any] = {"kind": Team.TeamKind.VILLAGE if not user.is_command else Team.TeamKind.SQUAD,
+                            "village": villages[0].pk if not user.is_command and villages else 0}
+    errors: list[str] = []
+    if request.method == "POST":
+        if not may_create:
+            raise PermissionDenied("只有指挥部或村干部可以新建队伍")
+        form = {"name": request.POST.get("name", ""), "kind": request.POST.get("kind", ""),
+                "village": _int(request.POST.get("village")), "duty": request.POST.get("duty", ""),
+                "leader": _int(request.POST.get("leader"))}
+        village = villages.filter(pk=form["village"]).first()
+        if not user.is_command and (village is None or form["kind"] not in (Team.TeamKind.VILLAGE,)):
+            errors.append("村干部只能为本村新建村志愿者队（分组在队伍页面里添加）")
+        elif form["kind"] == Team.TeamKind.GROUP:
+            errors.append("分组请在所属队伍的页面里添加")
+        if not errors:
+            assert user.scope_subdistrict is not None
+            try:
+                team = services.create_team(user.scope_subdistrict, user, name=form["name"], kind=form["kind"],
+                                            village=village, duty=form["duty"],
+                                            leader=leaders.filter(pk=form["leader"]).first())
+            except services.RosterServiceError as exc:
+                errors.extend(exc.errors)
+            else:
+                messages.success(request, f"已新建「{team.name}」：可在此添加队员、分组，或把报名链接发到群里")
+                return redirect("team_detail", team.pk)
+    teams = (access.teams_for_user(user).select_related("parent", "village", "leader")
              .annotate(members=Count("memberships", distinct=True),
                        pending=Count("signups", filter=Q(signups__status=SignUp.Status.PENDING), distinct=True))
              .order_by("parent_id", "pk"))
-    return render(request, "rosters/team_list.html", {"teams": teams})
+    kinds = [(v, label) for v, label in Team.TeamKind.choices if v != Team.TeamKind.GROUP
+             and (user.is_command or v == Team.TeamKind.VILLAGE)]
+    return render(request, "rosters/team_list.html", {
+        "teams": teams, "may_create": may_create, "kinds": kinds, "villages": villages,
+        "leaders": leaders if user.is_command else leaders.filter(pk=user.pk), "form": form, "errors": errors},
+        status=400 if errors else 200)
 
 
 @login_required
@@ -773,14 +810,44 @@ def team_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     may_lead = access.may_lead_team(user, team)
     if request.method == "POST":
         if not may_lead:
-            raise PermissionDenied("只有队长、本村干部或指挥部可以审核报名")
-        signup = get_object_or_404(SignUp, pk=_int(request.POST.get("signup")), team=team)
+            raise PermissionDenied("只有队长、本村干部或指挥部可以管理队伍")
+        what = request.POST.get("what", "signup")
         try:
-            signup = services.decide_signup(signup, user, request.POST.get("decision") == "approve")
-            messages.success(request, f"{signup.name}：{signup.get_status_display()}")
+            if what == "signup":
+                signup = get_object_or_404(SignUp, pk=_int(request.POST.get("signup")), team=team)
+                signup = services.decide_signup(signup, user, request.POST.get("decision") == "approve")
+                messages.success(request, f"{signup.name}：{signup.get_status_display()}")
+            elif what in ("add", "move"):  # someone they may see, into this team or one of its groups
+                staff = access.get_staff_for_user(user, _int(request.POST.get("staff")))
+                into = team if what == "add" else get_object_or_404(Team, pk=_int(request.POST.get("group")), parent=team)
+                services.add_member(into, staff, user)
+                messages.success(request, f"已将 {staff.name} 加入「{into.name}」")
+            elif what == "remove":
+                member = get_object_or_404(TeamMembership, team=team, staff_id=_int(request.POST.get("staff")))
+                services.remove_member(team, member.staff, user)
+                messages.success(request, f"已将 {member.staff.name} 移出「{team.name}」")
+            elif what == "leader":
+                member = get_object_or_404(TeamMembership, team=team, staff_id=_int(request.POST.get("staff")))
+                services.change_team(team, user, leader_of=member)
+            elif what == "group" and team.parent_id is None:
+                assert user.scope_subdistrict is not None
+                group = services.create_team(user.scope_subdistrict, user, name=request.POST.get("name", ""),
+                                             kind=Team.TeamKind.GROUP, parent=team, duty=request.POST.get("duty", ""))
+                messages.success(request, f"已添加分组「{group.name}」")
+            elif what == "signup_open":
+                services.change_team(team, user, toggle_signup=True)
+                messages.success(request, "已开放报名" if team.signup_open else "已暂停报名（报名链接显示“该队伍暂停报名”）")
         except services.RosterServiceError as exc:
             _error(request, exc)
-        return redirect("team_detail", team.pk)
+        back = reverse("team_detail", args=[team.pk])
+        if what == "add" and request.POST.get("find"):  # keep the search, to add the next one
+            back += "?" + urlencode({"find": request.POST.get("find", "")[:20]})
+        return redirect(back)
+    found: list[StaffMember] = []
+    find = request.GET.get("find", "").strip()[:20]
+    if may_lead and find:  # people to add: by name, among those this user may see
+        found = list(access.staff_for_user(user).filter(name__contains=find, active=True)
+                     .exclude(memberships__team=team).select_related("home_village").order_by("name")[:20])
     hours = services.team_hours(team)
     members = [{"m": m, "hours": round(hours.get(m.staff_id, 0) / 60, 1)}
                for m in TeamMembership.objects.filter(team=team).select_related("staff", "staff__home_village")]
@@ -792,6 +859,7 @@ def team_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         "team": team, "may_lead": may_lead, "members": members, "groups": team.groups.annotate(n=Count("memberships")),
         "pending": [(s, services.signup_clash(s)) for s in team.signups.filter(status=SignUp.Status.PENDING)
                     .select_related("village", "team")] if may_lead else [],
+        "find": find, "found": found, "subgroups": list(team.groups.order_by("pk")) if may_lead else [],
         "total_hours": round(sum(hours.values()) / 60, 1), "join_url": join_url, "qr": qr})
 
 

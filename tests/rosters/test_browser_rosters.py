@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, expect
 from lianfang.checkpoints.models import Gate
 from lianfang.rosters import services
 from lianfang.rosters.demo import create_zone_roster
-from lianfang.rosters.models import Assignment, Roster, StaffMember, SwapRequest
+from lianfang.rosters.models import Assignment, Roster, StaffMember, SwapRequest, Team
 from tests.conftest import login
 from tests.rosters.conftest import RosterWorld, place
 
@@ -199,3 +199,24 @@ def test_signing_out_early_asks_first_on_the_phone(rw: RosterWorld, published: R
     phone.click("button[value=out]")
     expect(phone.locator(".messages .success")).to_contain_text("签退成功")
     assert a.attendance.filter(action="out").exists()
+
+
+def test_a_cadre_sets_up_a_village_team_on_the_phone(rw: RosterWorld, live_server, phone) -> None:
+    login(phone, live_server.url, "cadre_xinwei")
+    phone.goto(f"{live_server.url}/rosters/teams/")
+    phone.click("#team-add summary")
+    phone.fill("#team-form input[name=name]", "新围村志愿者队")
+    phone.fill("#team-form input[name=duty]", "村口值守、物资配送")
+    phone.click("#team-form button")
+    expect(phone.locator("h1")).to_have_text("新围村志愿者队")
+    phone.fill("#team-manage input[name=find]", "志愿者甲")
+    phone.click("#team-manage form[method=get] button")
+    phone.click(".found-staff button")
+    expect(phone.locator("#member-table")).to_contain_text("志愿者甲")
+    phone.fill("#group-form input[name=name]", "物资配送组")
+    phone.click("#group-form button")
+    expect(phone.locator(".messages .success")).to_contain_text("已添加分组「物资配送组」")
+    team = Team.objects.get(name="新围村志愿者队")
+    assert team.village == rw.w.xinwei and team.groups.get().name == "物资配送组"
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390  # nothing runs off the side of the phone

@@ -1431,3 +1431,54 @@ def test_a_sign_up_with_a_registered_phone_under_another_name_is_not_approved(rw
     services.decide_signup(real, rw.w.users["cadre_jiangdong"], approve=True)
     assert TeamMembership.objects.filter(team=team, staff=victim).exists() and StaffMember.objects.filter(
         phone_hash=victim.phone_hash).count() == 1
+
+
+def test_command_sets_up_a_squad_with_groups_and_moves_members(rw: RosterWorld) -> None:
+    c = rw.client("command")
+    bad = c.post(reverse("team_list"), {"name": "", "kind": "squad"})
+    assert bad.status_code == 400 and "请填写队伍名称" in bad.content.decode()
+    c.post(reverse("team_list"), {"name": "党员先锋队", "kind": "squad", "leader": rw.w.users["gate_chief"].pk,
+                                  "duty": "特殊车辆、夜间巡逻、后勤"})
+    squad = Team.objects.get(name="党员先锋队")
+    assert squad.leader == rw.w.users["gate_chief"] and squad.parent is None
+    assert c.post(reverse("team_list"), {"name": "党员先锋队", "kind": "squad"}).status_code == 400  # no twin
+    url = reverse("team_detail", args=[squad.pk])
+    for name in ("特殊车辆组", "夜间巡逻组"):
+        c.post(url, {"what": "group", "name": name})
+    vehicles, night = Team.objects.filter(parent=squad).order_by("pk")
+    assert vehicles.kind == night.kind == Team.TeamKind.GROUP
+    found = c.get(url + "?find=志愿者").context["found"]
+    assert {"志愿者甲", "志愿者乙"} <= {s.name for s in found} and all("志愿者" in s.name for s in found)
+    c.post(url, {"what": "add", "staff": rw.staff["v1"].pk, "find": "志愿者"})
+    assert rw.staff["v1"].name not in {s.name for s in c.get(url + "?find=志愿者").context["found"]}
+    c.post(url, {"what": "move", "staff": rw.staff["v1"].pk, "group": vehicles.pk})
+    c.post(url, {"what": "move", "staff": rw.staff["v1"].pk, "group": night.pk})  # one group at a time
+    teams_of_v1 = set(TeamMembership.objects.filter(staff=rw.staff["v1"]).values_list("team__name", flat=True))
+    assert teams_of_v1 == {"党员先锋队", "夜间巡逻组"}
+    c.post(reverse("team_detail", args=[night.pk]), {"what": "leader", "staff": rw.staff["v1"].pk})
+    assert TeamMembership.objects.get(team=night, staff=rw.staff["v1"]).is_leader
+    c.post(url, {"what": "remove", "staff": rw.staff["v1"].pk})  # out of the squad: out of its groups
+    assert not TeamMembership.objects.filter(staff=rw.staff["v1"]).exists()
+    c.post(url, {"what": "signup_open"})
+    squad.refresh_from_db()
+    assert not squad.signup_open
+    assert AuditEvent.objects.filter(object_type="team", object_id=str(squad.pk)).count() >= 4
+    assert rw.client("volunteer").post(url, {"what": "group", "name": "x"}).status_code in (403, 404)
+
+
+def test_a_cadre_sets_up_their_villages_team_only_with_people_they_may_see(rw: RosterWorld) -> None:
+    c = rw.client("cadre_xinwei")
+    refused = c.post(reverse("team_list"), {"name": "党员先锋队", "kind": "squad", "village": rw.w.xinwei.pk})
+    assert refused.status_code == 400 and "村干部只能为本村新建村志愿者队" in refused.content.decode()
+    c.post(reverse("team_list"), {"name": "新围村志愿者队", "kind": "village", "village": rw.w.jiangdong.pk})
+    assert not Team.objects.filter(name="新围村志愿者队").exists()  # not their village
+    c.post(reverse("team_list"), {"name": "新围村志愿者队", "kind": "village", "village": rw.w.xinwei.pk})
+    team = Team.objects.get(name="新围村志愿者队")
+    assert team.village == rw.w.xinwei
+    other = services.create_staff(rw.w.sub, name="江东志愿者", kind="volunteer", phone="13900000000",
+                                  home_village=rw.w.jiangdong)
+    url = reverse("team_detail", args=[team.pk])
+    assert c.post(url, {"what": "add", "staff": other.pk}).status_code == 404  # another village's person
+    assert not TeamMembership.objects.filter(team=team).exists()
+    c.post(url, {"what": "add", "staff": rw.staff["v1"].pk})
+    assert TeamMembership.objects.filter(team=team, staff=rw.staff["v1"]).exists()

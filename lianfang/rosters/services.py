@@ -225,45 +225,55 @@ def create_team(sub: SubDistrict, user: User, *, name: str, kind: str, parent: T
         problems.append("所属队伍须是本街道的一支队伍（分组下不再分组）")
     if leader is not None and leader.scope_subdistrict_id != sub.pk:
         problems.append("负责人须是本街道的账号")
-    if name and Team.objects.filter(subdistrict=sub, parent=parent, name=name).exists():
-        problems.append(f"已有同名队伍「{name}」")
     if problems:
         raise RosterServiceError("team_fields", "；".join(problems), problems)
-    team = Team.objects.create(subdistrict=sub, name=name, kind=kind, parent=parent,
-                               village=parent.village if parent is not None else village, gate=gate,
-                               duty=duty.strip()[:100], leader=leader)
-    AuditEvent.objects.create(user=user, action=AuditEvent.Action.CHANGE, object_type="team", object_id=str(team.pk),
-                              detail={"created": name})
+    with transaction.atomic():
+        # A double tap sends the form twice at once: creations in a sub-district go one at a time
+        # (its row locked on PostgreSQL; SQLite's IMMEDIATE transactions), so the second sees the first.
+        SubDistrict.objects.select_for_update().filter(pk=sub.pk).first()
+        if Team.objects.filter(subdistrict=sub, parent=parent, name=name).exists():
+            raise RosterServiceError("team_fields", f"已有同名队伍「{name}」", [f"已有同名队伍「{name}」"])
+        team = Team.objects.create(subdistrict=sub, name=name, kind=kind, parent=parent,
+                                   village=parent.village if parent is not None else village, gate=gate,
+                                   duty=duty.strip()[:100], leader=leader)
+        AuditEvent.objects.create(user=user, action=AuditEvent.Action.CHANGE, object_type="team",
+                                  object_id=str(team.pk), detail={"created": name})
     return team
 
 
-def add_member(team: Team, staff: StaffMember, user: User) -> TeamMembership:
+def add_member(team: Team, staff: StaffMember, user: User | None) -> list[str]:
     """Put ``staff`` in ``team``; a group's member is in its squad too, and in one of its groups only
-    (moving to another group leaves the old one)."""
+    (moving to another group leaves the old one, and its 组长 mark). Returns the groups left."""
     if staff.subdistrict_id != team.subdistrict_id:
         raise RosterServiceError("team_member", "此人不在本街道")
+    left: list[str] = []
     with transaction.atomic():
         if team.parent_id is not None:
             TeamMembership.objects.get_or_create(team_id=team.parent_id, staff=staff)
-            TeamMembership.objects.filter(team__parent_id=team.parent_id, staff=staff).exclude(team=team).delete()
-        membership, _ = TeamMembership.objects.get_or_create(team=team, staff=staff)
+            others = TeamMembership.objects.filter(team__parent_id=team.parent_id, staff=staff).exclude(team=team)
+            left = list(others.values_list("team__name", flat=True))
+            others.delete()
+        TeamMembership.objects.get_or_create(team=team, staff=staff)
         AuditEvent.objects.create(user=user, action=AuditEvent.Action.CHANGE, object_type="team",
-                                  object_id=str(team.pk), detail={"added": staff.pk})
-    return membership
+                                  object_id=str(team.pk), detail={"added": staff.pk, "left": left})
+    return left
 
 
-def change_team(team: Team, user: User, *, leader_of: TeamMembership | None = None, toggle_signup: bool = False) -> None:
-    """Make a member group leader (or not), or open (or pause) sign-ups: audited like members."""
+def change_team(team: Team, user: User, *, leader: tuple[TeamMembership, bool] | None = None,
+                signup_open: bool | None = None) -> None:
+    """Make a member the group's (or team's) leader or not, or open or pause sign-ups: audited like
+    members. The wanted state, not a toggle: a double tap must not undo the first."""
     with transaction.atomic():
-        if leader_of is not None:
-            leader_of.is_leader = not leader_of.is_leader
-            leader_of.save(update_fields=["is_leader"])
-        if toggle_signup:
-            team.signup_open = not team.signup_open
-            team.save(update_fields=["signup_open"])
+        detail: dict[str, Any] = {}
+        if leader is not None:
+            member, is_leader = leader
+            TeamMembership.objects.filter(pk=member.pk).update(is_leader=is_leader)
+            detail["leader"] = [member.staff_id, is_leader]
+        if signup_open is not None:
+            Team.objects.filter(pk=team.pk).update(signup_open=signup_open)
+            detail["signup_open"] = signup_open
         AuditEvent.objects.create(user=user, action=AuditEvent.Action.CHANGE, object_type="team", object_id=str(team.pk),
-                                  detail={"leader": [leader_of.staff_id, leader_of.is_leader]} if leader_of is not None
-                                  else {"signup_open": team.signup_open})
+                                  detail=detail)
 
 
 def remove_member(team: Team, staff: StaffMember, user: User) -> None:
@@ -305,7 +315,7 @@ def decide_signup(signup: SignUp, user: User, approve: bool) -> SignUp:
                     phone_hash=signup.phone_hash, phone_masked=signup.phone_masked)
                 if team.gate_id:
                     staff.gates.add(team.gate_id)
-            TeamMembership.objects.get_or_create(team=team, staff=staff)
+            add_member(team, staff, user)  # a group's sign-up joins the squad too, and one group only
             signup.staff = staff
         signup.save()
     return signup

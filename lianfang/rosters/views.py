@@ -14,7 +14,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -765,6 +765,9 @@ def team_list(request: AuthedRequest) -> HttpResponse:
     if not user.is_command:
         villages = villages.filter(pk=user.scope_village_id or 0)
     leaders = User.objects.filter(scope_subdistrict_id=user.scope_subdistrict_id or 0, is_active=True).order_by("username")
+    if not user.is_command:  # a cadre leads the teams they set up (the form offers no one else)
+        leaders = leaders.filter(pk=user.pk)
+    gates = access.gates_for_user(user).order_by("pk") if user.is_command else Gate.objects.none()
     form: dict[str, Any] = {"kind": Team.TeamKind.VILLAGE if not user.is_command else Team.TeamKind.SQUAD,
                             "village": villages[0].pk if not user.is_command and villages else 0}
     errors: list[str] = []
@@ -773,17 +776,20 @@ def team_list(request: AuthedRequest) -> HttpResponse:
             raise PermissionDenied("只有指挥部或村干部可以新建队伍")
         form = {"name": request.POST.get("name", ""), "kind": request.POST.get("kind", ""),
                 "village": _int(request.POST.get("village")), "duty": request.POST.get("duty", ""),
-                "leader": _int(request.POST.get("leader"))}
+                "leader": _int(request.POST.get("leader")), "gate": _int(request.POST.get("gate"))}
         village = villages.filter(pk=form["village"]).first()
         if not user.is_command and (village is None or form["kind"] not in (Team.TeamKind.VILLAGE,)):
             errors.append("村干部只能为本村新建村志愿者队（分组在队伍页面里添加）")
         elif form["kind"] == Team.TeamKind.GROUP:
             errors.append("分组请在所属队伍的页面里添加")
+        gate = gates.filter(pk=form["gate"]).first()
+        if form["kind"] == Team.TeamKind.GATE and gate is None:
+            errors.append("卡口班组请选择所属卡口")
         if not errors:
             assert user.scope_subdistrict is not None
             try:
                 team = services.create_team(user.scope_subdistrict, user, name=form["name"], kind=form["kind"],
-                                            village=village, duty=form["duty"],
+                                            village=village, duty=form["duty"], gate=gate,
                                             leader=leaders.filter(pk=form["leader"]).first())
             except services.RosterServiceError as exc:
                 errors.extend(exc.errors)
@@ -793,12 +799,12 @@ def team_list(request: AuthedRequest) -> HttpResponse:
     teams = (access.teams_for_user(user).select_related("parent", "village", "leader")
              .annotate(members=Count("memberships", distinct=True),
                        pending=Count("signups", filter=Q(signups__status=SignUp.Status.PENDING), distinct=True))
-             .order_by("parent_id", "pk"))
+             .order_by(Coalesce("parent_id", "pk"), F("parent_id").asc(nulls_first=True), "pk"))  # groups under their squad
     kinds = [(v, label) for v, label in Team.TeamKind.choices if v != Team.TeamKind.GROUP
              and (user.is_command or v == Team.TeamKind.VILLAGE)]
     return render(request, "rosters/team_list.html", {
         "teams": teams, "may_create": may_create, "kinds": kinds, "villages": villages,
-        "leaders": leaders if user.is_command else leaders.filter(pk=user.pk), "form": form, "errors": errors},
+        "leaders": leaders, "gates": gates, "form": form, "errors": errors},
         status=400 if errors else 200)
 
 
@@ -820,22 +826,26 @@ def team_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             elif what in ("add", "move"):  # someone they may see, into this team or one of its groups
                 staff = access.get_staff_for_user(user, _int(request.POST.get("staff")))
                 into = team if what == "add" else get_object_or_404(Team, pk=_int(request.POST.get("group")), parent=team)
-                services.add_member(into, staff, user)
-                messages.success(request, f"已将 {staff.name} 加入「{into.name}」")
+                left = services.add_member(into, staff, user)
+                gone = f"（已离开「{'、'.join(left)}」）" if left else ""
+                messages.success(request, f"已将 {staff.name} 加入「{into.name}」{gone}")
             elif what == "remove":
                 member = get_object_or_404(TeamMembership, team=team, staff_id=_int(request.POST.get("staff")))
                 services.remove_member(team, member.staff, user)
                 messages.success(request, f"已将 {member.staff.name} 移出「{team.name}」")
             elif what == "leader":
                 member = get_object_or_404(TeamMembership, team=team, staff_id=_int(request.POST.get("staff")))
-                services.change_team(team, user, leader_of=member)
+                services.change_team(team, user, leader=(member, request.POST.get("leader") == "1"))
+                messages.success(request, f"已{'设' if request.POST.get('leader') == '1' else '取消'} {member.staff.name} "
+                                          f"为「{team.name}」的{'组长' if team.parent_id else '队长'}")
             elif what == "group" and team.parent_id is None:
                 assert user.scope_subdistrict is not None
                 group = services.create_team(user.scope_subdistrict, user, name=request.POST.get("name", ""),
                                              kind=Team.TeamKind.GROUP, parent=team, duty=request.POST.get("duty", ""))
                 messages.success(request, f"已添加分组「{group.name}」")
             elif what == "signup_open":
-                services.change_team(team, user, toggle_signup=True)
+                services.change_team(team, user, signup_open=request.POST.get("open") == "1")
+                team.refresh_from_db()
                 messages.success(request, "已开放报名" if team.signup_open else "已暂停报名（报名链接显示“该队伍暂停报名”）")
         except services.RosterServiceError as exc:
             _error(request, exc)
@@ -849,7 +859,10 @@ def team_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         found = list(access.staff_for_user(user).filter(name__contains=find, active=True)
                      .exclude(memberships__team=team).select_related("home_village").order_by("name")[:20])
     hours = services.team_hours(team)
-    members = [{"m": m, "hours": round(hours.get(m.staff_id, 0) / 60, 1)}
+    group_of = dict(TeamMembership.objects.filter(team__parent=team).values_list("staff_id", "team_id"))  # a squad's
+    group_names = dict(team.groups.values_list("pk", "name"))
+    members = [{"m": m, "hours": round(hours.get(m.staff_id, 0) / 60, 1), "group": group_of.get(m.staff_id),
+                "group_name": group_names.get(group_of.get(m.staff_id, 0), "")}
                for m in TeamMembership.objects.filter(team=team).select_related("staff", "staff__home_village")]
     join_url = request.build_absolute_uri(reverse("team_join", args=[team.signup_token]))
     import segno

@@ -1455,13 +1455,28 @@ def test_command_sets_up_a_squad_with_groups_and_moves_members(rw: RosterWorld) 
     c.post(url, {"what": "move", "staff": rw.staff["v1"].pk, "group": night.pk})  # one group at a time
     teams_of_v1 = set(TeamMembership.objects.filter(staff=rw.staff["v1"]).values_list("team__name", flat=True))
     assert teams_of_v1 == {"党员先锋队", "夜间巡逻组"}
-    c.post(reverse("team_detail", args=[night.pk]), {"what": "leader", "staff": rw.staff["v1"].pk})
+    for _ in range(2):  # a double tap sets, it does not undo
+        c.post(reverse("team_detail", args=[night.pk]), {"what": "leader", "staff": rw.staff["v1"].pk, "leader": "1"})
     assert TeamMembership.objects.get(team=night, staff=rw.staff["v1"]).is_leader
+    page = c.get(url).content.decode()  # the squad's page says who is in which group
+    assert re.search(r'data-label="分组">夜间巡逻组</td>', page)
     c.post(url, {"what": "remove", "staff": rw.staff["v1"].pk})  # out of the squad: out of its groups
     assert not TeamMembership.objects.filter(staff=rw.staff["v1"]).exists()
-    c.post(url, {"what": "signup_open"})
+    for _ in range(2):
+        c.post(url, {"what": "signup_open", "open": "0"})
     squad.refresh_from_db()
     assert not squad.signup_open
+    # A sign-up to a group, approved, joins the squad and that one group.
+    services.add_member(vehicles, rw.staff["v2"], None)
+    signup, _ = services.sign_up(night, name=rw.staff["v2"].name, phone=rw.staff["v2"].phone_number(), kind="volunteer",
+                                 skills=[], village=None, note="", nonce="g1")
+    services.decide_signup(signup, rw.w.users["command"], approve=True)
+    assert set(TeamMembership.objects.filter(staff=rw.staff["v2"]).values_list("team__name", flat=True)) == {
+        "党员先锋队", "夜间巡逻组"}
+    # A cadre of another village cannot be made leader by a forged form; a gate team needs its gate.
+    assert c.post(reverse("team_list"), {"name": "一号卡口班组", "kind": "gate"}).status_code == 400
+    c.post(reverse("team_list"), {"name": "一号卡口班组", "kind": "gate", "gate": rw.gate1.pk})
+    assert Team.objects.get(name="一号卡口班组").gate == rw.gate1
     assert AuditEvent.objects.filter(object_type="team", object_id=str(squad.pk)).count() >= 4
     assert rw.client("volunteer").post(url, {"what": "group", "name": "x"}).status_code in (403, 404)
 
@@ -1474,7 +1489,10 @@ def test_a_cadre_sets_up_their_villages_team_only_with_people_they_may_see(rw: R
     assert not Team.objects.filter(name="新围村志愿者队").exists()  # not their village
     c.post(reverse("team_list"), {"name": "新围村志愿者队", "kind": "village", "village": rw.w.xinwei.pk})
     team = Team.objects.get(name="新围村志愿者队")
-    assert team.village == rw.w.xinwei
+    assert team.village == rw.w.xinwei and team.leader is None
+    c.post(reverse("team_list"), {"name": "伪造负责人队", "kind": "village", "village": rw.w.xinwei.pk,
+                                  "leader": rw.w.users["cadre_jiangdong"].pk})  # not offered: not taken
+    assert Team.objects.get(name="伪造负责人队").leader is None
     other = services.create_staff(rw.w.sub, name="江东志愿者", kind="volunteer", phone="13900000000",
                                   home_village=rw.w.jiangdong)
     url = reverse("team_detail", args=[team.pk])

@@ -232,7 +232,7 @@ def create_team(sub: SubDistrict, user: User, *, name: str, kind: str, parent: T
         # (its row locked on PostgreSQL; SQLite's IMMEDIATE transactions), so the second sees the first.
         SubDistrict.objects.select_for_update().filter(pk=sub.pk).first()
         if Team.objects.filter(subdistrict=sub, parent=parent, name=name).exists():
-            raise RosterServiceError("team_fields", f"已有同名队伍「{name}」", [f"已有同名队伍「{name}」"])
+            raise RosterServiceError("team_twin", f"已有同名队伍「{name}」", [f"已有同名队伍「{name}」"])
         team = Team.objects.create(subdistrict=sub, name=name, kind=kind, parent=parent,
                                    village=parent.village if parent is not None else village, gate=gate,
                                    duty=duty.strip()[:100], leader=leader)

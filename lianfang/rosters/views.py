@@ -87,6 +87,7 @@ def _date(request: HttpRequest, default: dt.date) -> dt.date:
 # --- rosters ---------------------------------------------------------------------------------
 
 PEOPLE_SHIFT_DAYS = 7  # of their people's shifts on the roster home of a cadre or team leader
+TWIN_SECONDS = 30  # a team of the same name made this recently: a form sent twice, answered with that team
 LEDGER_ROWS = 60  # latest service-hours entries on a person's page
 SWAP_DAYS_AROUND = 7  # colleagues' shifts offered for an exchange: within this many days of one's own
 SWAP_SHIFTS_LISTED = 2000  # at most (a bound on the page's size, far above a gate's fortnight)
@@ -782,7 +783,7 @@ def team_list(request: AuthedRequest) -> HttpResponse:
             errors.append("村干部只能为本村新建村志愿者队（分组在队伍页面里添加）")
         elif form["kind"] == Team.TeamKind.GROUP:
             errors.append("分组请在所属队伍的页面里添加")
-        gate = gates.filter(pk=form["gate"]).first()
+        gate = gates.filter(pk=form["gate"]).first() if form["kind"] == Team.TeamKind.GATE else None  # gate teams only
         if form["kind"] == Team.TeamKind.GATE and gate is None:
             errors.append("卡口班组请选择所属卡口")
         if not errors:
@@ -792,6 +793,11 @@ def team_list(request: AuthedRequest) -> HttpResponse:
                                             village=village, duty=form["duty"], gate=gate,
                                             leader=leaders.filter(pk=form["leader"]).first())
             except services.RosterServiceError as exc:
+                twin = Team.objects.filter(subdistrict=user.scope_subdistrict, parent=None, name=form["name"].strip(),
+                                           created_at__gte=timezone.now() - dt.timedelta(seconds=TWIN_SECONDS)).first()
+                if exc.code == "team_twin" and twin is not None:  # the same form sent twice (a double tap): show the one made
+                    messages.info(request, f"「{twin.name}」刚刚已新建，这是它的页面")
+                    return redirect("team_detail", twin.pk)
                 errors.extend(exc.errors)
             else:
                 messages.success(request, f"已新建「{team.name}」：可在此添加队员、分组，或把报名链接发到群里")
@@ -838,7 +844,9 @@ def team_detail(request: AuthedRequest, pk: int) -> HttpResponse:
                 services.change_team(team, user, leader=(member, request.POST.get("leader") == "1"))
                 messages.success(request, f"已{'设' if request.POST.get('leader') == '1' else '取消'} {member.staff.name} "
                                           f"为「{team.name}」的{'组长' if team.parent_id else '队长'}")
-            elif what == "group" and team.parent_id is None:
+            elif what == "group" and team.parent_id is not None:
+                raise services.RosterServiceError("team_fields", "分组下不再分组：请在上级队伍的页面里添加分组")
+            elif what == "group":
                 assert user.scope_subdistrict is not None
                 group = services.create_team(user.scope_subdistrict, user, name=request.POST.get("name", ""),
                                              kind=Team.TeamKind.GROUP, parent=team, duty=request.POST.get("duty", ""))

@@ -1441,7 +1441,12 @@ def test_command_sets_up_a_squad_with_groups_and_moves_members(rw: RosterWorld) 
                                   "duty": "特殊车辆、夜间巡逻、后勤"})
     squad = Team.objects.get(name="党员先锋队")
     assert squad.leader == rw.w.users["gate_chief"] and squad.parent is None
-    assert c.post(reverse("team_list"), {"name": "党员先锋队", "kind": "squad"}).status_code == 400  # no twin
+    again = c.post(reverse("team_list"), {"name": "党员先锋队", "kind": "squad"})  # a double tap: the one made
+    assert again.status_code == 302 and again["Location"] == reverse("team_detail", args=[squad.pk])
+    Team.objects.filter(pk=squad.pk).update(created_at=timezone.now() - dt.timedelta(minutes=5))
+    twin = c.post(reverse("team_list"), {"name": "党员先锋队", "kind": "squad"})  # later: a name already taken
+    assert twin.status_code == 400 and "已有同名队伍「党员先锋队」" in twin.content.decode()
+    assert Team.objects.filter(name="党员先锋队").count() == 1
     url = reverse("team_detail", args=[squad.pk])
     for name in ("特殊车辆组", "夜间巡逻组"):
         c.post(url, {"what": "group", "name": name})
@@ -1477,6 +1482,10 @@ def test_command_sets_up_a_squad_with_groups_and_moves_members(rw: RosterWorld) 
     assert c.post(reverse("team_list"), {"name": "一号卡口班组", "kind": "gate"}).status_code == 400
     c.post(reverse("team_list"), {"name": "一号卡口班组", "kind": "gate", "gate": rw.gate1.pk})
     assert Team.objects.get(name="一号卡口班组").gate == rw.gate1
+    c.post(reverse("team_list"), {"name": "二号先锋队", "kind": "squad", "gate": rw.gate1.pk})
+    assert Team.objects.get(name="二号先锋队").gate is None  # only a gate team belongs to a gate
+    nested = c.post(reverse("team_detail", args=[night.pk]), {"what": "group", "name": "小组中的小组"}, follow=True)
+    assert "分组下不再分组" in nested.content.decode() and not Team.objects.filter(name="小组中的小组").exists()
     assert AuditEvent.objects.filter(object_type="team", object_id=str(squad.pk)).count() >= 4
     assert rw.client("volunteer").post(url, {"what": "group", "name": "x"}).status_code in (403, 404)
 

@@ -45,5 +45,5 @@ def test_a_team_form_sent_three_times_at_once_makes_one_team(rw: RosterWorld) ->
 
     for attempt in range(3):
         outcomes = run_together(*[partial(create, f"并发测试队{attempt}")] * 3)
-        assert sorted(outcomes) == ["created", "team_fields", "team_fields"], outcomes  # type: ignore[type-var]
+        assert sorted(outcomes) == ["created", "team_twin", "team_twin"], outcomes  # type: ignore[type-var]
         assert Team.objects.filter(name=f"并发测试队{attempt}").count() == 1

@@ -66,7 +66,9 @@ def test_demo_loads_register_and_every_stage_and_reloads_idempotently() -> None:
     assert AttendanceEvent.objects.filter(late_minutes__gt=0).exists() and ServiceHours.objects.exists()
     assert SwapRequest.objects.filter(status=SwapRequest.Status.PENDING).count() == 1
     squad = Team.objects.get(kind=Team.TeamKind.SQUAD)
-    assert squad.groups.count() == 3 and 0 < squad.memberships.count() <= 42
+    assert squad.groups.count() == 3 and squad.memberships.count() == 42  # the squad of the issue, 42 strong
+    assert all("party" in m.staff.skills for m in squad.memberships.select_related("staff"))
+    assert sorted(g.memberships.count() for g in squad.groups.all()) == [14, 14, 14]
 
     again = load_demo(persons=1500)
     assert not again.created and Person.objects.count() == 1500

@@ -101,6 +101,9 @@ def create_zone_roster(sub: SubDistrict, gates: list[Gate], start: dt.date, *, d
     return roster
 
 
+SQUAD_SIZE = 42  # the Hezhuang crossroads' Party-member squad
+
+
 def _teams(sub: SubDistrict, zone_villages: list[Village], gates: list[Gate], rng: random.Random) -> int:
     command = User.objects.filter(username="command").first()
     cadre = User.objects.filter(username="cadre_xinwei").first()
@@ -109,7 +112,16 @@ def _teams(sub: SubDistrict, zone_villages: list[Village], gates: list[Gate], rn
     groups = [Team.objects.create(subdistrict=sub, name=n, kind=Team.TeamKind.GROUP, parent=squad, duty=d, leader=command)
               for n, d in (("特殊车辆引导组", "货车、救护车、保供车辆引导"), ("夜间巡逻组", "夜间沿线巡逻"),
                            ("后勤保障组", "物资、餐食、帐篷"))]
-    party = [s for s in StaffMember.objects.filter(subdistrict=sub).order_by("pk") if Skill.PARTY in s.skills][:42]
+    # The squad is 42 strong, as at Hezhuang: the zone's Party members on duty, topped up with local
+    # staff and volunteers who are Party members too (the demo's skills are drawn at random).
+    everyone = list(StaffMember.objects.filter(subdistrict=sub).order_by("pk"))
+    party = [s for s in everyone if Skill.PARTY in s.skills][:SQUAD_SIZE]
+    for staff in [s for s in everyone if Skill.PARTY not in s.skills and s.kind in (Kind.LOCAL, Kind.VOLUNTEER)]:
+        if len(party) >= SQUAD_SIZE:
+            break
+        staff.skills = [*staff.skills, Skill.PARTY]
+        staff.save(update_fields=["skills"])
+        party.append(staff)
     for i, staff in enumerate(party):
         TeamMembership.objects.create(team=squad, staff=staff, is_leader=i == 0)
         TeamMembership.objects.create(team=groups[i % 3], staff=staff, is_leader=i < 3)

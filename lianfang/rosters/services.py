@@ -1123,6 +1123,49 @@ def clock(assignment: Assignment, user: User, action: str, nonce: str, at: dt.da
         return first
 
 
+LATE_RECORD_DAYS = 7  # a forgotten sign-in may be recorded by the chief for this long after the shift
+
+
+def record_missed(assignment: Assignment, user: User, came: dt.datetime, left: dt.datetime, reason: str,
+                  nonce: str) -> AttendanceEvent:
+    """补登: the chief records a shift worked without signing in (a phone out of battery at 3 a.m.),
+    with when the person came and left and why, once the shift has begun. Lateness and service
+    hours are counted as for a sign-in at those times; the record says who made it (recorded_by)
+    and the reason is audited. A retry with the same nonce returns the first sign-in."""
+    existing = AttendanceEvent.objects.filter(assignment=assignment, nonce=f"{nonce}-in").first()
+    if existing:
+        return existing
+    now = timezone.now()
+    problems = []
+    if not reason.strip():
+        problems.append("请填写补登原因（如：手机没电未能签到）")
+    if assignment.attendance.exists():
+        problems.append(f"{assignment.staff.name} 本班已有签到记录，不能补登")
+    if now < assignment.starts_at:
+        problems.append("班次尚未开始，不能补登")
+    if now > assignment.ends_at + dt.timedelta(days=LATE_RECORD_DAYS):
+        problems.append(f"只能补登 {LATE_RECORD_DAYS} 天内的班次")
+    if not assignment.starts_at - dt.timedelta(minutes=CLOCK_IN_EARLY_MINUTES) <= came <= assignment.ends_at:
+        problems.append(f"到岗时间应在班次时间内（{timezone.localtime(assignment.starts_at):%m-%d %H:%M}–"
+                        f"{timezone.localtime(assignment.ends_at):%H:%M}）")
+    if not came < left <= min(now, assignment.ends_at + dt.timedelta(hours=12)):
+        problems.append("离岗时间应晚于到岗时间，且不晚于现在")
+    if problems:
+        raise RosterServiceError("record_missed", "；".join(problems), problems)
+    late = max(0, int((came - assignment.starts_at).total_seconds() // 60))
+    late = late if late > LATE_GRACE_MINUTES else 0
+    try:
+        with transaction.atomic():
+            first = _record_clock(assignment, user, AttendanceEvent.Action.IN, f"{nonce}-in", came, late, {})
+            _record_clock(assignment, user, AttendanceEvent.Action.OUT, f"{nonce}-out", left, 0, {"in": first})
+            AuditEvent.objects.create(user=user, action=AuditEvent.Action.CHANGE, object_type="roster_attendance",
+                                      object_id=str(assignment.pk), reason=reason.strip()[:100],
+                                      detail={"missed": [came.isoformat(), left.isoformat()]})
+    except IntegrityError:  # a concurrent retry, or a sign-in meanwhile
+        raise RosterServiceError("record_missed", f"{assignment.staff.name} 本班已有签到记录，不能补登") from None
+    return first
+
+
 def _record_clock(assignment: Assignment, user: User, action: str, nonce: str, now: dt.datetime, late: int,
                   done: dict[str, AttendanceEvent]) -> AttendanceEvent:
     event = AttendanceEvent.objects.create(assignment=assignment, action=action, at=now, late_minutes=late,

@@ -31,5 +31,6 @@ urlpatterns = [
     path("my/shifts/swap/<int:pk>/answer", views.swap_answer, name="swap_answer"),
     path("my/shifts/swap/<int:pk>/withdraw", views.swap_withdraw, name="swap_withdraw"),
     path("my/shifts/<int:pk>/clock", views.clock, name="clock"),
+    path("rosters/attendance/<int:pk>/missed", views.record_missed, name="record_missed"),
     path("join/<str:token>/", views.team_join, name="team_join"),
 ]

@@ -492,6 +492,32 @@ def clock(request: AuthedRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+def record_missed(request: AuthedRequest, pk: int) -> HttpResponse:
+    """补登 by the chief of the gate or the command centre (not by the person themselves)."""
+    assignment = access.get_assignment_for_attendance(request.user, pk)
+    if not (request.user.is_command or access.chief_gate_id(request.user) == assignment.gate_id):
+        raise PermissionDenied("只有本卡口卡口长或指挥部可以补登考勤")
+    day = assignment.date
+    try:
+        came = timezone.make_aware(dt.datetime.combine(day, dt.time.fromisoformat(request.POST.get("came", ""))))
+        left = timezone.make_aware(dt.datetime.combine(day, dt.time.fromisoformat(request.POST.get("left", ""))))
+        if came < assignment.starts_at - dt.timedelta(hours=12):  # a night shift's times run past midnight
+            came += dt.timedelta(days=1)
+        if left <= came:
+            left += dt.timedelta(days=1)
+        services.record_missed(assignment, request.user, came, left, request.POST.get("reason", ""),
+                               request.POST.get("nonce") or uuid.uuid4().hex)
+        messages.success(request, f"已为 {assignment.staff.name} 补登 {came:%H:%M}–{timezone.localtime(left):%H:%M}"
+                                  "（计入服务时长）")
+    except ValueError:
+        messages.error(request, "请填写到岗和离岗时间（如 08:05）")
+    except services.RosterServiceError as exc:
+        _error(request, exc)
+    return redirect(f"{reverse('attendance_board')}?gate={assignment.gate_id}&date={day.isoformat()}")
+
+
+@login_required
+@require_POST
 def swap_request(request: AuthedRequest) -> HttpResponse:
     staff = _my_staff(request)
     nonce = request.POST.get("nonce") or uuid.uuid4().hex
@@ -621,6 +647,7 @@ def attendance_board(request: AuthedRequest) -> HttpResponse:
     return render(request, "rosters/attendance.html", {
         "gate": gate, "gates": gates if access.may_view_all(user) else [], "day": day, "rows": rows,
         "counts": dict(counts), "may_clock": user.is_command or access.chief_gate_id(user) == gate.pk,
+        "nonce": uuid.uuid4().hex,
         "prev": day - dt.timedelta(days=1), "next": day + dt.timedelta(days=1)})
 
 

@@ -1509,3 +1509,27 @@ def test_a_cadre_sets_up_their_villages_team_only_with_people_they_may_see(rw: R
     assert not TeamMembership.objects.filter(team=team).exists()
     c.post(url, {"what": "add", "staff": rw.staff["v1"].pk})
     assert TeamMembership.objects.filter(team=team, staff=rw.staff["v1"]).exists()
+
+
+def test_the_chief_records_a_shift_worked_without_signing_in(rw: RosterWorld, published: Roster) -> None:
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    start = timezone.make_aware(dt.datetime.combine(yesterday, dt.time(8)))
+    a = Assignment.objects.create(roster=published, staff=rw.staff["v1"], date=yesterday, gate=rw.gate1, shift_code="M",
+                                  shift_name="早班", starts_at=start, ends_at=start + dt.timedelta(hours=8))
+    chief = rw.client("gate_chief")
+    board = chief.get(reverse("attendance_board") + f"?date={yesterday}").content.decode()
+    assert reverse("record_missed", args=[a.pk]) in board  # offered for the no-show of a shift that is over
+    url = reverse("record_missed", args=[a.pk])
+    empty = chief.post(url, {"came": "08:10", "left": "16:00", "reason": " ", "nonce": "m1"}, follow=True)
+    assert "请填写补登原因" in empty.content.decode() and not a.attendance.exists()
+    assert rw.client("volunteer").post(url, {"came": "08:10", "left": "16:00", "reason": "忘了"}).status_code == 403
+    for _ in range(2):  # a retry records once
+        chief.post(url, {"came": "08:10", "left": "16:00", "reason": "手机没电未能签到", "nonce": "m2"})
+    came = a.attendance.get(action="in")
+    assert came.late_minutes == 10 and came.recorded_by == rw.chief and a.attendance.count() == 2
+    assert ServiceHours.objects.get(assignment=a).minutes == 470
+    assert AuditEvent.objects.filter(object_type="roster_attendance", object_id=str(a.pk), reason="手机没电未能签到").exists()
+    again = chief.post(url, {"came": "08:00", "left": "16:00", "reason": "再补一次", "nonce": "m3"}, follow=True)
+    assert "本班已有签到记录，不能补登" in again.content.decode() and a.attendance.count() == 2
+    [row] = services.attendance([a])
+    assert row.state == "done" and "迟到 10 分钟" in row.label

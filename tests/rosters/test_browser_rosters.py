@@ -220,3 +220,20 @@ def test_a_cadre_sets_up_a_village_team_on_the_phone(rw: RosterWorld, live_serve
     assert team.village == rw.w.xinwei and team.groups.get().name == "物资配送组"
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390  # nothing runs off the side of the phone
+
+
+def test_the_chief_records_a_missed_sign_in_on_the_phone(rw: RosterWorld, published: Roster, live_server, phone) -> None:
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    start = timezone.make_aware(dt.datetime.combine(yesterday, dt.time(16)))
+    Assignment.objects.create(roster=published, staff=rw.staff["v1"], date=yesterday, gate=rw.gate1, shift_code="E",
+                              shift_name="中班", starts_at=start, ends_at=start + dt.timedelta(hours=8))
+    login(phone, live_server.url, "gate_chief")
+    phone.goto(f"{live_server.url}/rosters/attendance/?date={yesterday}")
+    phone.click("details.missed summary")
+    phone.fill("details.missed input[name=came]", "16:20")
+    phone.fill("details.missed input[name=left]", "00:00")  # past midnight: the next day
+    phone.fill("details.missed input[name=reason]", "手机没电未能签到")
+    phone.click("details.missed button")
+    expect(phone.locator(".messages .success")).to_contain_text("已为 志愿者甲 补登 16:20–00:00")
+    expect(phone.locator("#attendance-table")).to_contain_text("已签退，迟到 20 分钟")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390

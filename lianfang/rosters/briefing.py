@@ -14,7 +14,7 @@ from lianfang.checkpoints.models import Assessment, Gate, Scan
 from lianfang.control.models import InboxItem, ProtocolEdition, Sop
 from lianfang.engines import screening
 from lianfang.rosters import services
-from lianfang.rosters.models import Assignment, Roster, requirement_short_label
+from lianfang.rosters.models import Assignment, Roster
 
 
 def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -40,13 +40,9 @@ def build(gate: Gate, day: dt.date) -> dict[str, Any]:
     covered = {d for d in (day, day + dt.timedelta(days=1)) if not services.unstaffed_on([gate], d)}
     # The published roster's known gaps: the chief plans around them at the meeting (e.g. who covers
     # the missing medic), so the sheet says them next to the names, as the roster grid does.
-    wanted = {day.isoformat(), (day + dt.timedelta(days=1)).isoformat()}
-    gaps: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for roster in Roster.objects.filter(status=Roster.Status.PUBLISHED, gates=gate, start_date__lte=day + dt.timedelta(days=1)):
-        for short in roster.shortfalls:
-            if short.get("gate_id") == gate.pk and short.get("date") in wanted:
-                who = requirement_short_label(short["skill"]) if short.get("skill") else ""
-                gaps[(short["date"], short["shift"])].append(f"缺{who} {short['missing']} 人")
+    gaps = services.gap_labels(
+        Roster.objects.filter(status=Roster.Status.PUBLISHED, gates=gate, start_date__lte=day + dt.timedelta(days=1)),
+        [gate.pk], [day.isoformat(), (day + dt.timedelta(days=1)).isoformat()])
     away = services.on_leave(a for crew in on_duty.values() for a in crew)  # leave recorded since publishing
     shifts = []
     uncovered: set[dt.date] = set()  # days the sheet's shifts lack a roster
@@ -55,7 +51,7 @@ def build(gate: Gate, day: dt.date) -> dict[str, Any]:
         label = services.shift_label(sh) + (f"（{date:%m月%d日}凌晨，今晚接班）" if date != day else "")
         crew = on_duty.get((date, sh["code"]), [])
         shifts.append({"label": label, "people": crew, "covered": date in covered,
-                       "gaps": gaps.get((date.isoformat(), sh["name"]), []),
+                       "gaps": gaps.get((gate.pk, date.isoformat(), sh["name"]), []),
                        "away": {a.pk: away[a.pk] for a in crew if a.pk in away}})
         if date not in covered:
             uncovered.add(date)

@@ -34,16 +34,12 @@ def roster_xlsx(roster: Roster, gates: Iterable[Gate], *, with_phones: bool) -> 
     rows: list[list[Any]] = []
     gates = list(gates)
     # The roster's known gaps, as on the page and the PDF: in the cells and listed with their reasons.
-    gaps: dict[tuple[int, str, str], list[str]] = {}
-    short_rows: list[list[Any]] = []
     names = {g.pk: g.name for g in gates}
-    for short in roster.shortfalls:
-        if short.get("gate_id") not in names:
-            continue
-        whom = requirement_short_label(short["skill"]) if short.get("skill") else ""
-        gaps.setdefault((short["gate_id"], short["date"], short["shift"]), []).append(f"缺{whom} {short['missing']} 人")
-        short_rows.append([dt.date.fromisoformat(short["date"]), short["shift"], names[short["gate_id"]], whom or "任何人",
-                           short["required"], short["assigned"], short["missing"], short.get("reason", "")])
+    gaps = services.gap_labels([roster], names)
+    short_rows = [[dt.date.fromisoformat(short["date"]), short["shift"], names[short["gate_id"]],
+                   requirement_short_label(short["skill"]) if short.get("skill") else "任何人", short["required"],
+                   short["assigned"], short["missing"], short.get("reason", "")]
+                  for short in roster.shortfalls if short.get("gate_id") in names]
     for gate in gates:
         shifts = services.pattern_for(gate).shifts
         ws = wb.create_sheet(gate.name[:31])

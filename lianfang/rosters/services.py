@@ -42,6 +42,7 @@ from lianfang.rosters.models import (
     Unavailability,
     default_shifts,
     minutes_zh,
+    requirement_short_label,
     twelve_hour_shifts,
 )
 
@@ -62,6 +63,11 @@ class RosterServiceError(Exception):
         self.code = code
         self.message = message
         self.errors = errors or [message]
+
+    @classmethod
+    def every(cls, code: str, problems: list[str]) -> RosterServiceError:
+        """One error for every problem of a form, said together (``code``: the first one's)."""
+        return cls(code, "；".join(problems), problems)
 
 
 # --- shift patterns ---------------------------------------------------------------------------
@@ -166,7 +172,7 @@ def create_staff(sub: SubDistrict, *, name: str, kind: str, skills: Iterable[str
     problems = staff_problems(sub, name=name, kind=kind, phone=phone, max_week_hours=max_week_hours,
                               max_consecutive_days=max_consecutive_days)
     if problems:
-        raise RosterServiceError(problems[0][0], "；".join(m for _c, m in problems), [m for _c, m in problems])
+        raise RosterServiceError.every(problems[0][0], [m for _c, m in problems])
     name = name.strip()
     phone_fields = _phone(phone)
     with transaction.atomic():
@@ -226,13 +232,13 @@ def create_team(sub: SubDistrict, user: User, *, name: str, kind: str, parent: T
     if leader is not None and leader.scope_subdistrict_id != sub.pk:
         problems.append("负责人须是本街道的账号")
     if problems:
-        raise RosterServiceError("team_fields", "；".join(problems), problems)
+        raise RosterServiceError.every("team_fields", problems)
     with transaction.atomic():
         # A double tap sends the form twice at once: creations in a sub-district go one at a time
         # (its row locked on PostgreSQL; SQLite's IMMEDIATE transactions), so the second sees the first.
         SubDistrict.objects.select_for_update().filter(pk=sub.pk).first()
         if Team.objects.filter(subdistrict=sub, parent=parent, name=name).exists():
-            raise RosterServiceError("team_twin", f"已有同名队伍「{name}」", [f"已有同名队伍「{name}」"])
+            raise RosterServiceError("team_twin", f"已有同名队伍「{name}」")
         team = Team.objects.create(subdistrict=sub, name=name, kind=kind, parent=parent,
                                    village=parent.village if parent is not None else village, gate=gate,
                                    duty=duty.strip()[:100], leader=leader)
@@ -374,6 +380,20 @@ def demand_from_planning(gate: Gate) -> list[DemandRule]:
     return rules
 
 
+def gap_labels(rosters: Iterable[Roster], gate_ids: Iterable[int], dates: Iterable[str] | None = None,
+               ) -> dict[tuple[int, str, str], list[str]]:
+    """The rosters' known gaps as said next to a shift, by (gate id, ISO date, shift name): 缺 2 人,
+    缺医护人员 1 人 (for the briefing and the Excel file; the roster grid has its own tags)."""
+    gates, days = set(gate_ids), None if dates is None else set(dates)
+    out: dict[tuple[int, str, str], list[str]] = defaultdict(list)
+    for roster in rosters:
+        for short in roster.shortfalls:
+            if short.get("gate_id") in gates and (days is None or short.get("date") in days):
+                whom = requirement_short_label(short["skill"]) if short.get("skill") else ""
+                out[(short["gate_id"], short["date"], short["shift"])].append(f"缺{whom} {short['missing']} 人")
+    return dict(out)
+
+
 def demand_beyond_total(gate: Gate, shift_code: str) -> str | None:
     """A warning when a shift's kind and skill rows add up to more than its "anybody" total on some
     weekday: they are part of the total, so the roster will staff more than the total says (with
@@ -384,7 +404,7 @@ def demand_beyond_total(gate: Gate, shift_code: str) -> str | None:
         total = sum(r.required for r in on if not r.skill)
         within = sum(r.required for r in on if r.skill)
         if total and within > total:
-            return (f"该班次按类别/技能需要的人数合计 {within} 人（周{'一二三四五六日'[weekday]}），多于总人数 {total} 人："
+            return (f"该班次按类别/技能需要的人数合计 {within} 人（{engine.WEEKDAYS[weekday]}），多于总人数 {total} 人："
                     f"类别/技能的人数包含在总人数之内，排班会按至少 {within} 人排并计超员。请核对总人数。")
     return None
 
@@ -1102,8 +1122,7 @@ def clock(assignment: Assignment, user: User, action: str, nonce: str, at: dt.da
                                      f"开始，最早提前 {CLOCK_IN_EARLY_MINUTES} 分钟签到")
         if now > assignment.ends_at:
             raise RosterServiceError("clock_over", "班次已结束，不能再签到")
-        late = max(0, int((now - assignment.starts_at).total_seconds() // 60))
-        late = late if late > LATE_GRACE_MINUTES else 0
+        late = _late_minutes(assignment, now)
     else:
         if AttendanceEvent.Action.IN not in done:
             raise RosterServiceError("clock_no_in", "尚未签到，不能签退")
@@ -1121,6 +1140,12 @@ def clock(assignment: Assignment, user: User, action: str, nonce: str, at: dt.da
         if first is None:
             raise
         return first
+
+
+def _late_minutes(assignment: Assignment, came: dt.datetime) -> int:
+    """Minutes late arriving at ``came`` (0 within the grace)."""
+    late = max(0, int((came - assignment.starts_at).total_seconds() // 60))
+    return late if late > LATE_GRACE_MINUTES else 0
 
 
 LATE_RECORD_DAYS = 7  # a forgotten sign-in may be recorded by the chief for this long after the shift
@@ -1151,9 +1176,8 @@ def record_missed(assignment: Assignment, user: User, came: dt.datetime, left: d
     if not came < left <= min(now, assignment.ends_at + dt.timedelta(hours=12)):
         problems.append("离岗时间应晚于到岗时间，且不晚于现在")
     if problems:
-        raise RosterServiceError("record_missed", "；".join(problems), problems)
-    late = max(0, int((came - assignment.starts_at).total_seconds() // 60))
-    late = late if late > LATE_GRACE_MINUTES else 0
+        raise RosterServiceError.every("record_missed", problems)
+    late = _late_minutes(assignment, came)
     try:
         with transaction.atomic():
             first = _record_clock(assignment, user, AttendanceEvent.Action.IN, f"{nonce}-in", came, late, {})

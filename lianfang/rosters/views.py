@@ -684,19 +684,18 @@ def staff_list(request: AuthedRequest) -> HttpResponse:
                 "max_week_hours": _int(request.POST.get("max_week_hours", 48), -1),
                 "max_consecutive_days": _int(request.POST.get("max_consecutive_days", 6), -1)}
         village = villages.filter(pk=form["home_village"]).first()
-        if user.role == "cadre" and village is None:
-            errors.append("请选择所属村/社区")
         assert user.scope_subdistrict is not None  # staff_for_user would have shown nothing
-        errors += [message for _code, message in services.staff_problems(
-            user.scope_subdistrict, name=form["name"], kind=form["kind"], phone=form["phone"],
-            max_week_hours=form["max_week_hours"], max_consecutive_days=form["max_consecutive_days"])]
-        if not errors:
+        if user.role == "cadre" and village is None:  # said with the fields' own problems, all at once
+            errors = ["请选择所属村/社区"] + [message for _code, message in services.staff_problems(
+                user.scope_subdistrict, name=form["name"], kind=form["kind"], phone=form["phone"],
+                max_week_hours=form["max_week_hours"], max_consecutive_days=form["max_consecutive_days"])]
+        else:
             try:
                 staff = services.create_staff(
                     user.scope_subdistrict, name=form["name"], kind=form["kind"], skills=form["skills"],
                     phone=form["phone"], home_village=village, gates=gates.filter(pk__in=form["gates"]),
                     max_week_hours=form["max_week_hours"], max_consecutive_days=form["max_consecutive_days"])
-            except services.RosterServiceError as exc:  # e.g. the same phone registered meanwhile
+            except services.RosterServiceError as exc:  # every problem of the fields at once
                 errors.extend(exc.errors)
             else:
                 messages.success(request, f"已登记 {staff.name}")

@@ -301,11 +301,14 @@ def signup_clash(signup: SignUp) -> str | None:
     return None
 
 
-def decide_signup(signup: SignUp, user: User, approve: bool) -> SignUp:
+def decide_signup(signup: SignUp, user: User, approve: bool) -> tuple[SignUp, list[str]]:
+    """Approve or refuse a pending sign-up (a decided one is returned as it is: a second tap does
+    nothing). Returns the sign-up and the groups its person left by joining (one group per squad)."""
+    left: list[str] = []
     with transaction.atomic():
         signup = SignUp.objects.select_for_update(of=("self",)).select_related("team").get(pk=signup.pk)
         if signup.status != SignUp.Status.PENDING:
-            return signup
+            return signup, left
         if approve and (clash := signup_clash(signup)):
             raise RosterServiceError("signup_phone_taken", clash)
         signup.status = SignUp.Status.APPROVED if approve else SignUp.Status.REJECTED
@@ -321,10 +324,10 @@ def decide_signup(signup: SignUp, user: User, approve: bool) -> SignUp:
                     phone_hash=signup.phone_hash, phone_masked=signup.phone_masked)
                 if team.gate_id:
                     staff.gates.add(team.gate_id)
-            add_member(team, staff, user)  # a group's sign-up joins the squad too, and one group only
+            left = add_member(team, staff, user)  # a group's sign-up joins the squad too, and one group only
             signup.staff = staff
         signup.save()
-    return signup
+    return signup, left
 
 
 def team_hours(team: Team) -> dict[int, int]:

@@ -840,6 +840,11 @@ def team_list(request: AuthedRequest) -> HttpResponse:
         status=400 if errors else 200)
 
 
+def _left_zh(groups: list[str]) -> str:
+    """The groups a person left on joining another of the squad's: said, as the move is silent otherwise."""
+    return f"（已离开「{'、'.join(groups)}」）" if groups else ""
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def team_detail(request: AuthedRequest, pk: int) -> HttpResponse:
@@ -853,14 +858,13 @@ def team_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         try:
             if what == "signup":
                 signup = get_object_or_404(SignUp, pk=_int(request.POST.get("signup")), team=team)
-                signup = services.decide_signup(signup, user, request.POST.get("decision") == "approve")
-                messages.success(request, f"{signup.name}：{signup.get_status_display()}")
+                signup, left = services.decide_signup(signup, user, request.POST.get("decision") == "approve")
+                messages.success(request, f"{signup.name}：{signup.get_status_display()}{_left_zh(left)}")
             elif what in ("add", "move"):  # someone they may see, into this team or one of its groups
                 staff = access.get_staff_for_user(user, _int(request.POST.get("staff")))
                 into = team if what == "add" else get_object_or_404(Team, pk=_int(request.POST.get("group")), parent=team)
                 left = services.add_member(into, staff, user)
-                gone = f"（已离开「{'、'.join(left)}」）" if left else ""
-                messages.success(request, f"已将 {staff.name} 加入「{into.name}」{gone}")
+                messages.success(request, f"已将 {staff.name} 加入「{into.name}」{_left_zh(left)}")
             elif what == "remove":
                 member = get_object_or_404(TeamMembership, team=team, staff_id=_int(request.POST.get("staff")))
                 services.remove_member(team, member.staff, user)

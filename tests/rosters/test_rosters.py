@@ -1475,9 +1475,13 @@ def test_command_sets_up_a_squad_with_groups_and_moves_members(rw: RosterWorld) 
     services.add_member(vehicles, rw.staff["v2"], None)
     signup, _ = services.sign_up(night, name=rw.staff["v2"].name, phone=rw.staff["v2"].phone_number(), kind="volunteer",
                                  skills=[], village=None, note="", nonce="g1")
-    services.decide_signup(signup, rw.w.users["command"], approve=True)
+    approved = c.post(reverse("team_detail", args=[night.pk]), {"signup": signup.pk, "decision": "approve"}, follow=True)
+    assert f"{signup.name}：已通过（已离开「特殊车辆组」）" in approved.content.decode()  # the move is said
     assert set(TeamMembership.objects.filter(staff=rw.staff["v2"]).values_list("team__name", flat=True)) == {
         "党员先锋队", "夜间巡逻组"}
+    assert services.decide_signup(signup, rw.w.users["command"], approve=False) == (
+        SignUp.objects.get(pk=signup.pk), [])  # decided already: a second answer changes nothing
+    assert SignUp.objects.get(pk=signup.pk).status == SignUp.Status.APPROVED
     # A cadre of another village cannot be made leader by a forged form; a gate team needs its gate.
     assert c.post(reverse("team_list"), {"name": "一号卡口班组", "kind": "gate"}).status_code == 400
     c.post(reverse("team_list"), {"name": "一号卡口班组", "kind": "gate", "gate": rw.gate1.pk})

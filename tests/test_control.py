@@ -157,7 +157,12 @@ def test_transfer_runs_from_dispatch_to_arrival_and_places_the_person(cw: World)
     with pytest.raises(ControlError) as exc:
         services.update_transfer(task, t, TransferTask.Status.DISPATCHED)
     assert exc.value.code == "vehicle"
-    services.update_transfer(task, t, TransferTask.Status.DISPATCHED, vehicle="浙A·D12345")
+    with pytest.raises(ControlError) as exc:  # checked as at the gates, not taken as typed
+        services.update_transfer(task, t, TransferTask.Status.DISPATCHED, vehicle="不是车牌")
+    assert exc.value.code == "vehicle" and "车牌号" in exc.value.message
+    services.update_transfer(task, t, TransferTask.Status.DISPATCHED, vehicle="浙a·d12345")
+    task.refresh_from_db()
+    assert task.vehicle == "浙AD12345" and task.status == TransferTask.Status.DISPATCHED
     services.update_transfer(task, t, TransferTask.Status.PICKED_UP)
     services.update_transfer(task, t, TransferTask.Status.ARRIVED)
     case.refresh_from_db()
@@ -463,3 +468,14 @@ def test_gate_rules_are_shown_and_edited_on_the_edition(cw: World) -> None:
     new.refresh_from_db()
     assert new.gate_rules["test_required_hours"] == 48
     assert {"level": "medium", "within_days": 7, "outcome": "transfer"} in new.gate_rules["origin_rules"]
+
+
+def test_a_bad_phone_on_the_new_case_form_is_said_at_the_field(cw: World) -> None:
+    c = cw.client("command")
+    form = {"name": "王五", "doc_type": "resident_id", "doc_number": "11010519491231002X", "category": "close_contact",
+            "exposure_date": timezone.localdate().isoformat(), "source": "manual", "phone": "1381234"}
+    page = c.post(reverse("case_new"), form)
+    assert page.status_code == 200 and not Case.objects.filter(name="王五").exists()
+    assert "手机号应为11位数字，当前为7位" in str(page.context["form"].errors["phone"])
+    done = c.post(reverse("case_new"), {**form, "phone": "13812345678"})
+    assert done.status_code == 302 and Case.objects.get(name="王五").phone_masked == "138****5678"

@@ -34,7 +34,7 @@ from lianfang.control.models import (
 from lianfang.core import crypto
 from lianfang.core import services as register
 from lianfang.core.models import Person, SubDistrict, Village
-from lianfang.engines import protocol
+from lianfang.engines import plates, protocol
 from lianfang.engines.documents import DocumentType
 
 if TYPE_CHECKING:
@@ -275,6 +275,10 @@ def open_case(subdistrict: SubDistrict, subject: Subject, *, source: str, catego
         raise ControlError("exposure_future", f"暴露日期 {exposure_date} 晚于今天：请核对日期")
     at = at or timezone.now()
     person = subject.person
+    try:  # checked even when the person is found in the register: a bad number is a typo to fix
+        phone = register.phone_fields(subject.phone)
+    except register.RegisterError as exc:
+        raise ControlError(exc.code, exc.message) from exc
     doc_fields: dict[str, Any] = {}
     if person is None and subject.doc_number:
         try:
@@ -306,7 +310,6 @@ def open_case(subdistrict: SubDistrict, subject: Subject, *, source: str, catego
             raise ControlError("already_released", f"该人员已于 {released.plan_end} 解除管控，本次暴露日期 {exposure_date} "
                                                    "不晚于解除日期：请核对是否为新的暴露")
         plan, edition = compute_plan(subdistrict.pk, category, exposure_date, editions)
-        phone = register.phone_fields(subject.phone) if (person is None and subject.phone) else {}
         case = Case(
             subdistrict=subdistrict, person=person, category=category, exposure_date=exposure_date,
             village=village or (person.village if person else None), edition=edition, plan=plan_json(plan),
@@ -484,6 +487,16 @@ def place_in_isolation(case: Case, site: IsolationSite, user: User | None,
     return stay
 
 
+def _vehicle(raw: str) -> str:
+    """A transfer vehicle's plate, normalised as at the gates (浙a 12345 → 浙A12345); empty stays empty."""
+    if not raw.strip():
+        return ""
+    try:
+        return plates.normalize_plate(raw).number
+    except plates.PlateError as exc:
+        raise ControlError("vehicle", exc.message) from exc
+
+
 @transaction.atomic
 def create_transfer(case: Case, user: User, *, pickup_place: str, destination: IsolationSite | None,
                     vehicle: str = "", team: str = "", assigned_to: User | None = None,
@@ -499,7 +512,7 @@ def create_transfer(case: Case, user: User, *, pickup_place: str, destination: I
     if case.transfers.exclude(status__in=[TransferTask.Status.ARRIVED, TransferTask.Status.CANCELLED]).exists():
         raise ControlError("transfer_open", "该人员已有进行中的转运任务")
     task = TransferTask.objects.create(case=case, pickup_place=pickup_place[:200], destination=destination,
-                                       vehicle=vehicle[:20], team=team[:50], assigned_to=assigned_to,
+                                       vehicle=_vehicle(vehicle), team=team[:50], assigned_to=assigned_to,
                                        planned_at=planned_at or timezone.now())
     CaseEvent.objects.create(case=case, user=user, kind="note", note=f"派转运任务：{pickup_place} → {destination or '居家'}")
     return task
@@ -525,8 +538,8 @@ def update_transfer(task: TransferTask, user: User, status: str, vehicle: str = 
         raise ControlError("transfer_order", f"转运任务当前为“{task.get_status_display()}”，不能直接改为"
                                              f"“{TransferTask.Status(status).label}”")
     if status == TransferTask.Status.DISPATCHED:
-        if vehicle:
-            task.vehicle = vehicle[:20]
+        if vehicle.strip():
+            task.vehicle = _vehicle(vehicle)
         if not task.vehicle:
             raise ControlError("vehicle", "派车须填写车牌号")
         task.dispatched_at = now

@@ -110,7 +110,7 @@ def case_new(request: AuthedRequest) -> HttpResponse:
                 source=d["source"], category=d["category"], exposure_date=d["exposure_date"],
                 reference=d["reference"], user=user, village=d["village"], address=d["address"])
         except services.ControlError as exc:
-            form.add_error(None, exc.message)
+            form.add_error("phone" if exc.code.startswith("phone") else None, exc.message)
         else:
             messages.success(request, "已登记" if created else "该人员已有在办案件：本次来源已并入")
             return redirect("case_detail", pk=case.pk)

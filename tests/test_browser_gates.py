@@ -34,21 +34,30 @@ def phone_page(browser: Browser) -> Page:
     return browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()
 
 
-def offline_scan_page(browser: Browser, base: str, gate: Gate) -> Page:
-    """The gate's scan page on a phone, loaded by gate_staff (rules cached), then cut off the network."""
+def scan_page(browser: Browser, base: str, gate: Gate, user: str = "gate_staff") -> Page:
+    """The gate's scan page on a phone, its rules loaded."""
     page = phone_page(browser)
-    login(page, base, "gate_staff")
+    login(page, base, user)
     page.goto(f"{base}/gates/{gate.pk}/scan")
     expect(page.locator("#rules-name")).to_contain_text("卡口查验规则")
+    return page
+
+
+def offline_scan_page(browser: Browser, base: str, gate: Gate) -> Page:
+    """The gate's scan page on a phone, loaded by gate_staff (rules cached), then cut off the network."""
+    page = scan_page(browser, base, gate)
     page.context.set_offline(True)
     return page
 
 
-def scan_person(page: Page, id_number: str) -> None:
+def scan_person(page: Page, id_number: str, *, double_tap: bool = False) -> None:
     page.fill("#scan-form input[name=id_number]", id_number)
     page.fill("#scan-form input[name=temperature]", "36.5")
     page.fill("#scan-form input[name=negative_test_hours_ago]", "20")
-    page.click("#scan-submit")
+    if double_tap:
+        page.dblclick("#scan-submit")
+    else:
+        page.click("#scan-submit")
 
 
 def scan_pass(page: Page, token: str) -> None:
@@ -60,20 +69,14 @@ def scan_pass(page: Page, token: str) -> None:
 def test_cleared_at_one_gate_passes_another_then_forged_and_revoked_passes_are_refused(
         cw: World, two_gates: tuple[Gate, Gate], live_server, browser: Browser) -> None:
     gate1, gate2 = two_gates
-    p1 = phone_page(browser)
-    login(p1, live_server.url, "gate_staff")
-    p1.goto(f"{live_server.url}/gates/{gate1.pk}/scan")
-    expect(p1.locator("#rules-name")).to_contain_text("卡口查验规则")
+    p1 = scan_page(browser, live_server.url, gate1)
     scan_person(p1, cw.zhang.document_number())
     expect(p1.locator("#verdict")).to_have_attribute("data-outcome", "pass")
     expect(p1.locator("#verdict-note")).to_contain_text("已登记")
     expect(p1.locator("#pass-qr svg")).to_have_count(1)
     token = scanning.pass_token(ZonePass.objects.get())
 
-    p2 = phone_page(browser)
-    login(p2, live_server.url, "staff2")
-    p2.goto(f"{live_server.url}/gates/{gate2.pk}/scan")
-    expect(p2.locator("#rules-name")).to_contain_text("卡口查验规则")
+    p2 = scan_page(browser, live_server.url, gate2, "staff2")
     scan_pass(p2, token)
     expect(p2.locator("#verdict-label")).to_have_text("放行")
     expect(p2.locator("#verdict-reasons")).to_contain_text("凭防区通行证放行")
@@ -156,4 +159,33 @@ def test_offline_scans_stay_with_the_person_who_made_them(cw: World, two_gates: 
     expect(page.locator("#queue-count")).to_have_text("0")
     page.wait_for_timeout(500)
     assert Scan.objects.count() == 0
+    page.context.close()
+
+
+def test_a_double_tap_records_one_scan_and_a_bad_field_is_said_in_chinese(
+        cw: World, two_gates: tuple[Gate, Gate], live_server, browser: Browser) -> None:
+    gate1, _ = two_gates
+    page = scan_page(browser, live_server.url, gate1)
+    scan_person(page, cw.zhang.document_number(), double_tap=True)  # a double tap in the rain
+    expect(page.locator("#verdict-note")).to_contain_text("已登记")
+    page.wait_for_timeout(500)
+    assert Scan.objects.filter(person=cw.zhang).count() == 1
+    # A temperature the field refuses: the last person's verdict goes, the reason is said in Chinese.
+    page.fill("#scan-form input[name=id_number]", cw.li.document_number())
+    page.fill("#scan-form input[name=temperature]", "3.65")
+    page.click("#scan-submit")
+    expect(page.locator("#scan-error")).to_contain_text("体温须在 30 到 45 之间")
+    expect(page.locator("#verdict")).to_be_hidden()
+    assert not Scan.objects.filter(person=cw.li).exists()
+    # An empty pass is not a scan.
+    page.click(".tab[data-subject=pass]")
+    page.click("#scan-submit")
+    expect(page.locator("#scan-error")).to_contain_text("请扫描或粘贴防区通行证")
+    assert Scan.objects.filter(subject="pass").count() == 0
+    # The pass printed for the first person fits a phone, QR code and all.
+    page.goto(f"{live_server.url}/gates/passes/{ZonePass.objects.get().code}/")
+    expect(page.locator("#zone-pass svg")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    box = page.locator("#zone-pass svg").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
     page.context.close()

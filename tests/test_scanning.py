@@ -117,6 +117,7 @@ def test_the_same_nonce_is_recorded_once_and_different_content_is_refused(gw: Wo
     ({"id_number": "330114199001011230"}, "id_checksum"),
     ({"subject": "vehicle", "plate": "浙I12345"}, None),
     ({"subject": "person", "id_number": "", "name": ""}, "subject"),
+    ({"subject": "pass", "token": "  "}, "pass_empty"),
 ])
 def test_bad_input_is_refused_with_a_reason_and_nothing_written(gw: World, data: dict[str, Any], code: str | None) -> None:
     with pytest.raises(scanning.ScanError) as exc:
@@ -211,6 +212,10 @@ def test_gate_pages_render_for_their_people(gw: World) -> None:
     assert staff.get(reverse("scan_page", args=[gw.gate2.pk])).status_code == 404  # type: ignore[attr-defined]
     board = staff.get(reverse("gate_board")).content.decode()
     assert "引导至研判点" in board
+    recent = board.split("最近查验")[1]  # each scan's verdict in Chinese, not its code
+    assert '<td data-label="结论">引导至研判点</td>' in recent and ">assess<" not in recent
+    garbled = staff.get(reverse("gate_board") + "?day=garbage", follow=True).content.decode()
+    assert "日期“garbage”无法识别" in garbled and timezone.localdate().strftime("%Y年%m月%d日") in garbled
     queue = staff.get(reverse("assessment_queue")).content.decode()
     assert "苏州市姑苏区" in queue and 'id="waiting-count">1<' in queue
     # The destination village's cadre sees the record pushed to its list.

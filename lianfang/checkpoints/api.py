@@ -56,10 +56,6 @@ class EscalateIn(Schema):
     note: str = ""
 
 
-def _label(outcome: str) -> str:
-    return scanning.REFUSED_LABEL if outcome == scanning.REFUSED else screening.OUTCOMES.get(outcome, outcome)
-
-
 def _qr(token: str) -> str:
     if not token:
         return ""
@@ -87,7 +83,7 @@ def _record(request: AuthedRequest, gate_id: int, item: ScanIn, *, with_qr: bool
         code = issued.code if issued else ""
         pass_url = reverse("pass_print", args=[code]) if code else ""
     return ScanOut(nonce=item.nonce, ok=True, created=result.created, id=s.pk, outcome=s.outcome,
-                   label=_label(s.outcome), reasons=s.reasons, late=s.late, token=result.token,
+                   label=scanning.outcome_label(s.outcome), reasons=s.reasons, late=s.late, token=result.token,
                    qr_svg=_qr(result.token) if with_qr else "",
                    pass_url=pass_url)
 

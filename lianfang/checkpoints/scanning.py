@@ -32,6 +32,13 @@ REFUSED = "refused"
 REFUSED_LABEL = "通行证无效，请按常规查验"
 
 
+def outcome_label(outcome: str, *, short: bool = False) -> str:
+    """A scan's 结论 in Chinese (放行, 劝返 …); a refused zone pass is 通行证无效 where space is short."""
+    if outcome == REFUSED:
+        return "通行证无效" if short else REFUSED_LABEL
+    return screening.OUTCOMES.get(outcome, outcome)
+
+
 class ScanError(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -250,6 +257,8 @@ def record_scan(gate: Gate, user: User, data: dict[str, Any], *, nonce: str, dev
     kind = data.get("subject", "person")
     token = ""
     if kind == "pass":
+        if not str(data.get("token", "")).strip():  # nothing scanned: nobody to record
+            raise ScanError("pass_empty", "请扫描或粘贴防区通行证")
         check = check_pass(str(data.get("token", "")), gate, check_time)
         scan.subject = Scan.Subject.PASS
         scan.zone_pass = check.zone_pass

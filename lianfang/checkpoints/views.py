@@ -258,8 +258,8 @@ def gate_board(request: AuthedRequest) -> HttpResponse:
     from django.db.models.functions import ExtractHour
     from django.utils import timezone
 
+    from lianfang.checkpoints import scanning
     from lianfang.checkpoints.access import assessments_for_user, scans_for_user
-    from lianfang.engines import screening
 
     user = request.user
     gates = gates_for_user(user)
@@ -274,6 +274,7 @@ def gate_board(request: AuthedRequest) -> HttpResponse:
     try:
         start = timezone.make_aware(dt.datetime.combine(dt.date.fromisoformat(day), dt.time.min))
     except ValueError:
+        messages.warning(request, f"日期“{day[:20]}”无法识别（格式如 2022-05-01），已显示今天")
         start = timezone.make_aware(dt.datetime.combine(timezone.localdate(), dt.time.min))
     today = scans.filter(device_time__gte=start, device_time__lt=start + dt.timedelta(days=1))
     by_outcome = dict(today.values_list("outcome").annotate(n=Count("pk")))
@@ -284,13 +285,14 @@ def gate_board(request: AuthedRequest) -> HttpResponse:
     for h in hours:
         series[h["lane__name"] or "未分通道"][h["h"]] += h["n"]
     per_gate = today.values("gate__name").annotate(n=Count("pk"), redirected=Count("pk", filter=~Q(outcome="pass")))
-    labels = dict(screening.OUTCOMES, refused="通行证无效")
     return render(request, "checkpoints/board.html", {
         "gates": gates, "gate_id": gate_id, "day": start.date(), "total": today.count(),
-        "outcomes": [(labels.get(k, k), v) for k, v in sorted(by_outcome.items(), key=lambda kv: -kv[1])],
+        "outcomes": [(scanning.outcome_label(k, short=True), v)
+                     for k, v in sorted(by_outcome.items(), key=lambda kv: -kv[1])],
         "chart": {"hours": list(range(24)), "series": [{"name": k, "data": v} for k, v in series.items()]},
         "per_gate": per_gate, "waiting": assessments_for_user(user).filter(decided_at__isnull=True).count(),
-        "recent": today.select_related("gate", "lane").order_by("-device_time")[:20],
+        "recent": [(s, scanning.outcome_label(s.outcome, short=True))
+                   for s in today.select_related("gate", "lane").order_by("-device_time")[:20]],
         "offline": today.filter(offline=True).count(), "late": today.filter(late=True).count()})
 
 

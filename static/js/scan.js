@@ -106,6 +106,7 @@
 
   function judgeLocally(data, when) {
     if (data.subject === "pass") {
+      if (!(data.token || "").trim()) return Promise.reject(new Error("请扫描或粘贴防区通行证"));
       return checkPassLocally(data.token, when).then(function (c) {
         return {outcome: c.ok ? "pass" : "refused", label: c.ok ? "放行" : "通行证无效，请按常规查验", reasons: [{code: c.code, text: c.text}]};
       });
@@ -142,8 +143,10 @@
     var e = $("#scan-error"); e.textContent = message; e.hidden = false; e.scrollIntoView({block: "center"});
   }
   function who(data) {
-    var w = data.subject === "vehicle" ? data.plate : data.subject === "pass" ? "通行证"
-      : (data.name || (data.id_number ? "证件尾号" + data.id_number.slice(-4) : ""));
+    var id = (data.id_number || "").replace(/\s/g, ""), plate = data.plate;
+    try { if (data.subject === "vehicle") plate = S.normalizePlate(data.plate).number; } catch (e) { /* said by the check */ }
+    var w = data.subject === "vehicle" ? plate : data.subject === "pass" ? "通行证"
+      : (data.name || (id ? "证件尾号" + id.slice(-4) : ""));
     var t = new Date(); return w + " · " + String(t.getHours()).padStart(2, "0") + ":" + String(t.getMinutes()).padStart(2, "0");
   }
 
@@ -174,8 +177,25 @@
     return inFlight;
   }
 
+  // The browser's own check of a field (体温 30–45 …) would leave the last person's verdict on
+  // screen and speak in the browser's language: say it here, in Chinese, instead.
+  $("#scan-form").addEventListener("invalid", function (ev) {
+    ev.preventDefault();
+    var i = ev.target, p = i.closest("p"), l = p && p.querySelector("label");
+    var name = (l ? l.textContent : i.name).replace(/（.*?）|\s|℃/g, ""), v = i.validity;
+    var msg = v.valueMissing ? "请填写" + name
+      : (v.rangeUnderflow || v.rangeOverflow) ? name + "须在 " + i.min + " 到 " + i.max + " 之间（现为 " + i.value + "）"
+      : v.stepMismatch ? name + "最多一位小数" : v.badInput ? name + "须为数字" : name + "填写有误";
+    fail(msg); i.focus();
+  }, true);
+
+  var busy = false;  // a double tap on 查验 must not record the person twice
   $("#scan-form").addEventListener("submit", function (ev) {
     ev.preventDefault();
+    if (busy) return;
+    busy = true;
+    var button = $("#scan-form").querySelector("button[type=submit], button:not([type])");
+    if (button) button.disabled = true;
     var data = formData(), when = new Date();
     $("#verdict").hidden = true; $("#scan-error").hidden = true;
     $("#verdict").dataset.who = who(data);
@@ -183,7 +203,11 @@
                 lane_id: $("#scan-form").lane_id.value ? Number($("#scan-form").lane_id.value) : null, data: data};
     Promise.resolve().then(function () { return judgeLocally(data, when); }).then(function (local) {
       show(local, "本机判定");
-      if (!navigator.onLine) { item.offline = true; var q = queue(); q.push(item); saveQueue(q); show(local, "离线：已存本机，联网后自动同步"); return; }
+      if (!navigator.onLine) {
+        item.offline = true; var q = queue(); q.push(item); saveQueue(q); show(local, "离线：已存本机，联网后自动同步");
+        $("#scan-form").reset(); switchTo(data.subject);  // stored: the next person starts from an empty form
+        return;
+      }
       return send(item).then(function (res) {
         if (!res.ok) { fail(res.error); return; }
         show(res, res.outcome !== local.outcome ? "以服务器判定为准" : "已登记");
@@ -191,8 +215,10 @@
       }).catch(function () {
         item.offline = true; var q = queue(); q.push(item); saveQueue(q);
         show(local, "网络中断：已存本机，联网后自动同步");
+        $("#scan-form").reset(); switchTo(data.subject);
       });
-    }).catch(function (err) { fail(err.message || String(err)); });
+    }).catch(function (err) { fail(err.message || String(err)); })
+      .then(function () { busy = false; if (button) button.disabled = false; });
   });
 
   $("#escalate").addEventListener("click", function () {

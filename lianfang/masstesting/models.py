@@ -271,6 +271,8 @@ class Sample(AppendOnly):
         constraints = [
             models.UniqueConstraint(fields=["subdistrict", "nonce"], name="sample_nonce_unique"),
             models.UniqueConstraint(fields=["round", "person"], condition=Q(first=True), name="sample_first_once"),
+            # one swab per person per tube: a second entry is a double tap, and would take a real person's place
+            models.UniqueConstraint(fields=["tube", "person"], name="sample_once_per_tube"),
         ]
         indexes = [
             models.Index(fields=["round", "village", "grid"], condition=Q(first=True), name="sample_cov_idx"),

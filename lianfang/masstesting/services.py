@@ -504,6 +504,7 @@ def _record(user: User, rnd: Round, items: Sequence[SampleIn],
     alerts = alerts_for(pids, now)
     firsts = dict(Sample.objects.filter(round=rnd, person_id__in=pids, first=True)
                   .values_list("person_id", "tube__barcode"))
+    in_tube = set(Sample.objects.filter(round=rnd, person_id__in=pids).values_list("tube__barcode", "person_id"))
     # People whose every sample so far is in a tube the lab found invalid: a new swab is a
     # re-sample (需重采), not a duplicate.
     results_by_person: dict[int, set[str | None]] = defaultdict(set)
@@ -562,7 +563,7 @@ def _record(user: User, rnd: Round, items: Sequence[SampleIn],
             if tube_in is not None and may_use is not None and not may_use(tube_in):
                 raise MassTestError("sampling_forbidden", f"试管 {code} 不属于您所在的采样点")
             out, sample = _judge(rnd, item, key, code, chash, people, tubes, rules, village_ids, alerts, firsts,
-                                 pending_retest, exempt, household_sizes, user, now, resample)
+                                 pending_retest, exempt, household_sizes, in_tube, user, now, resample)
         except MassTestError as exc:
             results[i] = SampleOut(nonce=item.nonce, ok=False, error_code=exc.code, error=exc.message)
             continue
@@ -631,7 +632,7 @@ def _open_queued(rnd: Round, user: User, items: Sequence[SampleIn], known: dict[
 def _judge(rnd: Round, item: SampleIn, key: tuple[str, str], code: str, chash: str,
            people: dict[tuple[str, str], Person], tubes: dict[str, Tube], rules: dict[tuple[int, int | None], AreaRule],
            village_ids: set[int], alerts: dict[int, str], firsts: dict[int, str], pending_retest: dict[int, int],
-           exempt: set[int], household_sizes: dict[int, int], user: User,
+           exempt: set[int], household_sizes: dict[int, int], in_tube: set[tuple[str, int]], user: User,
            now: dt.datetime, resample: set[int] | None = None) -> tuple[SampleOut, tuple[Any, ...]]:
     if not rnd.is_open:
         raise MassTestError("round_closed", "本轮不在采样中")
@@ -651,6 +652,8 @@ def _judge(rnd: Round, item: SampleIn, key: tuple[str, str], code: str, chash: s
         raise MassTestError("person_unknown", "名册中没有该人员")
     if person.village_id not in village_ids:
         raise MassTestError("out_of_scope", "该人员不在本轮采样范围内：请到所属村/社区的采样点采样")
+    if (code, person.pk) in in_tube:
+        raise MassTestError("already_in_tube", f"{person.name}已在试管 {code} 采样，无需重复录入")
     alert = alerts.get(person.pk, "")
     colour = COLOUR_ALERT.get(item.code_colour or "")
     if colour and not alert:
@@ -698,6 +701,7 @@ def _judge(rnd: Round, item: SampleIn, key: tuple[str, str], code: str, chash: s
         out.warnings.append(f"{person.name}已登记免检，本次仍记录采样")
     if first:
         firsts[person.pk] = code
+    in_tube.add((code, person.pk))
     if retest:
         tube.retest = True
         pending_retest.pop(person.pk, None)

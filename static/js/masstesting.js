@@ -22,7 +22,14 @@
   function post(path, body) {
     return fetch(api + path, {method: "POST", credentials: "same-origin",
       headers: {"Content-Type": "application/json", "X-CSRFToken": csrf}, body: JSON.stringify(body)})
-      .then(function (r) { return r.json().then(function (j) { return {status: r.status, body: j}; }); });
+      .then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (j) {
+          // the framework answers these in English: say what to do instead
+          if (r.status === 401) j = {message: "登录已过期：请重新登录后再录入（本条未记录）"};
+          else if (r.status === 403 && !j.message) j = {message: "没有权限或页面已过期：请刷新页面后重试（本条未记录）"};
+          return {status: r.status, body: j};
+        });
+      });
   }
   function show(kind, html) {
     var box = $("result-box");
@@ -51,6 +58,7 @@
     $("tube-members").innerHTML = (tube.members || []).map(function (m) { return "<li>" + esc(m) + "</li>"; }).join("");
     $("person-box").hidden = closed;
     $("close-tube").hidden = closed || tube.count === 0;
+    $("close-tube").textContent = "封管（" + tube.count + "/" + tube.pool_size + " 人，未满）";
     if (closed) { tube = null; $("tube-input").value = ""; $("tube-input").focus(); }
     else { $("person-input").focus(); }
   }
@@ -59,7 +67,20 @@
   $("tube-form").addEventListener("submit", function (e) {
     e.preventDefault();
     var code = $("tube-input").value.trim();
-    if (!code) return;
+    if (!code) { show("error", "请先扫描或输入试管条码"); $("tube-input").focus(); return; }
+    if (tube && tube.status !== "closed" && tube.count > 0 && code.toUpperCase() !== String(tube.barcode).toUpperCase()) {
+      // a half-full tube left open is never bagged: close it first, or keep filling it
+      if (!confirm("试管 " + tube.barcode + " 已采 " + tube.count + "/" + tube.pool_size + " 人，尚未封管。\n先封管，再开新管 " + code + "？")) {
+        $("tube-input").value = ""; $("person-input").focus(); return;
+      }
+      var old = tube;
+      post("/tubes/" + encodeURIComponent(old.barcode) + "/close", {}).then(function (r) {
+        if (r.status >= 400) { show("error", esc(r.body.message || r.body.detail || "封管失败")); return; }
+        tube = null; waiting(1); log("封管 " + old.barcode + "（" + r.body.count + " 人）");
+        $("tube-form").requestSubmit();
+      }).catch(function () { show("error", "网络中断：试管 " + esc(old.barcode) + " 未能封管，请联网后重试"); });
+      return;
+    }
     var size = $("tube-size").value, body = {barcode: code, home: home};
     if (site) body.site_id = parseInt(site, 10);
     if (lane) body.lane_id = parseInt(lane, 10);
@@ -150,7 +171,8 @@
     e.preventDefault();
     if (!tube) return;
     var v = $("person-input").value.trim().replace(/\s+/g, "");
-    if (!v) return;
+    if (!v) { show("error", "请扫描身份证，或输入姓名、拼音首字母查找"); return; }
+    $("result-box").hidden = true;  // the last person's message is not this search's
     if (/^\d{17}[\dXx]$/.test(v)) { entry({doc_number: v, entered_by: "scan"}, v.slice(0, 3) + "****" + v.slice(-4)); return; }
     fetch(api + "/persons?q=" + encodeURIComponent(v), {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (hits) {
       if (!Array.isArray(hits) || !hits.length) { $("hits").innerHTML = "<p class='muted'>本轮范围内没有找到“" + esc(v) + "”：请核对或扫描身份证</p>"; return; }
@@ -179,7 +201,7 @@
   $("bag-form").addEventListener("submit", function (e) {
     e.preventDefault();
     var code = $("bag-input").value.trim();
-    if (!code) return;
+    if (!code) { show("error", "请先扫描转运袋条码"); $("bag-input").focus(); return; }
     var body = {code: code};
     if (site) body.site_id = parseInt(site, 10);
     post("/bags", body).then(function (r) {

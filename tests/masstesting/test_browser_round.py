@@ -8,7 +8,7 @@ from playwright.sync_api import Browser, FilePayload, Page, expect
 
 from lianfang.control.models import Case
 from lianfang.masstesting import services
-from lianfang.masstesting.models import HomeRequest, Retest, Sample
+from lianfang.masstesting.models import HomeRequest, Retest, Sample, Tube
 from tests.conftest import add_person, login, make_id
 from tests.masstesting.conftest import MT
 
@@ -43,11 +43,12 @@ def test_a_round_end_to_end(mt: MT, live_server, browser: Browser) -> None:
     phone.press("#person-input", "Enter")
     phone.locator("#hits button.hit", has_text="张建伟").click()
     expect(phone.locator("#tube-count")).to_have_text("2/10")
-    # The same person again is flagged, not lost.
+    # The same person again (a double tap): refused, the tube keeps its count.
     phone.fill("#person-input", "zjw")
     phone.press("#person-input", "Enter")
     phone.locator("#hits button.hit", has_text="张建伟").click()
-    expect(phone.locator("#result-box")).to_contain_text("重复采样")
+    expect(phone.locator("#result-box")).to_contain_text("张建伟已在试管")
+    expect(phone.locator("#tube-count")).to_have_text("2/10")
     # A yellow code seen on the phone: refused from the pool on the spot.
     phone.fill("#person-input", "wjg")
     phone.select_option("#code-colour", "yellow")
@@ -55,14 +56,23 @@ def test_a_round_end_to_end(mt: MT, live_server, browser: Browser) -> None:
     phone.locator("#hits button.hit", has_text="王建国").click()
     expect(phone.locator("#result-box")).to_contain_text("黄码")
     expect(phone.locator("#result-box")).to_contain_text("单人单管")
-    expect(phone.locator("#tube-count")).to_have_text("3/10")  # 张小明, 张建伟 and his repeat
-    phone.click("#close-tube")
-    expect(phone.locator("#result-box")).to_contain_text("已封管")
+    expect(phone.locator("#tube-count")).to_have_text("2/10")  # 张小明 and 张建伟, once
+    expect(phone.locator("#close-tube")).to_have_text("封管（2/10 人，未满）")
+    # A new tube scanned while this one is half full: asked first; "no" keeps filling this one.
+    phone.once("dialog", lambda d: d.dismiss())
+    phone.fill("#tube-input", "G0009")
+    phone.press("#tube-input", "Enter")
+    expect(phone.locator("#tube-code")).to_have_text("G0001")
+    phone.once("dialog", lambda d: d.accept())  # "yes": this one is closed, then the new one opened
+    phone.fill("#tube-input", "G0009")
+    phone.press("#tube-input", "Enter")
+    expect(phone.locator("#tube-code")).to_have_text("G0009")
     expect(phone.locator("#bag-waiting")).to_have_text("1")
+    assert Tube.objects.get(barcode="G0001").status == Tube.Status.CLOSED
     phone.fill("#bag-input", "BAG-0001")
     phone.press("#bag-input", "Enter")
     expect(phone.locator("#result-box")).to_contain_text("已装 1 管")
-    assert Sample.objects.filter(tube__barcode="G0001").count() == 3
+    assert Sample.objects.filter(tube__barcode="G0001").count() == 2
 
     # The home visit.
     phone.goto(f"{live_server.url}/testing/{mt.rnd.pk}/home/")
@@ -77,6 +87,13 @@ def test_a_round_end_to_end(mt: MT, live_server, browser: Browser) -> None:
     phone.goto(f"{live_server.url}/testing/{mt.rnd.pk}/home/?status=done")
     expect(phone.locator("#home-table")).to_contain_text("已采样")
     assert HomeRequest.objects.get(pk=req.pk).status == "done"
+    # Logged out meanwhile (another tab, an expired session): said in Chinese, nothing recorded.
+    phone.goto(f"{live_server.url}/testing/{mt.rnd.pk}/sites/{mt.site.pk}/sample/")
+    phone.context.clear_cookies(name="sessionid")  # the CSRF cookie stays, as after logging out elsewhere
+    phone.fill("#tube-input", "G0010")
+    phone.press("#tube-input", "Enter")
+    expect(phone.locator("#result-box")).to_contain_text("登录已过期：请重新登录后再录入（本条未记录）")
+    assert not Tube.objects.filter(barcode="G0010").exists()
     phone.context.close()
 
     # The lab's file: the green-lane pool is positive.

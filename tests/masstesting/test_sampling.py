@@ -56,12 +56,28 @@ def test_a_retried_nonce_records_once_and_a_reused_nonce_is_refused(mt: MT) -> N
 
 def test_sampled_twice_in_a_round_is_flagged(mt: MT) -> None:
     open_tube(mt, "T0003")
+    open_tube(mt, "T0004")
     mt.api("volunteer", "/samples", {"nonce": nonce(), "tube": "T0003", "person_id": mt.w.zhang.pk})
-    out = mt.api("volunteer", "/samples", {"nonce": nonce(), "tube": "T0003", "person_id": mt.w.zhang.pk})[1]
+    out = mt.api("volunteer", "/samples", {"nonce": nonce(), "tube": "T0004", "person_id": mt.w.zhang.pk})[1]
     assert out["ok"] and out["duplicate"] and out["duplicate_of"] == "T0003"
     assert "重复采样" in out["warnings"][0]
     assert Sample.objects.filter(person=mt.w.zhang, first=True).count() == 1
     assert Sample.objects.filter(person=mt.w.zhang, duplicate=True).count() == 1
+
+
+def test_the_same_person_twice_in_one_tube_is_refused(mt: MT) -> None:
+    # A double tap or the same ID scanned again: the tube holds their swab once, and a real
+    # person's place in the pool is not taken.
+    open_tube(mt, "T0005", pool_size=5)
+    item = {"tube": "T0005", "person_id": mt.w.zhang.pk}
+    assert mt.api("volunteer", "/samples", {"nonce": nonce(), **item})[1]["ok"]
+    again = mt.api("volunteer", "/samples", {"nonce": nonce(), **item})[1]
+    assert not again["ok"] and again["error_code"] == "already_in_tube" and "已在试管 T0005 采样" in again["error"]
+    batch = mt.api("volunteer", "/samples/batch", {"samples": [
+        {"nonce": nonce(), "tube": "T0005", "person_id": mt.w.wang.pk},
+        {"nonce": nonce(), "tube": "T0005", "person_id": mt.w.wang.pk}]})[1]["results"]
+    assert [r["ok"] for r in batch] == [True, False]
+    assert Tube.objects.get(barcode="T0005").count == Sample.objects.filter(tube__barcode="T0005").count() == 2
 
 
 def test_key_person_or_yellow_code_raises_an_alert_and_needs_a_single_tube(mt: MT) -> None:

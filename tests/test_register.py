@@ -37,6 +37,9 @@ def test_pinyin_order_sorts_as_a_roll_not_by_code_point() -> None:
     names = ["新围村", "江东村", "安吉村", "Zhou Lin", "江东村二组"]
     assert sorted(names) != sorted(names, key=services.pinyin_order)  # code point puts 新 before 江
     assert sorted(names, key=services.pinyin_order) == ["安吉村", "江东村", "江东村二组", "新围村", "Zhou Lin"]
+    groups = ["第八村民小组", "第二村民小组", "第十二村民小组", "第十村民小组", "第一村民小组", "10号楼", "2号楼", "十里铺村"]
+    assert sorted(groups, key=services.pinyin_order) == [  # numbers by value, not by their pinyin
+        "2号楼", "10号楼", "第一村民小组", "第二村民小组", "第八村民小组", "第十村民小组", "第十二村民小组", "十里铺村"]
 
 
 def test_search_by_last_digits_and_full_numbers(world: World) -> None:

@@ -57,10 +57,39 @@ def pinyin_fields(name: str) -> dict[str, str]:
     }
 
 
-def pinyin_order(text: str) -> tuple[str, str]:
-    """Sort key in the order Chinese readers expect (by pinyin, as a dictionary or a roll is
-    ordered), not by code point; the text itself breaks ties between homophones."""
-    return pinyin_fields(text)["name_pinyin"], text
+_ORDINAL = re.compile(r"\d+|(?<=第)[零〇一二两三四五六七八九十百千]+")  # 12, 第十二 (not 十里铺: a name)
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+
+
+def _cn_number(text: str) -> int:
+    """第 *十二* 村民小组 → 12; 一百零五 → 105."""
+    if text.isdigit():
+        return int(text)
+    total = digit = 0
+    for ch in text:
+        if ch in _CN_DIGITS:
+            digit = _CN_DIGITS[ch]
+        else:
+            total += (digit or 1) * _CN_UNITS[ch]
+            digit = 0
+    return total + digit
+
+
+def pinyin_order(text: str) -> tuple[tuple[tuple[int, int, str], ...], str]:
+    """Sort key in the order Chinese readers expect: by pinyin (as a dictionary or a roll is
+    ordered), not by code point, and numbers by value (第二 before 第十, 2号 before 10号); the text
+    itself breaks ties between homophones."""
+    parts: list[tuple[int, int, str]] = []
+    at = 0
+    for m in _ORDINAL.finditer(text):
+        if m.start() > at:
+            parts.append((1, 0, pinyin_fields(text[at:m.start()])["name_pinyin"]))
+        parts.append((0, _cn_number(m.group()), ""))
+        at = m.end()
+    if at < len(text) or not parts:
+        parts.append((1, 0, pinyin_fields(text[at:])["name_pinyin"]))
+    return tuple(parts), text
 
 
 def document_fields(doc_type: str, raw: str) -> dict[str, Any]:

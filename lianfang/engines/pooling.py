@@ -63,7 +63,7 @@ class Advice:
     def summary(self) -> str:
         if self.allowed_k == 1:
             return (f"估计阳性率 {self.prevalence:.2%}：混采不再节省检测，建议单人单管")
-        return (f"估计阳性率 {self.prevalence:.2%}：Dorfman 最优 {self.optimal_k} 混 1"
+        return (f"估计阳性率 {self.prevalence:.2%}：理论最优 {self.optimal_k} 混 1"
                 f"（每人 {self.optimal_tests_per_person:.3f} 次检测）；可用规格中 {self.allowed_k} 混 1 最省，"
                 f"每人 {self.allowed_tests_per_person:.3f} 次，节省 {self.saving:.0%}")
 

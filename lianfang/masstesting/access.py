@@ -29,6 +29,7 @@ PLAN_ROLES = {Role.COMMAND}
 EXEMPT_ROLES = {Role.COMMAND, Role.CADRE, Role.GRID_WORKER}
 # Who sends home-sampling teams.
 DISPATCH_ROLES = {Role.COMMAND, Role.CADRE, Role.SAMPLING_LEAD}
+HANDOVER_ROLES = {Role.COMMAND, Role.SAMPLING_LEAD, Role.VOLUNTEER}
 
 
 def _has(user: User, roles: set[Role]) -> bool:
@@ -45,6 +46,11 @@ def may_exempt(user: User) -> bool:
 
 def may_dispatch(user: User) -> bool:
     return _has(user, DISPATCH_ROLES)
+
+
+def may_hand_over(user: User) -> bool:
+    """Hand bags over to the lab: the people at the sampling points, and the command centre."""
+    return _has(user, HANDOVER_ROLES)
 
 
 def dispatchable_staff(user: User, rnd: Round) -> QuerySet[User]:

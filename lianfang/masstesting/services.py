@@ -53,6 +53,10 @@ class MassTestError(Exception):
 
 # --- rounds, rules, exemptions, sites -------------------------------------------------------
 
+ROUND_LONGEST = dt.timedelta(days=7)  # from start to deadline: a round, not a campaign
+ROUND_STARTED_BEFORE = dt.timedelta(days=1)  # a round may be entered a day late, not back-dated further
+ROUND_STARTS_WITHIN = dt.timedelta(days=30)  # nor planned further ahead (a 2031 round is a typo)
+
 def create_round(sub: SubDistrict, user: User | None, *, name: str, villages: Sequence[Village],
                  starts_at: dt.datetime, deadline: dt.datetime, default_pool_size: int = 10,
                  estimated_prevalence: float = 0.001) -> Round:
@@ -65,16 +69,40 @@ def create_round(sub: SubDistrict, user: User | None, *, name: str, villages: Se
         raise MassTestError("round_scope", "范围内有不属于本街道的村/社区")
     if deadline <= starts_at:
         raise MassTestError("round_window", "完成时限须晚于开始时间")
+    if deadline - starts_at > ROUND_LONGEST:
+        raise MassTestError("round_window", f"完成时限最长 {ROUND_LONGEST.days} 天（{_hours(ROUND_LONGEST)} 小时）")
+    now = timezone.now()
+    if starts_at < now - ROUND_STARTED_BEFORE or starts_at > now + ROUND_STARTS_WITHIN:
+        raise MassTestError("round_start", f"开始时间 {timezone.localtime(starts_at):%Y-%m-%d %H:%M} 不在昨天到 "
+                                           f"{ROUND_STARTS_WITHIN.days} 天后之间：请核对年份和日期")
     if default_pool_size not in pooling.ALLOWED_POOL_SIZES:
         raise MassTestError("pool_size", "混采规格只能是单管、5 混 1、10 混 1 或 20 混 1")
     if not 0 <= estimated_prevalence <= 1:
         raise MassTestError("prevalence", "估计阳性率须在 0–100% 之间")
     with transaction.atomic():
+        # one round of a name at a time: a form sent twice at once makes one round (see round_list)
+        SubDistrict.objects.select_for_update().filter(pk=sub.pk).first()
+        if Round.objects.filter(subdistrict=sub, name=name[:80], status=Round.Status.OPEN).exists():
+            raise MassTestError("round_twin", f"已有同名的进行中轮次「{name[:80]}」：请换一个名称，或先结束那一轮")
         rnd = Round.objects.create(subdistrict=sub, name=name[:80], starts_at=starts_at, deadline=deadline,
                                    default_pool_size=default_pool_size, estimated_prevalence=estimated_prevalence,
                                    created_by=user)
         rnd.villages.set(villages)
     return rnd
+
+
+def _hours(span: dt.timedelta) -> int:
+    return int(span.total_seconds() // 3600)
+
+
+def overlapping_rounds(rnd: Round) -> list[tuple[str, str]]:
+    """(village, other round) for each village of ``rnd`` also in another open round whose time
+    overlaps: two rounds at once split people between them, and coverage reads wrong in both."""
+    mine = round_village_ids(rnd)
+    others = (Round.objects.filter(subdistrict_id=rnd.subdistrict_id, status=Round.Status.OPEN,
+                                   starts_at__lt=rnd.deadline, deadline__gt=rnd.starts_at)
+              .exclude(pk=rnd.pk).prefetch_related("villages"))
+    return sorted((v.name, other.name) for other in others for v in other.villages.all() if v.pk in mine)
 
 
 def close_round(rnd: Round) -> Round:
@@ -883,6 +911,14 @@ def site_plan(rnd: Round) -> list[SitePlan]:
         out.append(SitePlan(v, people.get(v.pk, 0), sites[v.pk][0], sites[v.pk][1], rule.label, size.sites,
                             size.samplers))
     return out
+
+
+STAT_LABELS = {  # round_stats' keys, as the report's 轮次 sheet names them
+    "tubes": "试管（管）", "closed": "已封管", "bagged": "已装袋", "negative": "阴性管", "positive": "阳性管",
+    "invalid": "无效管（需重采）", "bags": "转运袋（袋）", "handed": "已交接检测机构", "samples": "采样（人次）",
+    "duplicates": "重复采样（人次）", "alerts": "重点人员/黄码提示（人次）", "retests": "混管阳性待复核（人）",
+    "pending": "复核尚未采样（人）", "homes": "上门采样申请（人）", "homes_done": "上门已采样（人）",
+}
 
 
 def round_stats(rnd: Round, scope: Scope | None = None) -> dict[str, int]:

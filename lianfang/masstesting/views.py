@@ -42,15 +42,19 @@ from lianfang.masstesting.models import (
 )
 from lianfang.masstesting.services import MassTestError
 
+TWIN_SECONDS = 30  # a round of the same name made this recently by the same person: a form sent twice
 
-def _prevalence(raw: str | None, default: float = 0.1) -> float:
+
+def _prevalence(raw: str | None, default: float = 0.1, *, clamp: bool = True) -> float:
+    """A prevalence typed in percent, as a fraction; unreadable is ``default``, out of 0–100 clamped
+    (``clamp=False``: kept, so a form can tell it was out of range)."""
     try:
         value = float(raw) if raw not in (None, "") else default
     except ValueError:
         value = default
     if not math.isfinite(value):
         value = default
-    return min(max(value, 0.0), 100.0) / 100.0
+    return (min(max(value, 0.0), 100.0) if clamp else value) / 100.0
 
 
 def _advice(p: float, people: int) -> dict[str, Any]:
@@ -71,28 +75,46 @@ def round_list(request: AuthedRequest) -> HttpResponse:
             raise PermissionDenied("只有指挥部可以发起全员核酸")
         chosen = list(core_access.villages_for_user(user).filter(pk__in=[
             int(v) for v in request.POST.getlist("villages") if v.isdigit()]))
+        longest = services.ROUND_LONGEST.days * 24
         try:
             starts = dt.datetime.fromisoformat(request.POST.get("starts_at") or "")
             hours = float(request.POST.get("hours") or 24)
-            if not 0 < hours <= 720:
+            if not 0 < hours <= longest:
                 raise ValueError(hours)
         except ValueError:
-            messages.error(request, "请填写开始时间和时限（1 到 720 小时）")
+            messages.error(request, f"请填写开始时间和时限（1 到 {longest} 小时）")
             return redirect("mt_rounds")
         starts = timezone.make_aware(starts) if timezone.is_naive(starts) else starts
+        prevalence = request.POST.get("prevalence")
+        if not 0 <= _prevalence(prevalence, clamp=False) <= 1:
+            messages.error(request, "估计阳性率须在 0 到 100（%）之间")
+            return redirect("mt_rounds")
+        name = request.POST.get("name", "")
         try:
             rnd = services.create_round(
-                user.scope_subdistrict, user, name=request.POST.get("name", ""), villages=chosen, starts_at=starts,
+                user.scope_subdistrict, user, name=name, villages=chosen, starts_at=starts,
                 deadline=starts + dt.timedelta(hours=hours),
                 default_pool_size=int(request.POST.get("default_pool_size") or 10),
-                estimated_prevalence=_prevalence(request.POST.get("prevalence")))
+                estimated_prevalence=_prevalence(prevalence))
         except (MassTestError, ValueError) as exc:
+            twin = access.rounds_for_user(user).filter(
+                name=name.strip()[:80], created_by=user,
+                created_at__gte=timezone.now() - dt.timedelta(seconds=TWIN_SECONDS)).first()
+            if getattr(exc, "code", "") == "round_twin" and twin is not None:  # the form sent twice: the one made
+                messages.info(request, f"“{twin.name}”刚刚已发起，这是它的页面")
+                return redirect("mt_round", pk=twin.pk)
             messages.error(request, getattr(exc, "message", "请检查填写内容"))
             return redirect("mt_rounds")
         seeded = services.seed_home_requests(rnd)
         isolated = services.exempt_isolated(rnd, user)
         messages.success(request, f"已发起“{rnd.name}”：名册中行动不便的 {seeded} 人已生成上门采样申请，"
                                   f"集中隔离中的 {isolated} 人已登记免检")
+        overlap = services.overlapping_rounds(rnd)
+        if overlap:
+            shown = "；".join(f"{village}（{other}）" for village, other in overlap[:5])
+            messages.warning(request, f"注意：{len(overlap)} 个村/社区同时在另一进行中的轮次里：{shown}"
+                                      f"{' 等' if len(overlap) > 5 else ''}。同一时段两轮会分散采样、覆盖率两边都不准，"
+                                      "如是重复发起，请结束其中一轮")
         return redirect("mt_round", pk=rnd.pk)
     rounds = access.rounds_for_user(user).annotate(n_villages=Count("villages", distinct=True)).order_by("-starts_at")
     p = _prevalence(request.GET.get("prevalence"))
@@ -171,7 +193,7 @@ def round_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     return render(request, "masstesting/round.html", {
         "round": rnd, "sites": site_rows, "stats": services.round_stats(rnd, access.stats_scope(user, rnd)),
         "coverage": cov,
-        "villages": villages, "rules": rnd.rules.select_related("village").order_by("village__code"),
+        "villages": villages, "rules": rnd.rules.select_related("village", "grid").order_by("village__code"),
         "plan": services.site_plan(rnd) if access.may_plan(user) else [],
         "may_plan": access.may_plan(user), "may_coverage": access.may_see_coverage(user),
         "may_exempt": access.may_exempt(user), "advice": pooling.advise(rnd.estimated_prevalence),
@@ -404,12 +426,9 @@ def coverage_page(request: AuthedRequest, pk: int) -> HttpResponse:
     if not access.may_see_coverage(user):
         raise PermissionDenied("您的角色不查看覆盖情况")
     base = access.scope_for(user, rnd)
+    scope, where = _coverage_scope(user, rnd, request.GET)
     village_id = int(request.GET["village"]) if request.GET.get("village", "").isdigit() else None
     grid_id = int(request.GET["grid"]) if request.GET.get("grid", "").isdigit() else None
-    if (village_id is not None and village_id not in base.village_ids) or (
-            grid_id is not None and not core_access.grids_for_user(user).filter(pk=grid_id).exists()):
-        raise core_access.denied(user, "coverage_scope", village_id or grid_id)
-    scope = base.narrowed(village_id, grid_id)
     if grid_id is not None:
         levels = [("building", "楼栋"), ("household", "户")]
     elif village_id is not None or len(base.village_ids) == 1 or base.grid_ids is not None:
@@ -427,7 +446,7 @@ def coverage_page(request: AuthedRequest, pk: int) -> HttpResponse:
     first = tables[0][2] if tables else []
     chart = {"names": [r.label for r in first][:60], "rates": [r.rate for r in first][:60]}
     return render(request, "masstesting/coverage.html", {
-        "round": rnd, "tables": tables, "overall": overall, "page": page, "village_id": village_id,
+        "round": rnd, "tables": tables, "overall": overall, "page": page, "village_id": village_id, "where": where,
         "grid_id": grid_id, "chart": chart, "may_reveal": user.can_reveal, "may_export": user.can_export,
         "now": timezone.now(),
         "drill": levels[0][0] in {"village", "grid"}})
@@ -436,14 +455,15 @@ def coverage_page(request: AuthedRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def coverage_export(request: AuthedRequest, pk: int) -> HttpResponse:
-    """The district report: coverage by village and grid, and the untested list, masked; audited."""
+    """The report: coverage by village and grid, and the untested list, masked; audited. Sent from a
+    village's (or grid's) page, it is that village's report: the cadre chasing its untested people."""
     from openpyxl import Workbook
 
     user = request.user
     rnd = access.get_round_for_user(user, pk)
     if not (access.may_see_coverage(user) and user.can_export):
         raise PermissionDenied("您的角色不能导出")
-    scope = access.scope_for(user, rnd)
+    scope, where = _coverage_scope(user, rnd, request.POST)
     wb = Workbook(write_only=True)
     for title, level in (("按村社区", "village"), ("按网格", "grid")):
         ws = wb.create_sheet(title)
@@ -461,20 +481,41 @@ def coverage_export(request: AuthedRequest, pk: int) -> HttpResponse:
                    safe_cell(p.name), p.doc_masked, p.phone_masked])
         count += 1
     stats = wb.create_sheet("轮次")
-    for k, v in services.round_stats(rnd, access.stats_scope(user, rnd)).items():
-        stats.append([k, v])
+    stats.append(["轮次", safe_cell(rnd.name)])
+    stats.append(["范围", safe_cell(where or "本人可见的全部村/社区")])
+    stats_scope = scope if where else access.stats_scope(user, rnd)
+    for k, v in services.round_stats(rnd, stats_scope).items():
+        stats.append([services.STAT_LABELS.get(k, k), v])
     buf = io.BytesIO()
     wb.save(buf)
     register.audit_export(user, "test_round_report", count, unmasked=False, reason=request.POST.get("reason", "区级报告"),
-                          filters={"round": rnd.pk}, ip=request.META.get("REMOTE_ADDR"))
-    return xlsx_response(buf.getvalue(), f"round-{rnd.pk}-report.xlsx")
+                          filters={"round": rnd.pk, "scope": where}, ip=request.META.get("REMOTE_ADDR"))
+    return xlsx_response(buf.getvalue(), f"{rnd.name}-{where or '报告'}-未检名单.xlsx")
+
+
+def _coverage_scope(user: User, rnd: Any, data: Any) -> tuple[services.Scope, str]:
+    """The user's part of the round, narrowed to the village or grid asked for (a foreign one is
+    refused and audited); and the name of what it was narrowed to ("" for all)."""
+    base = access.scope_for(user, rnd)
+    village_id = int(data["village"]) if str(data.get("village", "")).isdigit() else None
+    grid_id = int(data["grid"]) if str(data.get("grid", "")).isdigit() else None
+    grid = core_access.grids_for_user(user).select_related("village").filter(pk=grid_id).first() if grid_id else None
+    if (village_id is not None and village_id not in base.village_ids) or (grid_id is not None and grid is None):
+        raise core_access.denied(user, "coverage_scope", village_id or grid_id)
+    if grid is not None:
+        where = f"{grid.village.name}{grid.name}"
+    elif village_id is not None:
+        where = str(core_access.villages_for_user(user).filter(pk=village_id).values_list("name", flat=True).first() or "")
+    else:
+        where = ""
+    return base.narrowed(village_id, grid_id), where
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def handover(request: AuthedRequest) -> HttpResponse:
     user = request.user
-    if not (user.is_command or user.role in {Role.SAMPLING_LEAD, Role.VOLUNTEER}) or not user.scope_subdistrict_id:
+    if not access.may_hand_over(user) or not user.scope_subdistrict_id:
         raise PermissionDenied("只有采样人员或指挥部可以交接转运袋")
     bag = None
     if request.method == "POST":

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from urllib.parse import quote
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from lianfang.accounts.roles import Role
 from lianfang.core.models import AuditEvent
@@ -19,12 +21,14 @@ def test_command_plans_a_round_with_dorfman_advice(mt: MT) -> None:
     c = mt.client("command")
     r = c.get("/testing/?prevalence=1")
     assert r.status_code == 200
-    assert "Dorfman 最优 11 混 1" in r.content.decode()
+    page = r.content.decode()
+    assert "理论最优 11 混 1" in page and "Dorfman" not in page  # a cadre reads what it means, not whose formula
     r = c.get(f"/testing/advice/?prevalence=5&villages={mt.w.xinwei.pk}")
     assert "最优 5 混 1" in r.content.decode() and "所选范围名册 3 人" in r.content.decode()
     mt.w.wang.limited_mobility = True
     mt.w.wang.save()
-    r = c.post("/testing/", {"name": "5月2日全员核酸", "starts_at": "2022-05-02T06:00", "hours": "24",
+    tomorrow_6am = (timezone.localtime() + dt.timedelta(days=1)).strftime("%Y-%m-%dT06:00")
+    r = c.post("/testing/", {"name": "5月2日全员核酸", "starts_at": tomorrow_6am, "hours": "24",
                              "default_pool_size": "10", "prevalence": "0.1", "villages": [mt.w.xinwei.pk]})
     rnd = Round.objects.get(name="5月2日全员核酸")
     assert r.status_code == 302 and rnd.deadline - rnd.starts_at == dt.timedelta(hours=24)
@@ -47,6 +51,11 @@ def test_every_page_renders_for_its_roles(mt: MT) -> None:
                      f"/testing/{rid}/home/"):
             expected = 403 if persona == "sampling_lead" and path.endswith("/results/") else 200  # samplers: no results
             assert c.get(path).status_code == expected, (persona, path)
+        # the sub-navigation offers exactly the pages the role may open
+        nav = c.get(f"/testing/{rid}/").content.decode().split('id="mt-nav"')[1].split("</nav>")[0]
+        for path in (f"/testing/{rid}/results/", f"/testing/{rid}/coverage/", f"/testing/{rid}/exemptions/",
+                     "/testing/handover/"):
+            assert (f'href="{path}"' in nav) == (c.get(path).status_code == 200), (persona, path)
     v = mt.client("volunteer")
     assert v.get(f"/testing/{rid}/sites/{mt.site.pk}/sample/?lane={mt.student.pk}").status_code == 200
     assert v.get(f"/testing/{rid}/coverage/").status_code == 403
@@ -117,7 +126,20 @@ def test_report_export_is_audited_and_masked(mt: MT) -> None:
     assert {(row[0], row[1]) for row in grid_rows[1:-1]} == {
         ("新围村", "第1村民小组"), ("新围村", "第2村民小组"), ("江东村", "第1村民小组")}
     assert grid_rows[-1][1] == "合计"
+    labels = [row[0] for row in wb["轮次"].iter_rows(values_only=True)]
+    assert "试管（管）" in labels and "混管阳性待复核（人）" in labels and all(not str(k).isascii() for k in labels)
     assert mt.client("sampling_lead").post(f"/testing/{mt.rnd.pk}/coverage/report.xlsx").status_code == 403
+    # From one village's page: that village's untested people only, named so in the file.
+    page = mt.client("command").get(f"/testing/{mt.rnd.pk}/coverage/?village={mt.w.xinwei.pk}").content.decode()
+    assert '<span id="coverage-where">新围村</span>' in page and "导出新围村报告和未检名单" in page
+    r = mt.client("command").post(f"/testing/{mt.rnd.pk}/coverage/report.xlsx",
+                                   {"reason": "催检", "village": mt.w.xinwei.pk})
+    wb = load_workbook(BytesIO(r.content))
+    assert {row[0] for row in wb["未检人员"].iter_rows(min_row=2, values_only=True)} == {"新围村"}
+    assert quote("新围村") in r["Content-Disposition"]
+    # Another village's, by a cadre editing the form: refused.
+    assert mt.client("cadre_xinwei").post(f"/testing/{mt.rnd.pk}/coverage/report.xlsx",
+                                          {"reason": "x", "village": mt.w.jiangdong.pk}).status_code == 404
 
 
 def test_home_sampling_is_requested_assigned_and_done(mt: MT) -> None:
@@ -250,3 +272,25 @@ def test_admin_lists_the_round(mt: MT) -> None:
     mt.users["command"].save()
     for path in ("round", "site", "tube", "bag", "homerequest"):
         assert c.get(f"/admin/masstesting/{path}/").status_code == 200, path
+
+
+def test_a_round_with_odd_dates_twice_sent_or_overlapping_is_caught(mt: MT) -> None:
+    c = mt.client("command")
+    form = {"name": "第四轮", "hours": "24", "default_pool_size": "10", "prevalence": "0.1", "villages": [mt.w.xinwei.pk]}
+    for starts in ("2019-01-01T08:00", (timezone.localtime() + dt.timedelta(days=400)).strftime("%Y-%m-%dT08:00")):
+        page = c.post("/testing/", {**form, "starts_at": starts}, follow=True).content.decode()
+        assert "请核对年份和日期" in page and starts[:10] in page
+    page = c.post("/testing/", {**form, "prevalence": "-5", "starts_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")},
+                  follow=True).content.decode()
+    assert "估计阳性率须在 0 到 100" in page and not Round.objects.filter(name="第四轮").exists()
+    now = timezone.localtime().strftime("%Y-%m-%dT%H:%M")
+    first = c.post("/testing/", {**form, "starts_at": now}, follow=True).content.decode()
+    rnd = Round.objects.get(name="第四轮")
+    # 新围村 is in the fixture's open round too: said, as the two would split its people.
+    assert "注意：1 个村/社区同时在另一进行中的轮次里：新围村（第 3 轮全员核酸）" in first
+    again = c.post("/testing/", {**form, "starts_at": now})  # a double tap: the round made, not a second one
+    assert again.status_code == 302 and again["Location"] == f"/testing/{rnd.pk}/"
+    assert Round.objects.filter(name="第四轮").count() == 1
+    Round.objects.filter(pk=rnd.pk).update(created_at=timezone.now() - dt.timedelta(minutes=5))
+    later = c.post("/testing/", {**form, "starts_at": now}, follow=True).content.decode()
+    assert "已有同名的进行中轮次「第四轮」" in later and Round.objects.filter(name="第四轮").count() == 1

@@ -479,3 +479,26 @@ def test_a_bad_phone_on_the_new_case_form_is_said_at_the_field(cw: World) -> Non
     assert "手机号应为11位数字，当前为7位" in str(page.context["form"].errors["phone"])
     done = c.post(reverse("case_new"), {**form, "phone": "13812345678"})
     assert done.status_code == 302 and Case.objects.get(name="王五").phone_masked == "138****5678"
+
+
+def test_a_cadre_reveals_an_outsiders_phone_on_the_case_page_and_it_is_audited(cw: World) -> None:
+    from lianfang.core.models import AuditEvent
+
+    driver_id = make_id("412726", "19850312", "045")
+    case, _ = services.open_case(cw.sub, Subject(name="刘师傅", doc_number=driver_id, phone="13700001234"),
+                                 source="manual", category="close_contact", exposure_date=JULY_5, village=cw.xinwei)
+    cadre = cw.client("cadre_xinwei")
+    page = cadre.get(reverse("case_detail", args=[case.pk])).content.decode()
+    assert "查看完整证件号或手机号" in page and "13700001234" not in page and driver_id not in page
+    url = reverse("case_reveal", args=[case.pk])
+    assert cadre.post(url, {"field": "phone", "reason": ""}).status_code == 400  # a reason is needed
+    shown = cadre.post(url, {"field": "phone", "reason": "电话通知居家隔离"})
+    assert shown.status_code == 200 and 'href="tel:13700001234"' in shown.content.decode()
+    assert "no-cache" in shown["Cache-Control"] or "max-age=0" in shown["Cache-Control"]
+    assert driver_id in cadre.post(url, {"field": "doc", "reason": "核对身份"}).content.decode()
+    events = AuditEvent.objects.filter(action="reveal", object_type="case", object_id=str(case.pk))
+    assert sorted(events.values_list("fields", flat=True)) == ["doc", "phone"]
+    # Another village's cadre cannot open the case, nor reveal from it; a role without reveal cannot either.
+    assert cw.client("cadre_jiangdong").post(url, {"field": "phone", "reason": "查看一下"}).status_code == 404
+    refused = cw.client("supervisor").post(url, {"field": "phone", "reason": "查看一下"})
+    assert refused.status_code == 400 and "13700001234" not in refused.content.decode()

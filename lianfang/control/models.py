@@ -183,6 +183,22 @@ class Case(models.Model):
     def __str__(self) -> str:
         return f"{self.name}（{self.get_category_display()}）"
 
+    def document_number(self) -> str:
+        """The clear document number: the register's, or the one recorded with the case for a person
+        not in the register. Callers must audit the reveal (see core.services.reveal)."""
+        from lianfang.core import crypto
+
+        if self.person is not None:
+            return self.person.document_number()
+        return crypto.decrypt(self.doc_cipher) if self.doc_cipher else ""
+
+    def phone_number(self) -> str:
+        from lianfang.core import crypto
+
+        if self.person is not None:
+            return self.person.phone_number()
+        return crypto.decrypt(self.phone_cipher) if self.phone_cipher else ""
+
     @property
     def is_open(self) -> bool:
         return self.closed_at is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -188,7 +188,19 @@ class Revealed:
 REVEALABLE = {"doc": "证件号码", "phone": "手机号"}
 
 
-def reveal(user: User, person: Person, field: str, reason: str, ip: str | None = None) -> Revealed:
+class Revealable(Protocol):
+    """Whose number may be shown in full: a person of the register, or a key-person case."""
+
+    pk: Any
+    village_id: Any
+
+    def document_number(self) -> str: ...
+
+    def phone_number(self) -> str: ...
+
+
+def reveal(user: User, person: Revealable, field: str, reason: str, ip: str | None = None, *,
+           object_type: str = "person") -> Revealed:
     """Show one personal field in full, after checking the role, and audit it."""
     if field not in REVEALABLE:
         raise RegisterError("reveal_field", "只能查看证件号码或手机号")
@@ -199,7 +211,7 @@ def reveal(user: User, person: Person, field: str, reason: str, ip: str | None =
         raise RegisterError("reveal_reason", "请填写查看事由（至少 2 个字）")
     value = person.document_number() if field == "doc" else person.phone_number()
     AuditEvent.objects.create(
-        user=user, action=AuditEvent.Action.REVEAL, object_type="person", object_id=str(person.pk),
+        user=user, action=AuditEvent.Action.REVEAL, object_type=object_type, object_id=str(person.pk),
         fields=field, reason=reason[:200], ip=ip, detail={"village": person.village_id},
     )
     return Revealed(field=field, value=value)

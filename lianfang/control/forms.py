@@ -33,7 +33,8 @@ class CaseOpenForm(forms.Form):
 class AdvanceForm(forms.Form):
     to_stage = forms.ChoiceField(choices=Stage.choices)
     note = forms.CharField(label="办理说明", max_length=300, required=False)
-    village = forms.ModelChoiceField(label="责任村/社区", queryset=Village.objects.none(), required=False)
+    village = forms.ModelChoiceField(label="责任村/社区", queryset=Village.objects.none(), required=False,
+                                     empty_label="（不变）")
 
     def __init__(self, *args: Any, villages: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -107,7 +108,7 @@ class UploadForm(forms.Form):
 class InboxUpdateForm(forms.Form):
     status = forms.ChoiceField(label="状态", choices=[], required=False)
     assignee: forms.ModelChoiceField[Any] = forms.ModelChoiceField(label="承办人", queryset=Village.objects.none(),
-                                                                   required=False)
+                                                                   required=False, empty_label="（未指定）")
     comment = forms.CharField(label="批注", widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
     def __init__(self, *args: Any, users: Any, **kwargs: Any) -> None:

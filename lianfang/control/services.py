@@ -327,9 +327,9 @@ def open_case(subdistrict: SubDistrict, subject: Subject, *, source: str, catego
         except IntegrityError as exc:  # a concurrent open of the same person won the race
             raise ControlError("case_race", "该人员刚刚被另一来源登记，请刷新后重试") from exc
         CaseEvent.objects.create(case=case, user=user, kind="opened", to_stage=Stage.VERIFY, at=at,
-                                 note=f"{CaseSource.Kind(source).label}：{reference}"[:300])
+                                 note=f"{CaseSource.Kind(source).label}{'：' + reference if reference else ''}"[:300])
     else:
-        note = f"并入新来源 {CaseSource.Kind(source).label}：{reference}"
+        note = f"并入新来源 {CaseSource.Kind(source).label}{'：' + reference if reference else ''}"
         if category in ESCALATING and case.category != category and case.closed_at is None:
             # A red code (e.g. an individual positive after a positive pool) outranks what the case was
             # opened for: its plan is recomputed from the new event, not kept from the weaker one.

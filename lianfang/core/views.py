@@ -309,7 +309,7 @@ def audit_list(request: AuthedRequest) -> HttpResponse:
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     person_ids = [int(e.object_id) for e in page if e.object_type == "person" and e.object_id.isdigit()]
     names = dict(Person.objects.filter(pk__in=person_ids).values_list("pk", "name"))
-    rows = [{"event": e, "object": AUDIT_OBJECTS.get(e.object_type, e.object_type),
+    rows = [{"event": e, "object": AUDIT_OBJECTS.get(e.object_type, "其他"),
              "name": names.get(int(e.object_id)) if e.object_type == "person" and e.object_id.isdigit() else "",
              "fields": "、".join(AUDIT_FIELDS.get(f, f) for f in e.fields.split(",") if f),
              "summary": _audit_summary(e)} for e in page]
@@ -317,8 +317,13 @@ def audit_list(request: AuthedRequest) -> HttpResponse:
                                                     "action": action})
 
 
-AUDIT_OBJECTS = {"person": "人员", "household": "户", "village": "村/社区", "import_job": "导入任务", "case": "重点人员",
-                 "transfer": "转运任务", "inbox": "待办"}
+AUDIT_OBJECTS = {  # every object_type the apps audit, as the audit page names it
+    "person": "人员", "household": "户", "village": "村/社区", "import_job": "导入任务", "case": "重点人员",
+    "transfer": "转运任务", "inbox": "待办", "gate": "卡口", "checkin_group": "接龙群", "roster": "排班表",
+    "roster_assignment": "班次", "roster_attendance": "考勤", "roster_staff": "值守人员", "roster_swap": "换班申请",
+    "team": "队伍", "test_round": "核酸轮次", "test_round_report": "核酸报告", "test_results": "检测结果",
+    "result_import": "检测结果导入", "coverage_scope": "核酸覆盖范围", "home_request": "上门采样申请",
+    "sampling_site": "采样点", "sampling_lane": "采样通道", "tube": "试管"}
 AUDIT_FIELDS = {"doc": "证件号码", "phone": "手机号", "name": "姓名", "relation": "与户主关系", "grid": "网格",
                 "population_type": "人口类型", "elderly_alone": "独居老人", "no_smartphone": "无智能手机",
                 "limited_mobility": "行动不便", "student": "学生", "party_member": "党员"}

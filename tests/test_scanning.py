@@ -174,6 +174,28 @@ def test_escalation_puts_the_scan_in_the_inbox_once(gw: World) -> None:
     item = InboxItem.objects.get()  # the red code was reported automatically; the staff's notes are added
     comments = list(item.events.filter(kind="comment").values_list("text", flat=True))
     assert item.kind == "gate" and "红码" in item.body and comments == ["司机拒绝下车", "再次点击"]
+    assert item.gate == gw.gate and item.person == gw.zhang
+    # The gate's chief follows the report (read only); another gate's chief does not see it.
+    from django.test import Client
+    from django.urls import reverse
+
+    from tests.conftest import PASSWORD
+
+    for name, gate in (("chief1", gw.gate), ("chief2", gw.gate2)):  # type: ignore[attr-defined]
+        chief = User(username=name, role=Role.GATE_CHIEF, scope_subdistrict=gw.sub, scope_gate=gate)
+        chief.set_password(PASSWORD)
+        chief.save()
+    own = Client()
+    own.login(username="chief1", password=PASSWORD)
+    assert item.title in own.get(reverse("inbox")).content.decode()
+    page = own.get(reverse("inbox_item", args=[item.pk])).content.decode()
+    assert "司机拒绝下车" in page and 'id="inbox-form"' not in page and "由指挥部办理" in page
+    assert own.post(reverse("inbox_item", args=[item.pk]), {"status": "done"}).status_code == 403
+    other = Client()
+    other.login(username="chief2", password=PASSWORD)
+    assert other.get(reverse("inbox_item", args=[item.pk])).status_code == 404
+    command = gw.client("command").get(reverse("inbox_item", args=[item.pk])).content.decode()
+    assert 'id="inbox-form"' in command and f'href="/people/{gw.zhang.pk}/"' in command
 
 
 def test_api_single_batch_and_scope(gw: World) -> None:

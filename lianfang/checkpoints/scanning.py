@@ -372,10 +372,10 @@ def escalate(scan: Scan, user: User, note: str = "") -> Any:
     who = scan.plate or f"{scan.name} {scan.doc_masked}".strip()
     reasons = "；".join(r["text"] for r in scan.reasons) or "无"
     body = (f"卡口：{scan.gate.name}\n时间：{timezone.localtime(scan.device_time):%m-%d %H:%M}\n对象：{who}\n"
-            f"结论：{screening.OUTCOMES.get(scan.outcome, scan.outcome)}\n原因：{reasons}\n现场说明：{note}")
+            f"结论：{outcome_label(scan.outcome)}\n原因：{reasons}\n现场说明：{note}")
     item = control.raise_inbox_item(scan.gate.subdistrict, kind="gate", title=f"{scan.gate.name}：{who}"[:200],
                                     body=body, village=scan.person.village if scan.person else None,
-                                    nonce=f"escalate:{scan.pk}", user=user)
+                                    nonce=f"escalate:{scan.pk}", user=user, gate=scan.gate, person=scan.person)
     if note and note not in item.body:  # escalated again (or after the automatic report): add what is new
         control.update_inbox(item, user, comment=note)
     return item

@@ -61,7 +61,14 @@ def inbox_for_user(user: User) -> QuerySet[InboxItem]:
     qs = InboxItem.objects.filter(subdistrict_id=user.scope_subdistrict_id)
     if user.is_command or user.role == Role.SUPERVISOR:
         return qs
+    if user.role == Role.GATE_CHIEF and user.scope_gate_id:  # their gate's reports, to follow up on site
+        return qs.filter(Q(assignee=user) | Q(gate_id=user.scope_gate_id))
     return qs.filter(assignee=user)
+
+
+def may_handle_inbox_item(user: User, item: InboxItem) -> bool:
+    """Change an item's status, assignee or add a note: the command centre, or the one it was given to."""
+    return user.is_command or item.assignee_id == user.pk
 
 
 def get_inbox_item_for_user(user: User, pk: int) -> InboxItem:

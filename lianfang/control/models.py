@@ -383,6 +383,9 @@ class InboxItem(models.Model):
     body = models.TextField("详情", blank=True)
     case = models.ForeignKey(Case, models.SET_NULL, null=True, blank=True, related_name="inbox_items")
     village = models.ForeignKey("core.Village", models.SET_NULL, null=True, blank=True)
+    # a gate's report (一键直达): its chief follows it too; the person scanned, when in the register
+    gate = models.ForeignKey("checkpoints.Gate", models.SET_NULL, null=True, blank=True, related_name="+")
+    person = models.ForeignKey("core.Person", models.SET_NULL, null=True, blank=True, related_name="+")
     assignee = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True,
                                  related_name="inbox_items", verbose_name="承办人")
     status = models.CharField("状态", max_length=12, choices=Status.choices, default=Status.OPEN)

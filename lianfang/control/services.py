@@ -630,13 +630,15 @@ def stage_speed(cases: QuerySet[Case], since: dt.datetime | None = None) -> list
 
 @transaction.atomic
 def raise_inbox_item(subdistrict: SubDistrict, *, kind: str, title: str, body: str = "", case: Case | None = None,
-                     village: Village | None = None, nonce: str | None = None, user: User | None = None) -> InboxItem:
+                     village: Village | None = None, nonce: str | None = None, user: User | None = None,
+                     gate: Any = None, person: Person | None = None) -> InboxItem:
     if nonce:
         existing = InboxItem.objects.filter(nonce=nonce).first()
         if existing is not None:
             return existing
     item = InboxItem.objects.create(subdistrict=subdistrict, kind=kind, title=title[:200], body=body, case=case,
-                                    village=village or (case.village if case else None), nonce=nonce)
+                                    village=village or (case.village if case else None), nonce=nonce, gate=gate,
+                                    person=person)
     InboxEvent.objects.create(item=item, user=user, kind="created", text=body[:1000])
     return item
 

@@ -579,7 +579,8 @@ def inbox_item(request: AuthedRequest, pk: int) -> HttpResponse:
     users = User.objects.filter(scope_subdistrict_id=item.subdistrict_id, is_active=True).order_by("role", "username")
     form = InboxUpdateForm(request.POST or None, users=users, initial={"status": item.status,
                                                                        "assignee": item.assignee_id})
-    if request.method == "POST" and not (user.is_command or item.assignee_id == user.pk):
+    may_handle = access.may_handle_inbox_item(user, item)
+    if request.method == "POST" and not may_handle:
         raise PermissionDenied("只有指挥部或承办人可以办理此事项")
     if request.method == "POST" and form.is_valid():
         try:
@@ -591,6 +592,7 @@ def inbox_item(request: AuthedRequest, pk: int) -> HttpResponse:
             form.add_error(None, exc.message)
     sops = Sop.objects.filter(subdistrict_id=item.subdistrict_id, applies_to=f"inbox:{item.kind}")
     return render(request, "control/inbox_item.html", {"item": item, "form": form, "sops": sops,
+                                                      "may_handle": may_handle,
                                                       "events": item.events.select_related("user")})
 
 

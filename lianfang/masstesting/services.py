@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ class MassTestError(Exception):
 
 # --- rounds, rules, exemptions, sites -------------------------------------------------------
 
+DEVICE_AHEAD = dt.timedelta(minutes=5)  # device clocks drift; a sample time beyond this is a wrong clock
+DEVICE_OLDEST = dt.timedelta(days=7)  # an offline queue older than this is a wrong clock, not a queue
 ROUND_LONGEST = dt.timedelta(days=7)  # from start to deadline: a round, not a campaign
 ROUND_STARTED_BEFORE = dt.timedelta(days=1)  # a round may be entered a day late, not back-dated further
 ROUND_STARTS_WITHIN = dt.timedelta(days=30)  # nor planned further ahead (a 2031 round is a typo)
@@ -198,6 +201,9 @@ def create_site(rnd: Round, village: Village, *, name: str, address: str = "", o
         raise MassTestError("site_samplers", "采样人员数应在 1 到 200 之间")
     opens_at, closes_at = opening[0].isoformat("minutes"), opening[1].isoformat("minutes")
     with transaction.atomic():
+        Round.objects.select_for_update().filter(pk=rnd.pk).first()  # one site of a name, even sent twice at once
+        if Site.objects.filter(round=rnd, village=village, name=name.strip()[:80]).exists():
+            raise MassTestError("site_twin", f"{village.name}本轮已有采样点「{name.strip()[:80]}」：请换一个名称")
         site = Site.objects.create(round=rnd, village=village, name=name.strip()[:80], address=address[:120],
                                    opens_at=opens_at, closes_at=closes_at, lead=lead, samplers=samplers)
         site.staff.set(list(staff))
@@ -260,11 +266,14 @@ def cancel_home(req: HomeRequest) -> HomeRequest:
 
 # --- tubes and bags -------------------------------------------------------------------------
 
+_BARCODE = re.compile(r"[A-Z0-9-]+")  # ASCII only: "试管一" is alphanumeric to Python, not to a barcode scanner
+
+
 def _barcode(raw: str, what: str = "试管条码") -> str:
     code = "".join((raw or "").split()).upper()
     if not code:
         raise MassTestError("barcode_empty", f"请扫描{what}")
-    if len(code) > 40 or not code.replace("-", "").isalnum():
+    if len(code) > 40 or not _BARCODE.fullmatch(code):
         raise MassTestError("barcode_format", f"{what}“{code[:40]}”格式有误：只能是字母、数字和 -")
     return code
 
@@ -712,6 +721,11 @@ def _judge(rnd: Round, item: SampleIn, key: tuple[str, str], code: str, chash: s
             tube.pool_size = max(1, min(household_sizes[person.household_id], pooling.ALLOWED_POOL_SIZES[-1]))
         elif tube.household_id != person.household_id:
             raise MassTestError("household_mismatch", f"{person.name}不是本户成员：一户一管只能装同户人员")
+    device_time = item.device_time or now
+    if timezone.is_naive(device_time):
+        device_time = timezone.make_aware(device_time)
+    if not now - DEVICE_OLDEST <= device_time <= now + DEVICE_AHEAD:
+        raise MassTestError("device_time", "采样设备时间不对（晚于现在，或早于 7 天前）：请校准手机时间后重试")
     out = SampleOut(nonce=item.nonce, ok=True, created=True, person_id=person.pk, name=person.name,
                     doc_masked=person.doc_masked, tube=code, alert=alert, retest=retest)
     first = person.pk not in firsts
@@ -738,7 +752,6 @@ def _judge(rnd: Round, item: SampleIn, key: tuple[str, str], code: str, chash: s
         tube.status = Tube.Status.CLOSED
         tube.closed_at = now
     out.tube_count, out.tube_size, out.tube_closed = tube.count, tube.pool_size, tube.status == Tube.Status.CLOSED
-    device_time = item.device_time or now
     row = (rnd.subdistrict_id, rnd.pk, tube.pk, person.pk, person.village_id, person.grid_id, person.household_id,
            tube.site_id, tube.lane_id, tube.home, first, duplicate, alert[:100], item.entered_by[:10] or "scan",
            item.nonce, chash, item.device_id[:64], device_time, now, user.pk)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+
+import pytest
+from django.utils import timezone
 
 from lianfang.control.models import Case
 from lianfang.masstesting.models import Sample, Tube
@@ -103,6 +107,16 @@ def test_bad_input_is_refused_clearly(mt: MT) -> None:
 
     out = mt.api("volunteer", "/samples", {"nonce": nonce(), "tube": "NOPE", "person_id": mt.w.zhang.pk})[1]
     assert out["error_code"] == "tube_unknown" and "未开管" in out["error"]
+    status, body = open_tube(mt, "试管一")  # letters to Python, not to a barcode scanner
+    assert status == 400 and body["code"] == "barcode_format"
+    open_tube(mt, "T0006", pool_size=5)
+    for when in ("1999-01-01T08:00:00+08:00", (timezone.now() + dt.timedelta(days=365)).isoformat()):
+        out = mt.api("volunteer", "/samples", {"nonce": nonce(), "tube": "T0006", "person_id": mt.w.zhang.pk,
+                                               "device_time": when})[1]
+        assert out["error_code"] == "device_time" and "请校准手机时间" in out["error"]
+    with pytest.raises(services.MassTestError) as exc:  # the same site twice (a double tap, or a typo'd plan)
+        services.create_site(mt.rnd, mt.w.xinwei, name=mt.site.name)
+    assert exc.value.code == "site_twin" and "本轮已有采样点" in exc.value.message
     open_tube(mt, "T0005", pool_size=5)
     out = mt.api("volunteer", "/samples", {"nonce": nonce(), "tube": "T0005", "person_id": mt.w.chen.pk})[1]
     assert out["error_code"] == "out_of_scope" and "不在本轮采样范围" in out["error"]

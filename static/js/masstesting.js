@@ -99,9 +99,13 @@
     });
   });
 
+  // A yellow or red code seen on someone's phone and refused from a pool stays with that person on
+  // this device: tapping them again (into a pooled tube) must not pass them as green.
+  var seenColour = {};
+  function whoKey(item) { return item.person_id ? "id:" + item.person_id : "doc:" + (item.doc_number || ""); }
   function entry(item, label) {
     if (tube.offline && tube.count === 0) { if (tube.kind) item.kind = tube.kind; else item.pool_size = tube.pool_size; }
-    var colour = $("code-colour").value;
+    var colour = $("code-colour").value || seenColour[whoKey(item)] || "";
     if (colour) item.code_colour = colour;
     item.nonce = nonce();
     item.tube = tube.barcode;
@@ -115,6 +119,7 @@
       if (r.status >= 400) { show("error", esc(r.body.message || r.body.detail || "录入失败")); return; }
       var out = r.body;
       if (!out.ok) {
+        if (out.error_code === "alert_single_tube" && item.code_colour) seenColour[whoKey(item)] = item.code_colour;
         show("error", esc(out.error));
         log("✗ " + (label || "") + " " + out.error);
         if (out.error_code === "tube_closed") { tube = null; renderTube(); }

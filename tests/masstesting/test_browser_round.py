@@ -56,6 +56,10 @@ def test_a_round_end_to_end(mt: MT, live_server, browser: Browser) -> None:
     phone.locator("#hits button.hit", has_text="王建国").click()
     expect(phone.locator("#result-box")).to_contain_text("黄码")
     expect(phone.locator("#result-box")).to_contain_text("单人单管")
+    # Tapped again with the colour box back at its default: still his yellow code, still refused.
+    phone.evaluate("document.getElementById('result-box').textContent = ''")
+    phone.locator("#hits button.hit", has_text="王建国").click()
+    expect(phone.locator("#result-box")).to_contain_text("黄码")
     expect(phone.locator("#tube-count")).to_have_text("2/10")  # 张小明 and 张建伟, once
     expect(phone.locator("#close-tube")).to_have_text("封管（2/10 人，未满）")
     # A new tube scanned while this one is half full: asked first; "no" keeps filling this one.

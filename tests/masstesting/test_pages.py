@@ -294,3 +294,14 @@ def test_a_round_with_odd_dates_twice_sent_or_overlapping_is_caught(mt: MT) -> N
     Round.objects.filter(pk=rnd.pk).update(created_at=timezone.now() - dt.timedelta(minutes=5))
     later = c.post("/testing/", {**form, "starts_at": now}, follow=True).content.decode()
     assert "已有同名的进行中轮次「第四轮」" in later and Round.objects.filter(name="第四轮").count() == 1
+
+
+def test_an_empty_search_and_a_closed_round_are_said_up_front(mt: MT) -> None:
+    cadre = mt.client("cadre_xinwei")
+    for path in (f"/testing/{mt.rnd.pk}/exemptions/?q=查无此人", f"/testing/{mt.rnd.pk}/home/?q=查无此人"):
+        assert "本轮您的范围内没有找到“查无此人”" in cadre.get(path).content.decode(), path
+    sample = f"/testing/{mt.rnd.pk}/sites/{mt.site.pk}/sample/"
+    assert 'id="round-closed"' not in mt.client("volunteer").get(sample).content.decode()
+    services.close_round(mt.rnd)
+    page = mt.client("volunteer").get(sample).content.decode()
+    assert "已结束，不能再录入采样" in page and '<div class="card" id="tube-box" hidden>' in page

@@ -216,4 +216,5 @@
     });
   });
   renderTube();
+  page.dataset.ready = "1";  // the handlers are on: a scan now goes through them
 })();

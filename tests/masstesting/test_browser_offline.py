@@ -18,7 +18,7 @@ def test_offline_queue_syncs_once(mt: MT, live_server, browser: Browser) -> None
     page = ctx.new_page()
     login(page, live_server.url, "volunteer")
     page.goto(f"{live_server.url}/testing/{mt.rnd.pk}/sites/{mt.site.pk}/sample/?lane={mt.general.pk}")
-    expect(page.locator("#tube-input")).to_be_visible()
+    expect(page.locator("#sample-page[data-ready='1']")).to_have_count(1)  # the page's handlers are on
     ctx.set_offline(True)
     page.select_option("#tube-size", "5")
     page.fill("#tube-input", "OFF001")

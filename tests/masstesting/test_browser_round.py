@@ -32,6 +32,11 @@ def test_a_round_end_to_end(mt: MT, live_server, browser: Browser) -> None:
     login(phone, live_server.url, "volunteer")
     phone.goto(f"{live_server.url}/testing/{mt.rnd.pk}/sites/{mt.site.pk}/sample/?lane={mt.student.pk}")
     expect(phone.locator("#lane-name")).to_have_text("学生绿色通道")
+    expect(phone.locator("#sample-page[data-ready='1']")).to_have_count(1)
+    small = phone.evaluate("""() => [...document.querySelectorAll('header a, #sample-page a, #sample-page button')]
+        .filter(e => e.offsetParent !== null && e.getBoundingClientRect().height < 44)
+        .map(e => e.textContent.trim())""")
+    assert small == [], small  # every link and button a wet thumb can hit
     phone.fill("#tube-input", "G0001")
     phone.press("#tube-input", "Enter")
     expect(phone.locator("#tube-status")).to_contain_text("0/10")
@@ -81,6 +86,7 @@ def test_a_round_end_to_end(mt: MT, live_server, browser: Browser) -> None:
     # The home visit.
     phone.goto(f"{live_server.url}/testing/{mt.rnd.pk}/home/")
     phone.locator(f"#home-{req.pk} a", has_text="上门采样").click()
+    expect(phone.locator("#sample-page[data-ready='1']")).to_have_count(1)
     phone.select_option("#tube-size", "1")
     phone.fill("#tube-input", "HOME01")
     phone.press("#tube-input", "Enter")
@@ -93,6 +99,7 @@ def test_a_round_end_to_end(mt: MT, live_server, browser: Browser) -> None:
     assert HomeRequest.objects.get(pk=req.pk).status == "done"
     # Logged out meanwhile (another tab, an expired session): said in Chinese, nothing recorded.
     phone.goto(f"{live_server.url}/testing/{mt.rnd.pk}/sites/{mt.site.pk}/sample/")
+    expect(phone.locator("#sample-page[data-ready='1']")).to_have_count(1)
     phone.context.clear_cookies(name="sessionid")  # the CSRF cookie stays, as after logging out elsewhere
     phone.fill("#tube-input", "G0010")
     phone.press("#tube-input", "Enter")

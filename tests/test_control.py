@@ -441,8 +441,19 @@ def test_stage_limits_refuse_nonsense_and_the_supervisor_only_reads_the_inbox(cw
         assert services.stage_limits(cw.sub.pk)["verify"].limit_hours == 2.0, bad
     item = services.raise_inbox_item(cw.sub, kind="gate", title="卡口事项")
     s = cw.client("supervisor")
-    assert s.get(reverse("inbox_item", args=[item.pk])).status_code == 200
+    page = s.get(reverse("inbox_item", args=[item.pk]))
+    assert page.status_code == 200 and 'id="inbox-form"' not in page.content.decode()  # no form that only refuses
     assert s.post(reverse("inbox_item", args=[item.pk]), {"status": "done"}).status_code == 403
+    # A case's page offers the supervisor no step they may not take, and says who takes it.
+    case = open_for(cw, cw.zhang)
+    case_page = s.get(reverse("case_detail", args=[case.pk])).content.decode()
+    assert 'id="advance-form"' not in case_page and 'id="next-step"' in case_page
+    assert 'id="advance-form"' in cw.client("command").get(reverse("case_detail", args=[case.pk])).content.decode()
+    # Gates: listed for the supervisor, and scanning says it is the gate staff's.
+    home = s.get("/").content.decode()
+    assert f'href="{reverse("gate_list")}"' in home
+    scan = s.get(reverse("scan_page", args=[cw.gate.pk]))
+    assert scan.status_code == 403 and "查验由卡口人员办理" in scan.content.decode()
 
 
 def test_gate_rules_are_shown_and_edited_on_the_edition(cw: World) -> None:

@@ -37,10 +37,15 @@ def gates_for_user(user: User) -> QuerySet[Gate]:
 
 def get_gate_for_user(user: User, pk: int, *, to_scan: bool = False) -> Gate:
     gate = gates_for_user(user).filter(pk=pk).select_related("zone", "subdistrict").first()
-    if gate is None or (to_scan and not (user.is_command or user.role in GATE_ROLES)):
+    if gate is None or (to_scan and not may_scan(user)):
         AuditEvent.objects.create(user=user, action=AuditEvent.Action.DENIED, object_type="gate", object_id=str(pk))
         raise Http404("不存在，或不在您的管辖范围内")
     return gate
+
+
+def may_scan(user: User) -> bool:
+    """Check people and vehicles through a gate: its staff and chief, and the command centre."""
+    return user.is_command or user.role in GATE_ROLES
 
 
 def scans_for_user(user: User) -> QuerySet[Scan]:

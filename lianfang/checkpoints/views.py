@@ -187,10 +187,12 @@ def gate_lanes(request: AuthedRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def scan_page(request: AuthedRequest, pk: int) -> HttpResponse:
-    from lianfang.checkpoints.access import get_gate_for_user
+    from lianfang.checkpoints.access import gates_for_user, get_gate_for_user, may_scan
     from lianfang.checkpoints.models import Lane
     from lianfang.control.models import Sop
 
+    if not may_scan(request.user) and gates_for_user(request.user).filter(pk=pk).exists():
+        raise PermissionDenied("查验由卡口人员办理：您可以在卡口看板查看该卡口的查验情况")  # sees the gate, does not scan
     gate = get_gate_for_user(request.user, pk, to_scan=True)
     return render(request, "checkpoints/scan.html", {
         "gate": gate, "lanes": Lane.objects.filter(gate=gate),

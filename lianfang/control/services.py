@@ -357,7 +357,8 @@ def open_case(subdistrict: SubDistrict, subject: Subject, *, source: str, catego
 
 # --- stages ---------------------------------------------------------------------------------
 
-def _can_act(user: User, case: Case, to_stage: str) -> bool:
+def can_act(user: User, case: Case, to_stage: str) -> bool:
+    """Whether ``user`` may move ``case`` on to ``to_stage`` (the page offers the step only then)."""
     if user.is_command:
         return True
     if user.can_run_transfers and to_stage == Stage.CONTROL:
@@ -386,7 +387,7 @@ def advance(case: Case, user: User, to_stage: str, *, note: str = "", village: V
         order = " → ".join(Stage(s).label for s in [*OPEN_STAGES, Stage.RELEASED])
         raise ControlError("stage_skip", f"不能从“{Stage(case.stage).label}”直接到“{Stage(to_stage).label}”："
                                          f"请按 {order} 的顺序办理")
-    if not _can_act(user, case, to_stage):
+    if not can_act(user, case, to_stage):
         raise ControlError("stage_forbidden", "您无权办理这一步")
     if to_stage == Stage.HANDOFF:
         village = village or case.village

@@ -129,6 +129,8 @@ def case_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     return render(request, "control/case_detail.html", {
         "case": case, "deadline": due, "overdue": bool(due and timezone.now() > due),
         "next_stage": next_stage, "next_label": Stage(next_stage).label if next_stage else "",
+        "may_advance": next_stage is not None and services.can_act(user, case, next_stage),
+        "may_transfer": user.can_manage_cases or user.can_run_transfers,
         "advance_form": AdvanceForm(villages=villages, initial={"village": case.village_id}),
         "transfer_form": TransferForm(sites=access.sites_for_user(user), initial={
             "pickup_place": case.current_address or (case.person.household.address if case.person and

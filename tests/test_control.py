@@ -513,3 +513,27 @@ def test_a_cadre_reveals_an_outsiders_phone_on_the_case_page_and_it_is_audited(c
     assert cw.client("cadre_jiangdong").post(url, {"field": "phone", "reason": "查看一下"}).status_code == 404
     refused = cw.client("supervisor").post(url, {"field": "phone", "reason": "查看一下"})
     assert refused.status_code == 400 and "13700001234" not in refused.content.decode()
+
+
+def test_the_village_signs_for_a_hand_off_from_its_home_page(cw: World) -> None:
+    case = services.advance(open_for(cw, cw.zhang), cw.users["command"], Stage.HANDOFF)
+    cadre = cw.client("cadre_xinwei")
+    home = cadre.get("/").content.decode()
+    assert 'id="home-handoffs"' in home and f'href="/cases/{case.pk}/"' in home and "待签收" in home
+    assert 'id="home-handoffs"' not in cw.client("cadre_jiangdong").get("/").content.decode()
+    page = cadre.get(reverse("case_detail", args=[case.pk])).content.decode()
+    assert 'id="receive-form"' in page and "须在" in page
+    assert cw.client("cadre_jiangdong").post(reverse("case_receive", args=[case.pk])).status_code == 404
+    for _ in range(2):  # a double tap signs once
+        cadre.post(reverse("case_receive", args=[case.pk]))
+    receipts = case.events.filter(kind="received")
+    assert receipts.count() == 1 and receipts.get().user == cw.users["cadre_xinwei"]
+    page = cadre.get(reverse("case_detail", args=[case.pk])).content.decode()
+    assert 'id="receive-form"' not in page and "已于" in page and "签收" in page
+    assert "已签收" in cadre.get("/").content.decode()
+    # Signing is for the hand-off stage only: once moved on, the receipt belongs to the past step.
+    services.advance(case, cw.users["cadre_xinwei"], Stage.TRANSFER)
+    with pytest.raises(ControlError) as exc:
+        services.receive_handoff(case, cw.users["cadre_xinwei"])
+    assert exc.value.code == "receive_stage"
+    assert 'id="home-handoffs"' not in cadre.get("/").content.decode()

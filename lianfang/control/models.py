@@ -266,7 +266,7 @@ class CaseEvent(AppendOnly):
     detail = models.JSONField(default=dict, blank=True)
 
     KIND_LABELS = {"opened": "登记", "merged": "并入来源", "replanned": "重新计算方案", "village": "指定责任村/社区",
-                   "linked": "匹配名册", "note": "记录"}
+                   "linked": "匹配名册", "note": "记录", "received": "村/社区签收"}
 
     class Meta:
         ordering = ["at", "pk"]

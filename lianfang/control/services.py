@@ -357,6 +357,45 @@ def open_case(subdistrict: SubDistrict, subject: Subject, *, source: str, catego
 
 # --- stages ---------------------------------------------------------------------------------
 
+def receive_handoff(case: Case, user: User) -> CaseEvent:
+    """签收: the village says it has the hand-off and is on it (the 2-hour clock keeps running until
+    the next step). Once per case: a second tap, or a colleague's, returns the first receipt."""
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        if case.stage != Stage.HANDOFF or not case.is_open:
+            raise ControlError("receive_stage", "只有处于“流转”阶段的人员需要签收")
+        if not can_act(user, case, Stage.TRANSFER):
+            raise ControlError("stage_forbidden", "只有责任村/社区或指挥部可以签收")
+        first = case.events.filter(kind="received", at__gte=case.stage_entered_at).first()
+        if first is not None:
+            return first
+        return CaseEvent.objects.create(case=case, user=user, kind="received", note="已签收，正在安排")
+
+
+def received(case: Case) -> CaseEvent | None:
+    """The receipt of the case's current hand-off, if the village has signed for it."""
+    return case.events.filter(kind="received", at__gte=case.stage_entered_at).select_related("user").first()
+
+
+def handoffs_for(user: User) -> list[tuple[Case, dt.datetime | None, CaseEvent | None]]:
+    """Hand-offs waiting on ``user``'s villages, oldest first: (case, deadline, receipt)."""
+    from lianfang.control import access
+
+    if not user.can_manage_cases or user.is_command:  # the command centre has the whole board
+        return []
+    cases = [c for c in access.cases_for_user(user).filter(stage=Stage.HANDOFF, closed_at__isnull=True)
+             .order_by("stage_entered_at")[:50] if can_act(user, c, Stage.TRANSFER)]
+    if not cases:
+        return []
+    limits = stage_limits(cases[0].subdistrict_id)
+    entered = {c.pk: c.stage_entered_at for c in cases}
+    receipts: dict[int, CaseEvent] = {}
+    for e in CaseEvent.objects.filter(case__in=cases, kind="received").select_related("user").order_by("at"):
+        if e.at >= entered[e.case_id]:  # a receipt of this hand-off, not of an earlier one
+            receipts.setdefault(e.case_id, e)
+    return [(c, deadline(c, limits), receipts.get(c.pk)) for c in cases]
+
+
 def can_act(user: User, case: Case, to_stage: str) -> bool:
     """Whether ``user`` may move ``case`` on to ``to_stage`` (the page offers the step only then)."""
     if user.is_command:

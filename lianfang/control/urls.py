@@ -15,6 +15,7 @@ urlpatterns = [
     path("cases/<int:pk>/", views.case_detail, name="case_detail"),
     path("cases/<int:pk>/advance", views.case_advance, name="case_advance"),
     path("cases/<int:pk>/reveal", views.case_reveal, name="case_reveal"),
+    path("cases/<int:pk>/receive", views.case_receive, name="case_receive"),
     path("cases/<int:pk>/close", views.case_close, name="case_close"),
     path("cases/<int:pk>/relink", views.case_relink, name="case_relink"),
     path("cases/<int:pk>/transfer", views.case_transfer, name="case_transfer"),

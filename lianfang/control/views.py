@@ -130,6 +130,7 @@ def case_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         "case": case, "deadline": due, "overdue": bool(due and timezone.now() > due),
         "next_stage": next_stage, "next_label": Stage(next_stage).label if next_stage else "",
         "may_advance": next_stage is not None and services.can_act(user, case, next_stage),
+        "receipt": services.received(case) if case.stage == Stage.HANDOFF else None,
         "may_transfer": user.can_manage_cases or user.can_run_transfers,
         "advance_form": AdvanceForm(villages=villages, initial={"village": case.village_id}),
         "transfer_form": TransferForm(sites=access.sites_for_user(user), initial={
@@ -141,6 +142,18 @@ def case_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         "sops": Sop.objects.filter(subdistrict_id=case.subdistrict_id, applies_to=f"stage:{case.stage}"),
         "limit": limits.get(case.stage), "today": timezone.localdate(),
     })
+
+
+@login_required
+@require_POST
+def case_receive(request: AuthedRequest, pk: int) -> HttpResponse:
+    case = access.get_case_for_user(request.user, pk)
+    try:
+        receipt = services.receive_handoff(case, request.user)
+        messages.success(request, f"已签收（{timezone.localtime(receipt.at):%H:%M}，{receipt.user or '系统'}）")
+    except services.ControlError as exc:
+        _flash_error(request, exc)
+    return redirect("case_detail", pk=case.pk)
 
 
 @login_required

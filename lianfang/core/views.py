@@ -86,7 +86,10 @@ def home(request: AuthedRequest) -> HttpResponse:
     to_answer = roster_access.swaps_to_answer(user).count() if staff is not None else 0
     chief_gate = roster_access.chief_gate_id(user)
     to_decide = roster_access.swaps_to_decide(user).count() if chief_gate else 0
+    from lianfang.control import services as control
+
     return render(request, "core/home.html", {
+        "handoffs": control.handoffs_for(user),
         "staff": staff, "next_shift": next_shift, "now": now, "to_answer": to_answer,
         "chief_gate": chief_gate, "to_decide": to_decide,
         "tree": tree, "totals": totals, "chart": chart,

@@ -90,6 +90,20 @@ def test_a_pasted_chain_is_matched_without_guessing_and_never_recorded_twice(rc:
     assert longer.added == 1 and Reply.objects.count() == 3
     services.settle(ambiguous, rc.m_zhang2, rc.users["grid_xinwei"])  # type: ignore[attr-defined]
     assert Reply.objects.filter(member=rc.m_zhang2).exists()  # type: ignore[attr-defined]
+    # The page: nothing is chosen for the leader; confirming without a choice is refused; an entry
+    # of nobody in the group is dismissed, unrecorded.
+    url = reverse("checkin_group", args=[rc.group.pk])  # type: ignore[attr-defined]
+    c = rc.client("grid_xinwei")
+    page = c.get(url).content.decode()
+    assert '<select name="member" required><option value="">请选择这是哪位成员</option>' in page
+    unknown = PendingEntry.objects.get(number=4)
+    replies = Reply.objects.count()
+    refused = c.post(url, {"action": "settle", "pending": unknown.pk, "member": ""}, follow=True).content.decode()
+    assert "请选择这条接龙是哪位成员的" in refused and Reply.objects.count() == replies
+    c.post(url, {"action": "settle", "pending": unknown.pk, "member": "dismiss"})
+    unknown.refresh_from_db()
+    assert unknown.settled_at is not None and unknown.settled_member is None and Reply.objects.count() == replies
+    assert f'name="pending" value="{unknown.pk}"' not in c.get(url).content.decode()
 
 
 @pytest.mark.parametrize(("text", "code"), [

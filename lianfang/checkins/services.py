@@ -195,6 +195,13 @@ def settle(pending: PendingEntry, member: GroupMember, user: User) -> Reply:
     return reply
 
 
+def dismiss(pending: PendingEntry) -> None:
+    """The entry is nobody of the group: settled with no member, so it leaves the list unrecorded."""
+    n = PendingEntry.objects.filter(pk=pending.pk, settled_at__isnull=True).update(settled_at=timezone.now())
+    if not n:
+        raise CheckinError("settled", "这条已处理")
+
+
 # --- the board ------------------------------------------------------------------------------
 
 def latest_replies(rnd: Round) -> dict[int, Reply]:

@@ -75,9 +75,16 @@ def group_round(request: AuthedRequest, pk: int) -> HttpResponse:
                                           f"待确认 {len([p for p in result.pending if not p.settled_at])} 条")
             elif action == "settle":
                 pending = get_object_or_404(PendingEntry, pk=request.POST.get("pending") or 0, round=rnd)
-                member = get_object_or_404(GroupMember, pk=request.POST.get("member") or 0, group=group)
-                services.settle(pending, member, user)
-                messages.success(request, f"已确认为 {member.display_name}")
+                chosen = request.POST.get("member", "")
+                if chosen == "dismiss":  # someone not of this group (a neighbour's relative, a wrong chain)
+                    services.dismiss(pending)
+                    messages.success(request, f"第 {pending.number} 条已标为不是本群成员，不登记")
+                elif not chosen:
+                    raise services.CheckinError("settle_member", "请选择这条接龙是哪位成员的，或选“不是本群成员”")
+                else:
+                    member = get_object_or_404(GroupMember, pk=chosen if chosen.isdigit() else 0, group=group)
+                    services.settle(pending, member, user)
+                    messages.success(request, f"已确认为 {member.display_name}")
             elif action == "phone":
                 member = get_object_or_404(GroupMember, pk=request.POST.get("member") or 0, group=group)
                 at_home = request.POST.get("at_home")

@@ -138,6 +138,17 @@ def test_an_anomaly_is_followed_up_and_a_transfer_opens_a_case(rc: World) -> Non
     assert {"vehicle"} <= set(reply.signals)
     c = rc.client("cadre_xinwei")
     driver = make_id("412726", "19850312", "045")
+    url = reverse("checkin_anomaly", args=[anomaly.pk])
+    assert '<option value="">请选择核实结果</option>' in c.get(url).content.decode()  # nothing chosen for them
+    # A mistyped ID: said, and everything typed comes back, the outcome still "transferred".
+    bad = c.post(url, {"outcome": "transferred", "note": "核实司机", "subject_name": "外地司机", "subject_id": "12345",
+                       "category": "medium_risk_arrival"})
+    page = bad.content.decode()
+    assert bad.status_code == 400 and "身份证号应为18位" in page
+    assert '<option value="transferred" selected>' in page and 'value="核实司机"' in page and 'value="12345"' in page
+    assert '<option value="medium_risk_arrival" selected>' in page
+    anomaly.refresh_from_db()
+    assert anomaly.outcome == "open"
     c.post(reverse("checkin_anomaly", args=[anomaly.pk]), {"outcome": "transferred", "note": "司机来自高风险地区",
                                                             "subject_name": "刘师傅", "subject_id": driver,
                                                             "category": "high_risk_arrival"})
@@ -145,6 +156,10 @@ def test_an_anomaly_is_followed_up_and_a_transfer_opens_a_case(rc: World) -> Non
     case = Case.objects.get(name="刘师傅")
     assert anomaly.outcome == "transferred" and anomaly.case == case and case.sources.get().kind == "rollcall"
     assert case.village == rc.xinwei
+    fever, _ = services.record_reply(rnd, rc.m_zhang2, status="symptom", text="发烧38.5", via="link",  # type: ignore[attr-defined]
+                                     nonce="fever")
+    page = c.get(reverse("checkin_anomaly", args=[Anomaly.objects.get(reply=fever).pk])).content.decode()
+    assert '<option value="fever" selected>' in page  # the category follows what was reported
 
 
 def test_notices_head_the_next_round_and_questions_are_answered(rc: World) -> None:

@@ -163,7 +163,17 @@ def anomaly(request: AuthedRequest, pk: int) -> HttpResponse:
             return redirect("checkin_board")
         except services.CheckinError as exc:
             messages.error(request, exc.message)
-    return render(request, "checkins/anomaly.html", {"item": item, "outcomes": Anomaly.Outcome.choices[1:]})
+            # what was typed comes back as it was: never a fresh form that defaults to "no risk"
+            return render(request, "checkins/anomaly.html", {
+                "item": item, "outcomes": Anomaly.Outcome.choices[1:], "form": request.POST,
+                "categories": ANOMALY_CATEGORIES, "category": request.POST.get("category", "")}, status=400)
+    category = "fever" if item.reply.status == Reply.Status.SYMPTOM else "high_risk_arrival"  # what the reply reported
+    return render(request, "checkins/anomaly.html", {"item": item, "outcomes": Anomaly.Outcome.choices[1:],
+                                                     "form": {}, "categories": ANOMALY_CATEGORIES, "category": category})
+
+
+ANOMALY_CATEGORIES = [("high_risk_arrival", "高风险区来返人员"), ("medium_risk_arrival", "中风险区来返人员"),
+                      ("close_contact", "密切接触者"), ("fever", "发热人员")]
 
 
 @login_required

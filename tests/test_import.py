@@ -40,6 +40,30 @@ def test_template_has_every_column_and_a_guide(world: World) -> None:
     header = [c.value for c in wb["人员"][1]]
     assert header == sample_files.HEADER and "证件号码" in header
     assert wb["填写说明"]["A2"].value == "村/社区"
+    # Sent back unchanged, its example person is not registered: the row is named as the example.
+    before = Person.objects.count()
+    upload(world, "cadre_xinwei", "模板.xlsx", r.content)
+    job = last_job()
+    assert job.status != "done" and Person.objects.count() == before
+    assert any("模板中的示例行" in e["reason"] for e in job.errors), job.errors
+
+
+def test_a_name_with_an_emoji_or_symbol_is_refused_as_one_with_digits(world: World, tmp_path: Path) -> None:
+    from lianfang.core.services import name_problem
+
+    assert name_problem("阿卜杜·热合曼") is None and name_problem("Zhou Lin") is None and name_problem("张建伟") is None
+    assert name_problem("批量0") == "姓名不能含数字" and "😀" in str(name_problem("张建伟 😀"))
+    data = list(sample_files.rows(3))
+    data[1][7] = "Test丙 😀"  # 姓名
+    upload(world, "cadre_xinwei", "people.csv", csv_bytes(tmp_path, data))
+    job = last_job()
+    assert job.status != "done" and any("符号「😀」" in e["reason"] for e in job.errors), job.errors
+    c = world.client("cadre_xinwei")
+    edit = c.post(reverse("person_edit", args=[world.zhang.pk]), {
+        "name": "张建伟 😀", "relation": world.zhang.relation, "population_type": world.zhang.population_type})
+    assert edit.status_code in (200, 400) and "符号「😀」" in edit.content.decode()
+    world.zhang.refresh_from_db()
+    assert world.zhang.name == "张建伟"
 
 
 def test_good_file_imports_households_and_persons(world: World, tmp_path: Path) -> None:

@@ -14,7 +14,16 @@ from lianfang.control import services
 from lianfang.control.models import AssistList, AssistListRow, RiskArea
 from lianfang.control.services import Subject
 from lianfang.core import services as register
-from lianfang.core.importer import Columns, ImportFileError, RowError, cell_text, looks_like_formula, open_rows
+from lianfang.core.importer import (
+    EXAMPLE_DOC,
+    SAMPLE_ROW,
+    Columns,
+    ImportFileError,
+    RowError,
+    cell_text,
+    looks_like_formula,
+    open_rows,
+)
 from lianfang.core.models import Person, SubDistrict
 from lianfang.engines import protocol
 
@@ -123,7 +132,9 @@ def import_assist_list(path: Path, filename: str, user: User, reference: str = "
                 if exposure > today:
                     err("exposure_date", text["exposure_date"], f"暴露日期晚于今天（{today}）：请核对")
         doc_fields: dict[str, Any] = {}
-        if text.get("doc_number"):
+        if text.get("doc_number") == EXAMPLE_DOC:
+            err("doc_number", text["doc_number"], SAMPLE_ROW)
+        elif text.get("doc_number"):
             try:
                 doc_fields = register.document_fields(text.get("doc_type") or "resident_id", text["doc_number"])
             except register.RegisterError as exc:

@@ -363,7 +363,7 @@ def assist_lists(request: AuthedRequest) -> HttpResponse:
 @require_GET
 def assist_template(request: AuthedRequest) -> HttpResponse:
     data = core_importer.template_xlsx(importer.ASSIST_COLUMNS, [
-        "张三", "居民身份证", "11010519491231002X", "13800000000", "密接", "2022-07-05", "新围村3组45号", ""],
+        "张三", "居民身份证", core_importer.EXAMPLE_DOC, "13800000000", "密接", "2022-07-05", "新围村3组45号", ""],
         sheet="协查名单", text_columns=("C", "D"))
     return xlsx_response(data, "assist-list-template.xlsx")
 

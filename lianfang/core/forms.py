@@ -54,6 +54,15 @@ class PersonEditForm(forms.Form):
         assert isinstance(grid_field, forms.ModelChoiceField)
         grid_field.queryset = grids
 
+    def clean_name(self) -> str:
+        from lianfang.core.services import name_problem
+
+        name = str(self.cleaned_data["name"]).strip()
+        problem = name_problem(name)
+        if problem:
+            raise forms.ValidationError(problem)
+        return name
+
 
 class RevealForm(forms.Form):
     field = forms.ChoiceField(choices=[("doc", "证件号码"), ("phone", "手机号")])

@@ -333,12 +333,14 @@ def _validate_row(ctx: _Context, row_no: int, cells: dict[str, object], errors: 
             err("unit", text["unit"], "单元须为 1–99 的数字")
 
     person: dict[str, Any] = {"name": text.get("name", "")[:50]}
-    if person["name"] and (len(person["name"]) > 50 or any(c.isdigit() for c in person["name"])):
-        err("name", person["name"], "姓名不能含数字")
+    if person["name"] and (problem := services.name_problem(person["name"])):
+        err("name", person["name"], problem)
 
     raw_doc = cells.get("doc_number")
     if isinstance(raw_doc, (int, float)) and len(cell_text(raw_doc)) >= 15:
         err("doc_number", raw_doc, "证件号码被 Excel 存成了数字（末几位可能已丢失）：请把该列设为“文本”后重新录入")
+    elif text.get("doc_number") == EXAMPLE_DOC:
+        err("doc_number", text["doc_number"], SAMPLE_ROW)
     elif text.get("doc_number"):
         try:
             person.update(services.document_fields(text.get("doc_type") or "resident_id", text["doc_number"]))
@@ -612,13 +614,17 @@ def error_report_xlsx(errors: list[RowError]) -> bytes:
     return buf.getvalue()
 
 
+EXAMPLE_DOC = "11010519491231002X"  # the templates' example person: a file still holding them is refused
+SAMPLE_ROW = "这是模板中的示例行（张三）：请删除后再导入"
+
+
 def template_xlsx(columns: Columns | None = None, example: list[object] | None = None,
                   sheet: str = "人员", text_columns: tuple[str, ...] = ("J", "K")) -> bytes:
     """A template in Chinese: the header (required columns shaded), an example row, a guide."""
     columns = COLUMNS if columns is None else columns
     if example is None:
         example = ["新围村", "第一村民小组", "", "", "45号", "215-90001", "户主", "张三", "居民身份证",
-                   "11010519491231002X", "13800000000", "户籍", "否", "否", "否", "否", "否"]
+                   EXAMPLE_DOC, "13800000000", "户籍", "否", "否", "否", "否", "否"]
     wb = Workbook()
     ws = wb.active
     assert ws is not None

@@ -92,6 +92,21 @@ def pinyin_order(text: str) -> tuple[tuple[tuple[int, int, str], ...], str]:
     return tuple(parts), text
 
 
+def name_problem(name: str) -> str | None:
+    """Why a person's name cannot be right, in Chinese, or None. Letters of any script, spaces and
+    the middle dot of minority and foreign names (阿卜杜·热合曼, Zhou Lin) pass; digits, emoji and
+    other symbols are typing slips."""
+    import unicodedata
+
+    if any(c.isdigit() for c in name):
+        return "姓名不能含数字"
+    odd = next((c for c in name if (c not in "·• -'" and not c.isalpha() and not c.isspace())
+                or unicodedata.category(c).startswith(("S", "C"))), None)
+    if odd is not None:
+        return f"姓名中有符号「{odd}」：只能是文字、空格和间隔号“·”"
+    return None
+
+
 def document_fields(doc_type: str, raw: str) -> dict[str, Any]:
     """Validate a document and return the Person fields it sets (cipher, hash, mask, sex, birth)."""
     try:

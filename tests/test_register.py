@@ -210,3 +210,19 @@ def test_invalid_ids_rejected_with_chinese_messages() -> None:
     with pytest.raises(services.RegisterError) as exc:
         services.phone_fields("12345")
     assert "手机" in exc.value.message
+
+
+def test_the_list_page_offers_a_full_export_with_a_reason_to_roles_that_may_reveal(world: World) -> None:
+    from urllib.parse import quote
+
+    cadre = world.client("cadre_xinwei")
+    page = cadre.get(reverse("person_list")).content.decode()
+    assert 'id="export-full"' in page and 'name="reason" required' in page
+    assert 'id="export-full"' not in world.client("supervisor").get(reverse("person_list")).content.decode()
+    full = cadre.post(reverse("person_export") + "?q=zjw", {"unmasked": "1", "reason": "报区指挥部核对"})
+    assert full.status_code == 200 and quote("人员名单（含完整号码）") in full["Content-Disposition"]
+    rows = list(load_workbook(io.BytesIO(full.content)).worksheets[0].iter_rows(values_only=True))
+    assert world.zhang.document_number() in str(rows)
+    event = AuditEvent.objects.get(action="export")
+    assert event.reason == "报区指挥部核对" and event.detail["unmasked"] is True
+    assert cadre.post(reverse("person_export"), {"unmasked": "1", "reason": ""}).status_code == 400

@@ -207,7 +207,7 @@ def person_export(request: AuthedRequest) -> HttpResponse:
     except services.RegisterError as exc:
         return render(request, "core/error.html", {"message": exc.message}, status=400)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response = xlsx_response(data, f"persons-{stamp}.xlsx")
+    response = xlsx_response(data, f"人员名单{'（含完整号码）' if unmasked else ''}-{stamp}.xlsx")
     add_never_cache_headers(response)
     return response
 

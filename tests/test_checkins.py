@@ -191,3 +191,18 @@ def test_board_counts_members_once_whatever_the_number_of_cadres(rc: World) -> N
     rc.group.cadres.add(rc.users["cadre_xinwei"], rc.users["command"])  # type: ignore[attr-defined]
     rows = services.board(CheckinGroup.objects.filter(pk=rc.group.pk), dt.date.today())  # type: ignore[attr-defined]
     assert rows[0].members == 3
+
+
+def test_the_command_board_lists_villages_with_numbers_and_filters_groups_by_village(rc: World) -> None:
+    other = CheckinGroup.objects.create(subdistrict=rc.sub, village=rc.jiangdong, name="江东1组接龙群")
+    member = GroupMember.objects.create(group=other, person=rc.li, display_name="李秀英", house="1号")
+    services.record_reply(services.open_round(other), member, status="ok", via="link", nonce="j1")
+    services.open_round(rc.group)  # type: ignore[attr-defined]
+    c = rc.client("command")
+    body = c.get(reverse("checkin_board")).content.decode()
+    table = body.split('id="village-table"')[1].split("</table>")[0]
+    assert f'href="?village={rc.jiangdong.pk}">江东村</a>' in table and "100.0%" in table and "0.0%" in table
+    groups = body.split('id="group-table"')[1]
+    assert groups.index("新围1组接龙群") < groups.index("江东1组接龙群")  # answering least first
+    only = c.get(reverse("checkin_board"), {"village": rc.jiangdong.pk}).content.decode().split('id="group-table"')[1]
+    assert "江东1组接龙群" in only and "新围1组接龙群" not in only

@@ -34,15 +34,20 @@ def board(request: AuthedRequest) -> HttpResponse:
         raise PermissionDenied("您的角色不参与接龙")
     day = timezone.localdate()
     rows = services.board(groups.select_related("village"), day)
-    by_village: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    by_village: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0])
     for r in rows:
-        v = by_village[r.group.village.name]
+        v = by_village[(r.group.village.name, r.group.village_id)]
         v[0] += r.members
         v[1] += r.answered
         v[2] += r.proxy
-    villages = [{"name": k, "members": v[0], "answered": v[1], "proxy": v[2],
-                 "rate": round(100 * v[1] / v[0], 1) if v[0] else 0} for k, v in sorted(by_village.items())]
+    villages = [{"name": name, "pk": pk, "members": v[0], "answered": v[1], "proxy": v[2],
+                 "rate": round(100 * v[1] / v[0], 1) if v[0] else 0} for (name, pk), v in sorted(by_village.items())]
     total = sum(r.members for r in rows)
+    # Many groups (the command centre's 33): one village's at a time, or the ones answering least first.
+    village_id = int(request.GET["village"]) if request.GET.get("village", "").isdigit() else None
+    shown = [r for r in rows if village_id is None or r.group.village_id == village_id]
+    if village_id is None and len(villages) > 1:
+        shown.sort(key=lambda r: (r.rate, r.group.name))
     answered = sum(r.answered for r in rows)
     anomalies = Anomaly.objects.filter(reply__round__group__in=groups, outcome=Anomaly.Outcome.OPEN).select_related(
         "reply__member", "reply__round__group")
@@ -51,7 +56,7 @@ def board(request: AuthedRequest) -> HttpResponse:
     answered_q = Question.objects.filter(member__group__in=groups, answered_at__isnull=False).select_related(
         "member__group").order_by("-answered_at")[:10]
     return render(request, "checkins/board.html", {
-        "rows": rows, "villages": villages, "total": total, "answered": answered,
+        "rows": shown, "village_id": village_id, "villages": villages, "total": total, "answered": answered,
         "rate": round(100 * answered / total, 1) if total else 0, "proxy": sum(r.proxy for r in rows),
         "anomalies": anomalies, "questions": questions, "answered_questions": answered_q, "day": day,
         "now": timezone.now(),

@@ -75,6 +75,9 @@ def test_map_draws_the_register(world: World, live_server, browser: Browser) -> 
     page.goto(live_server.url + "/map/")
     expect(page.locator("#map")).to_have_attribute("data-loaded", "1")
     expect(page.locator(".leaflet-overlay-pane canvas").first).to_be_visible()
+    expect(page.locator(".legend")).to_contain_text("卡口")  # every kind of mark on the map is in the legend
+    expect(page.locator(".legend")).to_contain_text("防区边界")
+    expect(page.locator(".leaflet-control-attribution")).to_contain_text("地图库")
     context.close()
 
 

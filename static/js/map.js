@@ -4,6 +4,7 @@ document.addEventListener("DOMContentLoaded", function () {
   var el = document.getElementById("map");
   if (!el || !window.L) return;
   var map = L.map(el, {preferCanvas: true});
+  map.attributionControl.setPrefix('地图库 <a href="https://leafletjs.com">Leaflet</a>');  // credited, in Chinese
   if (el.dataset.tileUrl) {
     L.tileLayer(el.dataset.tileUrl, {maxZoom: 19, attribution: el.dataset.tileAttribution || ""}).addTo(map);
   }
@@ -39,7 +40,10 @@ document.addEventListener("DOMContentLoaded", function () {
     legend.onAdd = function () {
       var div = L.DomUtil.create("div", "legend");
       var labels = {party_station: "党群驿站", material_store: "物资储备点", assessment_lot: "研判停车场", isolation_site: "集中隔离点", sampling_site: "采样点"};
-      div.innerHTML = Object.keys(labels).map(function (k) { return '<span style="color:' + poiColours[k] + '">●</span> ' + labels[k]; }).join("<br>");
+      div.innerHTML = Object.keys(labels).map(function (k) { return '<span style="color:' + poiColours[k] + '">●</span> ' + labels[k]; }).join("<br>") +
+        '<br><span style="color:#2a81cb">📍</span> 卡口' +
+        '<br><span style="display:inline-block;width:1em;height:.7em;background:rgba(178,34,34,.25);border:1px solid #b22222"></span> 防区内的村/社区' +
+        '<br><span style="display:inline-block;width:1em;border-top:3px dashed #b22222;vertical-align:middle"></span> 防区边界';
       return div;
     };
     legend.addTo(map);

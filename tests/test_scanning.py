@@ -194,6 +194,9 @@ def test_escalation_puts_the_scan_in_the_inbox_once(gw: World) -> None:
     other = Client()
     other.login(username="chief2", password=PASSWORD)
     assert other.get(reverse("inbox_item", args=[item.pk])).status_code == 404
+    staff = gw.client("gate_staff")  # who reported it sees what became of it, from the top bar
+    assert f'href="{reverse("inbox")}">上报</a>' in staff.get("/").content.decode()
+    assert item.title in staff.get(reverse("inbox")).content.decode()
     command = gw.client("command").get(reverse("inbox_item", args=[item.pk])).content.decode()
     assert 'id="inbox-form"' in command and f'href="/people/{gw.zhang.pk}/"' in command
 

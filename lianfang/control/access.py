@@ -61,8 +61,8 @@ def inbox_for_user(user: User) -> QuerySet[InboxItem]:
     qs = InboxItem.objects.filter(subdistrict_id=user.scope_subdistrict_id)
     if user.is_command or user.role == Role.SUPERVISOR:
         return qs
-    if user.role == Role.GATE_CHIEF and user.scope_gate_id:  # their gate's reports, to follow up on site
-        return qs.filter(Q(assignee=user) | Q(gate_id=user.scope_gate_id))
+    if user.role in (Role.GATE_CHIEF, Role.GATE_STAFF) and user.scope_gate_id:  # their gate's reports, to follow
+        return qs.filter(Q(assignee=user) | Q(gate_id=user.scope_gate_id))  # up on site and see what became of them
     return qs.filter(assignee=user)
 
 

@@ -161,9 +161,12 @@ def test_edit_rejects_bad_phone_and_other_village_grid(world: World) -> None:
     assert r.status_code == 200 and "手机" in r.content.decode()
     other = Grid.objects.get(village=world.jiangdong)
     r = c.post(url, {**base, "grid": other.pk})
-    assert r.status_code == 200 and "选择一个有效的选项" in r.content.decode()
+    assert r.status_code == 200 and "所选村民小组/网格不属于此人所在的村/社区" in r.content.decode()
     world.zhang.refresh_from_db()
     assert world.zhang.grid_id == world.xinwei_grid.pk
+    assert "请填写姓名" in c.post(url, {**base, "name": ""}).content.decode()
+    listed = c.get(reverse("person_list"), {"village": world.jiangdong.pk}).content.decode()
+    assert "所选村/社区不存在，或不在您的管辖范围内" in listed and "李秀英" not in listed
 
 
 def test_admin_is_for_the_command_centre_and_in_chinese(world: World) -> None:

@@ -13,9 +13,11 @@ class PersonFilterForm(forms.Form):
                         widget=forms.TextInput(attrs={"placeholder": "姓名 / 拼音或首字母 / 证件或手机后几位",
                                                       "autocomplete": "off", "inputmode": "search"}))
     village = forms.ModelChoiceField(label="村/社区", queryset=Village.objects.none(), required=False,
-                                     empty_label="全部村/社区")
+                                     empty_label="全部村/社区",
+                                     error_messages={"invalid_choice": "所选村/社区不存在，或不在您的管辖范围内"})
     grid = forms.ModelChoiceField(label="村民小组/网格", queryset=Grid.objects.none(), required=False,
-                                  empty_label="全部网格")
+                                  empty_label="全部网格",
+                                  error_messages={"invalid_choice": "所选村民小组/网格不存在，或不在您的管辖范围内"})
     population_type = forms.ChoiceField(label="人口类型", required=False,
                                         choices=[("", "全部类型"), *Person.PopulationType.choices])
     flag = forms.ChoiceField(label="标记", required=False, choices=[("", "全部人员")] + [
@@ -34,14 +36,15 @@ class PersonFilterForm(forms.Form):
 class PersonEditForm(forms.Form):
     """What a cadre corrects in the field. Documents change only by re-registration."""
 
-    name = forms.CharField(label="姓名", max_length=50)
+    name = forms.CharField(label="姓名", max_length=50, error_messages={"required": "请填写姓名"})
     phone = forms.CharField(label="手机号（留空表示不变）", max_length=20, required=False,
                             widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}))
     clear_phone = forms.BooleanField(label="删除手机号", required=False)
     relation = forms.ChoiceField(label="与户主关系", choices=Person.Relation.choices)
     population_type = forms.ChoiceField(label="人口类型", choices=Person.PopulationType.choices)
     grid = forms.ModelChoiceField(label="村民小组/网格", queryset=Grid.objects.none(), required=False,
-                                  empty_label="未划分")
+                                  empty_label="未划分",
+                                  error_messages={"invalid_choice": "所选村民小组/网格不属于此人所在的村/社区"})
     elderly_alone = forms.BooleanField(label="独居老人", required=False)
     no_smartphone = forms.BooleanField(label="无智能手机", required=False)
     limited_mobility = forms.BooleanField(label="行动不便", required=False)

@@ -81,6 +81,18 @@ def test_map_draws_the_register(world: World, live_server, browser: Browser) -> 
     context.close()
 
 
+def test_the_command_centres_top_bar_is_one_row_on_a_phone(world: World, live_server, browser: Browser) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    login(page, live_server.url, "command")  # the most links of any role
+    links = page.locator("header .nav a")
+    tops = {round(links.nth(i).bounding_box()["y"]) for i in range(links.count())}  # type: ignore[index]
+    assert len(tops) == 1, tops  # one row (it scrolls sideways), not three rows of red
+    assert page.evaluate("document.querySelector('header').getBoundingClientRect().height") < 110
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the page itself does not scroll sideways
+    context.close()
+
+
 def test_home_shows_tree_and_chart(world: World, live_server, browser: Browser) -> None:
     context = browser.new_context(viewport={"width": 1200, "height": 800})
     page = context.new_page()

@@ -88,6 +88,10 @@ def test_cleared_at_one_gate_passes_another_then_forged_and_revoked_passes_are_r
     scan_pass(p2, forged)
     expect(p2.locator("#verdict")).to_have_attribute("data-outcome", "refused")
     expect(p2.locator("#verdict-reasons")).to_contain_text("通行证")
+    # The phone shows its own verdict first: wait for the server's answer (and its write) before
+    # this thread writes to the same in-memory SQLite database.
+    expect(p2.locator("#verdict-note")).to_contain_text("已登记")
+    expect(p2.locator("#scan-submit")).to_be_enabled()
 
     control.open_case(cw.sub, control.Subject(person=cw.zhang), source="district_list", category="close_contact",
                       exposure_date=timezone.localdate() - dt.timedelta(days=1))

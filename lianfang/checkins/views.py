@@ -20,6 +20,7 @@ from lianfang.accounts.roles import Role
 from lianfang.checkins import access, services
 from lianfang.checkins.models import Anomaly, GroupMember, Notice, PendingEntry, Question, Reply
 from lianfang.core.http import AuthedRequest
+from lianfang.engines import protocol
 
 
 def _may_lead(user: Any) -> bool:
@@ -177,8 +178,8 @@ def anomaly(request: AuthedRequest, pk: int) -> HttpResponse:
                                                      "form": {}, "categories": ANOMALY_CATEGORIES, "category": category})
 
 
-ANOMALY_CATEGORIES = [("high_risk_arrival", "高风险区来返人员"), ("medium_risk_arrival", "中风险区来返人员"),
-                      ("close_contact", "密切接触者"), ("fever", "发热人员")]
+ANOMALY_CATEGORIES = [(k, protocol.CATEGORIES[k]) for k in ("high_risk_arrival", "medium_risk_arrival",
+                                                              "close_contact", "fever")]
 
 
 @login_required

@@ -366,7 +366,7 @@ def receive_handoff(case: Case, user: User) -> CaseEvent:
             raise ControlError("receive_stage", "只有处于“流转”阶段的人员需要签收")
         if not can_act(user, case, Stage.TRANSFER):
             raise ControlError("stage_forbidden", "只有责任村/社区或指挥部可以签收")
-        first = case.events.filter(kind="received", at__gte=case.stage_entered_at).first()
+        first = received(case)
         if first is not None:
             return first
         return CaseEvent.objects.create(case=case, user=user, kind="received", note="已签收，正在安排")

@@ -161,24 +161,9 @@ def case_receive(request: AuthedRequest, pk: int) -> HttpResponse:
 def case_reveal(request: AuthedRequest, pk: int) -> HttpResponse:
     """The case's full ID or phone, for the cadre who must call or find a person not in the register:
     checked and audited as a register person's reveal."""
-    from django.utils.cache import add_never_cache_headers
+    from lianfang.core.views import reveal_response
 
-    from lianfang.core import services as register
-    from lianfang.core.views import client_ip
-
-    case = access.get_case_for_user(request.user, pk)
-    revealed, error = None, ""
-    try:
-        revealed = register.reveal(request.user, case, request.POST.get("field", ""), request.POST.get("reason", ""),
-                                   client_ip(request), object_type="case")
-    except register.RegisterError as exc:
-        error = exc.message
-    if revealed is not None and not revealed.value:
-        revealed, error = None, "没有登记这一项"
-    response = render(request, "core/_reveal_result.html", {"revealed": revealed, "error": error},
-                      status=200 if revealed else 400)
-    add_never_cache_headers(response)  # a revealed number must not linger in any cache
-    return response
+    return reveal_response(request, access.get_case_for_user(request.user, pk), object_type="case")
 
 
 @login_required

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -96,8 +97,6 @@ def name_problem(name: str) -> str | None:
     """Why a person's name cannot be right, in Chinese, or None. Letters of any script, spaces and
     the middle dot of minority and foreign names (阿卜杜·热合曼, Zhou Lin) pass; digits, emoji and
     other symbols are typing slips."""
-    import unicodedata
-
     if any(c.isdigit() for c in name):
         return "姓名不能含数字"
     odd = next((c for c in name if (c not in "·• -'" and not c.isalpha() and not c.isspace())

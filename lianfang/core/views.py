@@ -175,21 +175,27 @@ def person_edit(request: AuthedRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def person_reveal(request: AuthedRequest, pk: int) -> HttpResponse:
-    person = access.get_person_for_user(request.user, pk)
+    return reveal_response(request, access.get_person_for_user(request.user, pk), object_type="person")
+
+
+def reveal_response(request: AuthedRequest, subject: services.Revealable, *, object_type: str) -> HttpResponse:
+    """The htmx answer to a reveal form (a register person's, a key-person case's): the full number,
+    after the role and reason checks and the audit of services.reveal, or why not."""
     form = RevealForm(request.POST)
     error = ""
     revealed = None
     if form.is_valid():
         try:
-            revealed = services.reveal(request.user, person, form.cleaned_data["field"],
-                                       form.cleaned_data["reason"], client_ip(request))
+            revealed = services.reveal(request.user, subject, form.cleaned_data["field"],
+                                       form.cleaned_data["reason"], client_ip(request), object_type=object_type)
         except services.RegisterError as exc:
             error = exc.message
+        if revealed is not None and not revealed.value:
+            revealed, error = None, "没有登记这一项"
     else:
         error = "请选择要查看的项目并填写查看事由"
-    status = 200 if revealed else 400
-    response = render(request, "core/_reveal_result.html",
-                      {"person": person, "revealed": revealed, "error": error}, status=status)
+    response = render(request, "core/_reveal_result.html", {"revealed": revealed, "error": error},
+                      status=200 if revealed else 400)
     add_never_cache_headers(response)  # a revealed number must not linger in any cache
     return response
 

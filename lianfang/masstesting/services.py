@@ -541,7 +541,6 @@ def _record(user: User, rnd: Round, items: Sequence[SampleIn],
     alerts = alerts_for(pids, now)
     firsts = dict(Sample.objects.filter(round=rnd, person_id__in=pids, first=True)
                   .values_list("person_id", "tube__barcode"))
-    in_tube = set(Sample.objects.filter(round=rnd, person_id__in=pids).values_list("tube__barcode", "person_id"))
     # People whose every sample so far is in a tube the lab found invalid: a new swab is a
     # re-sample (需重采), not a duplicate.
     results_by_person: dict[int, set[str | None]] = defaultdict(set)
@@ -557,6 +556,10 @@ def _record(user: User, rnd: Round, items: Sequence[SampleIn],
     tubes = {t.barcode: t for t in Tube.objects.select_for_update().filter(barcode__in=barcodes)}
     if open_at is not None and len(tubes) < len(barcodes):
         tubes.update(_open_queued(rnd, user, items, tubes, open_at))
+    # who is in this batch's tubes already: a probe of the (tube, person) unique index, no join
+    barcode_of = {t.pk: code for code, t in tubes.items()}
+    in_tube = {(barcode_of[tid], pid) for tid, pid in Sample.objects.filter(
+        tube_id__in=list(barcode_of), person_id__in=pids).values_list("tube_id", "person_id")}
     site_ids = {t.site_id for t in tubes.values() if t.site_id is not None}
     if site_ids:
         sites.update((s.pk, s) for s in Site.objects.filter(pk__in=site_ids))

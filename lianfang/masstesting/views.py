@@ -425,10 +425,8 @@ def coverage_page(request: AuthedRequest, pk: int) -> HttpResponse:
     rnd = access.get_round_for_user(user, pk)
     if not access.may_see_coverage(user):
         raise PermissionDenied("您的角色不查看覆盖情况")
-    base = access.scope_for(user, rnd)
-    scope, where = _coverage_scope(user, rnd, request.GET)
-    village_id = int(request.GET["village"]) if request.GET.get("village", "").isdigit() else None
-    grid_id = int(request.GET["grid"]) if request.GET.get("grid", "").isdigit() else None
+    base, scope, where = _coverage_scope(user, rnd, request.GET)
+    village_id, grid_id = _place_ids(request.GET)
     if grid_id is not None:
         levels = [("building", "楼栋"), ("household", "户")]
     elif village_id is not None or len(base.village_ids) == 1 or base.grid_ids is not None:
@@ -463,7 +461,7 @@ def coverage_export(request: AuthedRequest, pk: int) -> HttpResponse:
     rnd = access.get_round_for_user(user, pk)
     if not (access.may_see_coverage(user) and user.can_export):
         raise PermissionDenied("您的角色不能导出")
-    scope, where = _coverage_scope(user, rnd, request.POST)
+    _base, scope, where = _coverage_scope(user, rnd, request.POST)
     wb = Workbook(write_only=True)
     for title, level in (("按村社区", "village"), ("按网格", "grid")):
         ws = wb.create_sheet(title)
@@ -493,12 +491,17 @@ def coverage_export(request: AuthedRequest, pk: int) -> HttpResponse:
     return xlsx_response(buf.getvalue(), f"{rnd.name}-{where or '报告'}-未检名单.xlsx")
 
 
-def _coverage_scope(user: User, rnd: Any, data: Any) -> tuple[services.Scope, str]:
-    """The user's part of the round, narrowed to the village or grid asked for (a foreign one is
-    refused and audited); and the name of what it was narrowed to ("" for all)."""
+def _place_ids(data: Any) -> tuple[int | None, int | None]:
+    """The village and grid a coverage page or its report was asked for."""
+    return (int(data["village"]) if str(data.get("village", "")).isdigit() else None,
+            int(data["grid"]) if str(data.get("grid", "")).isdigit() else None)
+
+
+def _coverage_scope(user: User, rnd: Any, data: Any) -> tuple[services.Scope, services.Scope, str]:
+    """The user's part of the round, that part narrowed to the village or grid asked for (a foreign
+    one is refused and audited), and the name of what it was narrowed to ("" for all)."""
     base = access.scope_for(user, rnd)
-    village_id = int(data["village"]) if str(data.get("village", "")).isdigit() else None
-    grid_id = int(data["grid"]) if str(data.get("grid", "")).isdigit() else None
+    village_id, grid_id = _place_ids(data)
     grid = core_access.grids_for_user(user).select_related("village").filter(pk=grid_id).first() if grid_id else None
     if (village_id is not None and village_id not in base.village_ids) or (grid_id is not None and grid is None):
         raise core_access.denied(user, "coverage_scope", village_id or grid_id)
@@ -508,7 +511,7 @@ def _coverage_scope(user: User, rnd: Any, data: Any) -> tuple[services.Scope, st
         where = str(core_access.villages_for_user(user).filter(pk=village_id).values_list("name", flat=True).first() or "")
     else:
         where = ""
-    return base.narrowed(village_id, grid_id), where
+    return base, base.narrowed(village_id, grid_id), where
 
 
 @login_required
